@@ -1,0 +1,1 @@
+"""TapStack: a two-region, failover-ready web platform on AWS."""

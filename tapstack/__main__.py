@@ -1,0 +1,5 @@
+import sys
+
+from tapstack.cli import main
+
+sys.exit(main())

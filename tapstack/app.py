@@ -1,0 +1,78 @@
+"""Builds the TapStack CDK app from a validated configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+
+from tapstack.config import TapStackConfig
+from tapstack.naming import stack_name
+from tapstack.stacks.dns import DnsStack
+from tapstack.stacks.regional import RegionalStack
+
+
+@dataclass(frozen=True)
+class TapStackApp:
+    """The app and its stacks, in deploy order."""
+
+    app: cdk.App
+    dns: DnsStack | None
+    primary: RegionalStack
+    secondary: RegionalStack
+
+    @property
+    def stacks(self) -> list[cdk.Stack]:
+        """Every stack, in the order ``cdk deploy --all`` deploys them."""
+        ordered: list[cdk.Stack] = [s for s in (self.dns,) if s is not None]
+        return [*ordered, self.primary, self.secondary]
+
+
+def build_app(config: TapStackConfig, *, app: cdk.App | None = None) -> TapStackApp:
+    """Create every stack of the app for ``config``.
+
+    Stacks refer to each other only through names derived from the
+    configuration; the order is expressed as stack dependencies.
+    """
+    app = app or cdk.App()
+
+    def env(region: str) -> cdk.Environment:
+        return cdk.Environment(account=config.account, region=region)
+
+    description = "TapStack ({}): {}"
+    dns: DnsStack | None = None
+    if config.dns.hosted_zone_id is None:
+        dns = DnsStack(
+            app,
+            stack_name(config, "dns"),
+            config=config,
+            env=env(config.primary.region),
+            description=description.format(config.prefix, "public hosted zone"),
+        )
+    primary = RegionalStack(
+        app,
+        stack_name(config, "primary"),
+        config=config,
+        region_config=config.primary,
+        env=env(config.primary.region),
+        description=description.format(config.prefix, f"primary region {config.primary.region}"),
+    )
+    secondary = RegionalStack(
+        app,
+        stack_name(config, "secondary"),
+        config=config,
+        region_config=config.secondary,
+        env=env(config.secondary.region),
+        description=description.format(
+            config.prefix, f"secondary region {config.secondary.region}"
+        ),
+    )
+    if dns is not None:
+        primary.add_stack_dependency(dns, "failover records go into the hosted zone")
+        secondary.add_stack_dependency(dns, "failover records go into the hosted zone")
+    secondary.add_stack_dependency(primary, "the primary region comes up first")
+
+    for key, value in config.tags.items():
+        cdk.Tags.of(app).add(key, value)
+    cdk.Tags.of(app).add("Project", config.project_name)
+    return TapStackApp(app=app, dns=dns, primary=primary, secondary=secondary)

@@ -1,0 +1,127 @@
+"""TapStack's command line: ``python -m tapstack <command>`` (or ``tapstack``).
+
+Commands:
+    check-config   validate a configuration file and print what it resolves to
+    summary        describe a synthesized app (cdk.out/): stacks, regions,
+                   resource counts and the modelled failover figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from tapstack.config import ConfigError, TapStackConfig, TapStackConfigWarning, load_config
+from tapstack.failover.model import FailoverModel
+from tapstack.summary import read_assembly
+
+DEFAULT_CONFIG = "config/default.yaml"
+
+
+def _load(path: str, console: Console) -> TapStackConfig | None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TapStackConfigWarning)
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+            return None
+    for warning in caught:
+        console.print(
+            f"[bold yellow]warning:[/] {warning.message}", soft_wrap=True, highlight=False
+        )
+    return config
+
+
+def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
+    config = _load(args.config, console)
+    if config is None:
+        return 2
+    console.print(
+        f"[green]ok[/] {args.config}: {config.prefix}, primary {config.primary.region}, "
+        f"secondary {config.secondary.region}, record {config.dns.fqdn}, "
+        f"removal mode {config.removal_mode.value}"
+    )
+    return 0
+
+
+def failover_table(config: TapStackConfig) -> Table:
+    table = Table(title="Modelled failover figures")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("derived from")
+    for row in FailoverModel.from_config(config).rows():
+        table.add_row(*row)
+    return table
+
+
+def cmd_summary(args: argparse.Namespace, console: Console) -> int:
+    config = _load(args.config, console)
+    if config is None:
+        return 2
+    try:
+        stacks = read_assembly(args.cdk_out)
+    except FileNotFoundError as exc:
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        return 1
+
+    overview = Table(title=f"TapStack {config.prefix}: synthesized stacks (deploy order)")
+    overview.add_column("#", justify="right")
+    overview.add_column("stack")
+    overview.add_column("region")
+    overview.add_column("resources", justify="right")
+    overview.add_column("after")
+    for index, stack in enumerate(stacks, 1):
+        overview.add_row(
+            str(index),
+            stack.name,
+            stack.region,
+            str(stack.resource_total),
+            ", ".join(stack.dependencies) or "-",
+        )
+    console.print(overview)
+
+    counts = Table(title="Resources by type")
+    counts.add_column("type")
+    for stack in stacks:
+        counts.add_column(stack.name.removeprefix(f"{config.prefix}-"), justify="right")
+    types: Counter[str] = Counter()
+    for stack in stacks:
+        types.update(stack.resource_counts)
+    for rtype in sorted(types):
+        counts.add_row(rtype, *(str(s.resource_counts.get(rtype, 0) or "") for s in stacks))
+    console.print(counts)
+    console.print(failover_table(config))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tapstack", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG})"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check-config", help="validate the configuration file")
+    summary = sub.add_parser("summary", help="describe the synthesized app in cdk.out/")
+    summary.add_argument("--cdk-out", default="cdk.out", type=Path)
+    return parser
+
+
+COMMANDS = {"check-config": cmd_check_config, "summary": cmd_summary}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(width=max(Console().width, 110))
+    return COMMANDS[args.command](args, console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

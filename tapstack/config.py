@@ -1,0 +1,625 @@
+"""TapStack's one typed, frozen configuration.
+
+Everything the app needs to know comes from one YAML file per environment
+(``config/<name>.yaml``), validated here once before any construct is
+created. Constructs receive the resulting :class:`TapStackConfig` object and
+never read environment variables or CDK context themselves.
+
+Bad input fails with :class:`ConfigError`, whose message has one line per bad
+field naming the field, the value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import warnings
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+#: Regions TapStack can deploy to: commercial regions with at least two AZs,
+#: RDS MySQL Multi-AZ, Route 53 alias targets for ALBs and AWS Backup.
+SUPPORTED_REGIONS: tuple[str, ...] = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-south-1",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "sa-east-1",
+)
+
+#: MySQL versions TapStack accepts. 8.4 is the LTS line in RDS standard
+#: support; 8.0 is accepted with a cost warning (see ``DatabaseConfig``).
+MYSQL_8_4_VERSIONS: tuple[str, ...] = tuple(f"8.4.{minor}" for minor in range(3, 11))
+MYSQL_8_0_VERSIONS: tuple[str, ...] = tuple(f"8.0.{minor}" for minor in range(40, 47))
+DEFAULT_MYSQL_VERSION = "8.4.10"
+
+#: Interface endpoints TapStack knows how to create (service short names).
+KNOWN_INTERFACE_ENDPOINTS: tuple[str, ...] = (
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+    "secretsmanager",
+    "kms",
+    "logs",
+    "monitoring",
+    "sqs",
+    "sns",
+    "sts",
+)
+
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
+_ENV_RE = re.compile(r"^[a-z][a-z0-9]{1,9}$")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_ZONE_ID_RE = re.compile(r"^Z[A-Z0-9]{4,31}$")
+_INSTANCE_TYPE_RE = re.compile(
+    r"^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|\d*xlarge|metal)$"
+)
+_DB_CLASS_RE = re.compile(
+    r"^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$"
+)
+_ACM_ARN_RE = re.compile(r"^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+_CRON_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")
+_TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+
+
+class ConfigError(ValueError):
+    """Raised when a configuration file is missing, unreadable or invalid.
+
+    ``str(error)`` is meant for people: one line per problem.
+    """
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(
+            f"invalid configuration in {source}:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+class RemovalMode(StrEnum):
+    """What happens to stateful resources when a stack is deleted."""
+
+    RETAIN = "retain"
+    """Production: keep buckets, keys, vaults; snapshot and protect databases."""
+    DESTROY = "destroy"
+    """Throwaway environments: delete everything with the stack."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+def _network(value: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(
+            f"must be an IPv4 network in CIDR form with no host bits set, e.g. 10.10.0.0/16 ({exc})"
+        ) from None
+
+
+class RegionConfig(_Frozen):
+    """One region's settings."""
+
+    region: str = Field(description="AWS region code, e.g. us-east-1.")
+    vpc_cidr: str = Field(description="VPC IPv4 CIDR, /16 to /24.")
+    nat_gateways: Annotated[int, Field(ge=1, le=2)] = Field(
+        default=1,
+        description="NAT gateways: 1 (one shared, cheaper) or 2 (one per AZ, survives an AZ loss).",
+    )
+    certificate_arn: str | None = Field(
+        default=None,
+        description="ACM certificate in this region; when set the ALB serves HTTPS on 443 "
+        "and redirects 80 to it.",
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in SUPPORTED_REGIONS:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_REGIONS)}")
+        return value
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        net = _network(value)
+        if not 16 <= net.prefixlen <= 24:
+            raise ValueError("must have a prefix length between /16 and /24")
+        if not net.is_private:
+            raise ValueError("must be a private (RFC 1918) range")
+        return str(net)
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate(cls, value: str | None) -> str | None:
+        if value is not None and not _ACM_ARN_RE.match(value):
+            raise ValueError(
+                "must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/UUID)"
+            )
+        return value
+
+
+class WebConfig(_Frozen):
+    """The EC2 web tier in each region."""
+
+    instance_type: str = Field(default="t3.small", description="EC2 instance type.")
+    min_capacity: Annotated[int, Field(ge=1, le=100)] = 2
+    desired_capacity: Annotated[int, Field(ge=1, le=100)] = 2
+    max_capacity: Annotated[int, Field(ge=1, le=100)] = 5
+    app_port: Annotated[int, Field(ge=1024, le=65535)] = Field(
+        default=8080, description="Port the web server listens on behind the ALB."
+    )
+    cpu_target_percent: Annotated[int, Field(ge=10, le=90)] = Field(
+        default=50, description="Target average CPU for the scaling policy."
+    )
+    ssh_allowed_cidr: str | None = Field(
+        default=None,
+        description="One address (a /32) allowed to SSH to instances. Unset: no SSH rule at all; "
+        "use SSM Session Manager instead.",
+    )
+    key_pair_name: str | None = Field(
+        default=None, description="Existing EC2 key pair name; unset: instances get no key pair."
+    )
+    root_volume_gib: Annotated[int, Field(ge=8, le=200)] = 16
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if not _INSTANCE_TYPE_RE.match(value):
+            raise ValueError("must be an EC2 instance type such as t3.small or m7g.large")
+        return value
+
+    @field_validator("ssh_allowed_cidr")
+    @classmethod
+    def _single_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            raise ValueError(
+                "must be a single address in CIDR form, e.g. 203.0.113.10/32"
+            ) from None
+        if net.num_addresses != 1:
+            raise ValueError(
+                "must be a single address (/32 for IPv4, /128 for IPv6); wider SSH ranges, "
+                "0.0.0.0/0 above all, are not allowed"
+            )
+        return str(net)
+
+    @model_validator(mode="after")
+    def _capacity_order(self) -> WebConfig:
+        if not self.min_capacity <= self.desired_capacity <= self.max_capacity:
+            raise ValueError(
+                f"capacities must satisfy min <= desired <= max, got min={self.min_capacity}, "
+                f"desired={self.desired_capacity}, max={self.max_capacity}"
+            )
+        return self
+
+    @property
+    def is_arm(self) -> bool:
+        """Graviton families (m7g, t4g, c8g...) need an arm64 image."""
+        family = self.instance_type.split(".", 1)[0]
+        return bool(re.match(r"^[a-z]+\d+[a-z]*g[a-z]*$", family))
+
+
+class DnsConfig(_Frozen):
+    """Route 53 zone, record and health checks."""
+
+    domain_name: str = Field(description="Public hosted zone name, e.g. tapstack.example.com.")
+    hosted_zone_id: str | None = Field(
+        default=None,
+        description="Existing public hosted zone for domain_name; "
+        "unset: the dns stack creates one.",
+    )
+    record_name: str = Field(default="app", description="Label of the failover record in the zone.")
+    health_check_interval_seconds: Literal[10, 30] = Field(
+        default=10, description="Route 53 health-check request interval (10 = fast, 30 = standard)."
+    )
+    health_check_failure_threshold: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=3, description="Consecutive failures before an endpoint counts as unhealthy."
+    )
+    health_check_path: str = "/health"
+
+    @field_validator("domain_name")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        value = value.rstrip(".").lower()
+        if not _DOMAIN_RE.match(value):
+            raise ValueError("must be a DNS domain name such as tapstack.example.com")
+        return value
+
+    @field_validator("record_name")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if not _LABEL_RE.match(value):
+            raise ValueError("must be one DNS label: lowercase letters, digits and hyphens")
+        return value
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone_id(cls, value: str | None) -> str | None:
+        if value is not None and not _ZONE_ID_RE.match(value):
+            raise ValueError("must be a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ")
+        return value
+
+    @field_validator("health_check_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or " " in value:
+            raise ValueError("must be an absolute URL path such as /health")
+        return value
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.record_name}.{self.domain_name}"
+
+    @property
+    def detection_seconds(self) -> int:
+        """Modelled time for Route 53 to declare a region unhealthy."""
+        return self.health_check_interval_seconds * self.health_check_failure_threshold
+
+
+class DatabaseConfig(_Frozen):
+    """RDS MySQL in the primary region and its cross-region read replica."""
+
+    engine_version: str = Field(
+        default=DEFAULT_MYSQL_VERSION,
+        description="Pinned MySQL version. 8.4.x (LTS) by default; 8.0.x is accepted with a "
+        "cost warning because it left RDS standard support on 2026-07-31.",
+    )
+    instance_class: str = Field(default="db.t4g.medium")
+    allocated_storage_gib: Annotated[int, Field(ge=20, le=16384)] = 20
+    max_allocated_storage_gib: Annotated[int, Field(ge=20, le=16384)] = 100
+    multi_az: bool = True
+    backup_retention_days: Annotated[int, Field(ge=1, le=35)] = Field(
+        default=7, description="RDS automated backup retention (point-in-time recovery window)."
+    )
+    database_name: str = "tapstack"
+    port: Annotated[int, Field(ge=1150, le=65535)] = 3306
+    engine_lifecycle_support: Literal[
+        "open-source-rds-extended-support", "open-source-rds-extended-support-disabled"
+    ] = Field(
+        default="open-source-rds-extended-support",
+        description="RDS Extended Support enrolment once the version leaves standard support.",
+    )
+
+    @field_validator("engine_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value not in MYSQL_8_4_VERSIONS + MYSQL_8_0_VERSIONS:
+            raise ValueError(
+                f"must be a pinned MySQL version: 8.4.{MYSQL_8_4_VERSIONS[0].split('.')[-1]}"
+                f"..8.4.{MYSQL_8_4_VERSIONS[-1].split('.')[-1]} (recommended) or "
+                f"8.0.{MYSQL_8_0_VERSIONS[0].split('.')[-1]}..8.0.{MYSQL_8_0_VERSIONS[-1].split('.')[-1]}"
+            )
+        return value
+
+    @field_validator("instance_class")
+    @classmethod
+    def _class(cls, value: str) -> str:
+        if not _DB_CLASS_RE.match(value):
+            raise ValueError("must be an RDS instance class such as db.t4g.medium or db.r7g.large")
+        return value
+
+    @field_validator("database_name")
+    @classmethod
+    def _dbname(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9_]{0,63}$", value):
+            raise ValueError("must start with a letter and hold only a-z, 0-9 and _ (at most 64)")
+        return value
+
+    @model_validator(mode="after")
+    def _storage(self) -> DatabaseConfig:
+        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+            raise ValueError(
+                "max_allocated_storage_gib must be >= allocated_storage_gib, got "
+                f"{self.max_allocated_storage_gib} < {self.allocated_storage_gib}"
+            )
+        return self
+
+    @property
+    def is_mysql_8_0(self) -> bool:
+        return self.engine_version.startswith("8.0.")
+
+
+class StorageConfig(_Frozen):
+    """S3 data and log buckets."""
+
+    noncurrent_version_expiration_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    abort_incomplete_multipart_upload_days: Annotated[int, Field(ge=1, le=365)] = 7
+    access_log_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+
+class BackupConfig(_Frozen):
+    """AWS Backup plan in the primary region with copies to the secondary."""
+
+    schedule: str = Field(
+        default="cron(0 5 * * ? *)", description="Backup rule schedule (UTC cron expression)."
+    )
+    retention_days: Annotated[int, Field(ge=1, le=36500)] = 35
+    copy_retention_days: Annotated[int, Field(ge=1, le=36500)] = 35
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not _CRON_RE.match(value):
+            raise ValueError(
+                "must be an AWS cron expression with six fields, e.g. cron(0 5 * * ? *)"
+            )
+        return value
+
+
+class LoaderConfig(_Frozen):
+    """The S3 -> MySQL loader function."""
+
+    memory_mb: Annotated[int, Field(ge=128, le=10240)] = 512
+    timeout_seconds: Annotated[int, Field(ge=10, le=900)] = 300
+    reserved_concurrency: Annotated[int, Field(ge=1, le=1000)] = 5
+    batch_size: Annotated[int, Field(ge=100, le=100000)] = 5000
+    database_user: str = "tapstack_loader"
+
+    @field_validator("database_user")
+    @classmethod
+    def _user(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9_]{0,31}$", value):
+            raise ValueError("must start with a letter and hold only a-z, 0-9 and _ (at most 32)")
+        return value
+
+
+class MonitoringConfig(_Frozen):
+    """CloudWatch alarms and their notification target."""
+
+    alarm_email: str | None = Field(
+        default=None,
+        description="Address subscribed to the alarm topic (confirm the e-mail AWS sends).",
+    )
+    cpu_alarm_percent: Annotated[int, Field(ge=1, le=100)] = 80
+    alb_5xx_alarm_count: Annotated[int, Field(ge=1)] = 10
+    target_response_time_alarm_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    rds_cpu_alarm_percent: Annotated[int, Field(ge=1, le=100)] = 80
+    rds_free_storage_alarm_gib: Annotated[int, Field(ge=1)] = 5
+    rds_free_memory_alarm_mib: Annotated[int, Field(ge=16)] = 256
+    rds_connections_alarm: Annotated[int, Field(ge=1)] = 200
+    replica_lag_alarm_seconds: Annotated[int, Field(ge=1)] = 60
+    log_retention_days: Literal[
+        1,
+        3,
+        5,
+        7,
+        14,
+        30,
+        60,
+        90,
+        120,
+        150,
+        180,
+        365,
+        400,
+        545,
+        731,
+        1096,
+        1827,
+        2192,
+        2557,
+        2922,
+        3288,
+        3653,
+    ] = 90
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL_RE.match(value):
+            raise ValueError("must be an e-mail address such as ops@example.com")
+        return value
+
+
+class TapStackConfig(_Frozen):
+    """The whole TapStack configuration. Every field is documented in the README."""
+
+    project_name: str = Field(default="tapstack", description="Prefix of every name.")
+    environment: str = Field(default="prod", description="Environment slug used in names.")
+    account: str = Field(default="123456789012", description="AWS account ID (12 digits).")
+    primary: RegionConfig
+    secondary: RegionConfig
+    interface_endpoints: tuple[str, ...] = ("ssm", "ssmmessages", "ec2messages", "secretsmanager")
+    web: WebConfig = WebConfig()
+    dns: DnsConfig
+    database: DatabaseConfig = DatabaseConfig()
+    storage: StorageConfig = StorageConfig()
+    backup: BackupConfig = BackupConfig()
+    loader: LoaderConfig = LoaderConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    removal_mode: RemovalMode = RemovalMode.RETAIN
+    tags: dict[str, str] = Field(
+        default_factory=lambda: {"Environment": "Production", "Team": "DevOps"}
+    )
+
+    @field_validator("project_name")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        if not _PROJECT_RE.match(value):
+            raise ValueError(
+                "must be 3-16 characters: lowercase letters, digits and hyphens, "
+                "starting with a letter"
+            )
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        if not _ENV_RE.match(value):
+            raise ValueError("must be 2-10 lowercase letters or digits, starting with a letter")
+        return value
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: Any) -> str:
+        value = str(value)
+        if not _ACCOUNT_RE.match(value):
+            raise ValueError("must be a 12-digit AWS account ID (quote it in YAML)")
+        return value
+
+    @field_validator("interface_endpoints")
+    @classmethod
+    def _endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [v for v in value if v not in KNOWN_INTERFACE_ENDPOINTS]
+        if unknown:
+            raise ValueError(
+                f"unknown service(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(KNOWN_INTERFACE_ENDPOINTS)}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("lists a service twice")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = [k for k in ("Environment", "Team") if not value.get(k)]
+        if missing:
+            raise ValueError(f"must include non-empty {' and '.join(missing)}")
+        bad = [k for k in value if not _TAG_KEY_RE.match(k) or k.lower().startswith("aws:")]
+        if bad:
+            raise ValueError(f"invalid tag key(s) {', '.join(bad)}")
+        return value
+
+    @model_validator(mode="after")
+    def _regions(self) -> TapStackConfig:
+        problems = []
+        if self.primary.region == self.secondary.region:
+            problems.append(
+                f"secondary.region: {self.secondary.region!r} equals primary.region; "
+                "the two regions must differ"
+            )
+        a = ipaddress.IPv4Network(self.primary.vpc_cidr)
+        b = ipaddress.IPv4Network(self.secondary.vpc_cidr)
+        if a.overlaps(b):
+            problems.append(
+                f"secondary.vpc_cidr: {self.secondary.vpc_cidr!r} overlaps primary.vpc_cidr "
+                f"{self.primary.vpc_cidr!r}; they must not overlap (peering and replication later)"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # ---- derived values -------------------------------------------------
+
+    @property
+    def prefix(self) -> str:
+        """``<project>-<environment>``: the start of every resource name."""
+        return f"{self.project_name}-{self.environment}"
+
+    @property
+    def regions(self) -> tuple[RegionConfig, RegionConfig]:
+        return (self.primary, self.secondary)
+
+    @property
+    def is_retain(self) -> bool:
+        return self.removal_mode is RemovalMode.RETAIN
+
+
+def _format_error(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        value = err.get("input")
+        if err["type"] == "missing":
+            problems.append(f"{loc}: required field is missing")
+        elif err["type"] == "extra_forbidden":
+            problems.append(f"{loc}: unknown field (check its spelling against the README)")
+        elif not loc:
+            # Cross-field checks name their fields themselves, one problem per "; ".
+            problems.extend(message.split("; "))
+        elif isinstance(value, dict | list):
+            problems.append(f"{loc}: {message}")
+        else:
+            problems.append(f"{loc} = {value!r}: {message}")
+    return problems
+
+
+def parse_config(data: dict[str, Any], source: str = "<dict>") -> TapStackConfig:
+    """Validate a mapping into a :class:`TapStackConfig` or raise :class:`ConfigError`."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["the file must hold a YAML mapping of fields"])
+    try:
+        config = TapStackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, _format_error(exc)) from None
+    for message in config_warnings(config):
+        warnings.warn(message, TapStackConfigWarning, stacklevel=2)
+    return config
+
+
+def load_config(path: str | Path) -> TapStackConfig:
+    """Read and validate a YAML configuration file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
+    return parse_config(data if data is not None else {}, str(path))
+
+
+class TapStackConfigWarning(UserWarning):
+    """A valid configuration with a consequence the user should know about."""
+
+
+def config_warnings(config: TapStackConfig) -> list[str]:
+    """Warnings about valid but costly or risky choices."""
+    messages = []
+    db = config.database
+    if db.is_mysql_8_0:
+        if db.engine_lifecycle_support == "open-source-rds-extended-support":
+            messages.append(
+                f"database.engine_version {db.engine_version!r}: MySQL 8.0 left RDS standard "
+                "support on 2026-07-31; this database is billed RDS Extended Support (about "
+                "$0.10 per vCPU-hour, on the Multi-AZ standby and the replica too). Choose an "
+                f"8.4 version (default {DEFAULT_MYSQL_VERSION}) to avoid the charge."
+            )
+        else:
+            messages.append(
+                f"database.engine_version {db.engine_version!r}: MySQL 8.0 left RDS standard "
+                "support on 2026-07-31 and Extended Support is disabled, so RDS will upgrade "
+                "this database to 8.4 automatically. Plan the upgrade to 8.4 yourself."
+            )
+    if config.web.ssh_allowed_cidr and not config.web.key_pair_name:
+        messages.append(
+            "web.ssh_allowed_cidr is set but web.key_pair_name is not: port 22 opens to that "
+            "address, but only EC2 Instance Connect can log in."
+        )
+    return messages

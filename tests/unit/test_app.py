@@ -1,0 +1,132 @@
+"""The app as a whole: stacks, regions, deploy order, outputs, tags, and what
+must never appear in any template."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support import Synthesized
+
+FORBIDDEN_TYPES = (
+    "AWS::CloudFormation::CustomResource",
+    "AWS::Lambda::LayerVersion",
+    "AWS::AutoScaling::LaunchConfiguration",
+)
+
+
+def _artifact(synth: Synthesized, kind: str) -> dict:
+    return synth.manifest["artifacts"][f"tapstack-prod-{kind}"]
+
+
+def _stack_dependencies(synth: Synthesized, kind: str) -> set[str]:
+    """Dependencies on other stacks (each stack also depends on its own asset manifest)."""
+    return {d for d in _artifact(synth, kind).get("dependencies", []) if not d.endswith(".assets")}
+
+
+def test_three_stacks_in_the_expected_regions(synth: Synthesized) -> None:
+    regions = {
+        kind: _artifact(synth, kind)["environment"] for kind in ("dns", "primary", "secondary")
+    }
+    assert regions == {
+        "dns": "aws://123456789012/us-east-1",
+        "primary": "aws://123456789012/us-east-1",
+        "secondary": "aws://123456789012/us-west-2",
+    }
+
+
+def test_deploy_order_is_dns_then_primary_then_secondary(synth: Synthesized) -> None:
+    assert _stack_dependencies(synth, "dns") == set()
+    assert _stack_dependencies(synth, "primary") == {"tapstack-prod-dns"}
+    assert _stack_dependencies(synth, "secondary") == {"tapstack-prod-dns", "tapstack-prod-primary"}
+    assert [s.stack_name for s in synth.built.stacks] == [
+        "tapstack-prod-dns",
+        "tapstack-prod-primary",
+        "tapstack-prod-secondary",
+    ]
+
+
+@pytest.mark.parametrize("kind", ["dns", "primary", "secondary"])
+def test_no_custom_resources_or_cross_stack_exports(synth: Synthesized, kind: str) -> None:
+    template = synth.templates[kind]
+    for logical_id, resource in template["Resources"].items():
+        assert not resource["Type"].startswith("Custom::"), logical_id
+        assert resource["Type"] not in FORBIDDEN_TYPES, logical_id
+    text = json.dumps(template)
+    assert "Fn::ImportValue" not in text
+    for output in template.get("Outputs", {}).values():
+        assert "Export" not in output
+
+
+@pytest.mark.parametrize(
+    ("kind", "keys"),
+    [
+        ("dns", {"HostedZoneId", "HostedZoneNameServers"}),
+        (
+            "primary",
+            {
+                "PrimaryVpcId",
+                "PrimaryLoadBalancerDnsName",
+                "PrimaryHealthCheckId",
+                "ApplicationUrl",
+            },
+        ),
+        ("secondary", {"SecondaryVpcId", "SecondaryLoadBalancerDnsName", "SecondaryHealthCheckId"}),
+    ],
+)
+def test_outputs_have_stable_keys(synth: Synthesized, kind: str, keys: set[str]) -> None:
+    assert keys <= set(synth.templates[kind]["Outputs"])
+
+
+def test_output_keys_are_unique_across_stacks(synth: Synthesized) -> None:
+    keys = [
+        key
+        for template in synth.templates.values()
+        for key in template.get("Outputs", {})
+        if key != "BootstrapVersion"
+    ]
+    assert len(keys) == len(set(keys)), "flat-outputs.json merges every stack's outputs"
+
+
+def test_application_url_is_the_failover_record(synth: Synthesized) -> None:
+    output = synth.templates["primary"]["Outputs"]["ApplicationUrl"]
+    assert output["Value"] == "http://app.tapstack.example.com/"
+
+
+TAGGABLE = (
+    "AWS::EC2::VPC",
+    "AWS::EC2::Subnet",
+    "AWS::EC2::SecurityGroup",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    "AWS::IAM::Role",
+    "AWS::Route53::HealthCheck",
+    "AWS::EC2::NatGateway",
+)
+
+
+@pytest.mark.parametrize("kind", ["primary", "secondary"])
+def test_environment_and_team_tags_on_every_taggable_resource(
+    synth: Synthesized, kind: str
+) -> None:
+    checked = 0
+    for logical_id, resource in synth.templates[kind]["Resources"].items():
+        if resource["Type"] not in TAGGABLE:
+            continue
+        props = resource["Properties"]
+        tags = props.get("Tags") or props.get("HealthCheckTags") or []
+        tag_map = {t["Key"]: t["Value"] for t in tags}
+        assert tag_map.get("Environment") == "Production", logical_id
+        assert tag_map.get("Team") == "DevOps", logical_id
+        checked += 1
+    assert checked >= 10
+    asg = synth.one(kind, "AWS::AutoScaling::AutoScalingGroup")["Properties"]["Tags"]
+    assert {"Key": "Team", "PropagateAtLaunch": True, "Value": "DevOps"} in asg
+    hosted = synth.one("dns", "AWS::Route53::HostedZone")["Properties"]["HostedZoneTags"]
+    assert {"Key": "Environment", "Value": "Production"} in hosted
+
+
+def test_destroy_mode_releases_the_hosted_zone_and_the_alb(synth_variant: Synthesized) -> None:
+    lb = synth_variant.one("primary", "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    attributes = {a["Key"]: a["Value"] for a in lb["LoadBalancerAttributes"]}
+    assert attributes["deletion_protection.enabled"] == "false"

@@ -1,0 +1,201 @@
+"""The configuration accepts the documented shape and rejects bad input with
+one clear line per bad field."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tapstack.config import (
+    ConfigError,
+    RemovalMode,
+    TapStackConfigWarning,
+    load_config,
+    parse_config,
+)
+from tests.support import DEFAULT_CONFIG, ROOT, default_config_data
+
+
+def rejected(data: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "test.yaml")
+    return str(info.value)
+
+
+def test_default_file_loads_with_documented_defaults() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    assert config.primary.region == "us-east-1"
+    assert config.secondary.region == "us-west-2"
+    assert (config.web.min_capacity, config.web.desired_capacity, config.web.max_capacity) == (
+        2,
+        2,
+        5,
+    )
+    assert config.dns.health_check_interval_seconds == 10
+    assert config.dns.health_check_failure_threshold == 3
+    assert config.tags == {"Environment": "Production", "Team": "DevOps"}
+    assert config.removal_mode is RemovalMode.RETAIN
+    assert config.web.ssh_allowed_cidr is None
+    assert config.database.engine_version.startswith("8.4.")
+
+
+def test_configuration_is_frozen() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    with pytest.raises(Exception, match="frozen"):
+        config.project_name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("primary", "region"), "mars-east-1", r"primary\.region = 'mars-east-1': must be one of"),
+        (("secondary", "region"), "us-east-1", r"secondary\.region: 'us-east-1' equals primary"),
+        (
+            ("primary", "vpc_cidr"),
+            "10.10.0.0/33",
+            r"primary\.vpc_cidr = '10.10.0.0/33': must be an IPv4",
+        ),
+        (("primary", "vpc_cidr"), "10.10.0.1/16", r"no host bits set"),
+        (("primary", "vpc_cidr"), "banana", r"primary\.vpc_cidr = 'banana'"),
+        (("primary", "vpc_cidr"), "10.0.0.0/8", r"between /16 and /24"),
+        (("primary", "vpc_cidr"), "8.8.0.0/16", r"private \(RFC 1918\)"),
+        (
+            ("secondary", "vpc_cidr"),
+            "10.10.128.0/17",
+            r"secondary\.vpc_cidr: '10.10.128.0/17' overlaps",
+        ),
+        (("primary", "nat_gateways"), 3, r"primary\.nat_gateways = 3"),
+        (
+            ("web", "min_capacity"),
+            3,
+            r"web: capacities must satisfy min <= desired <= max, got min=3",
+        ),
+        (("web", "desired_capacity"), 6, r"got min=2, desired=6, max=5"),
+        (
+            ("web", "ssh_allowed_cidr"),
+            "0.0.0.0/0",
+            r"web\.ssh_allowed_cidr = '0.0.0.0/0': must be a single",
+        ),
+        (("web", "ssh_allowed_cidr"), "203.0.113.0/24", r"must be a single address"),
+        (("web", "ssh_allowed_cidr"), "not-an-ip", r"single address in CIDR form"),
+        (("web", "instance_type"), "huge", r"web\.instance_type = 'huge'"),
+        (("account",), "12345", r"account = '12345': must be a 12-digit"),
+        (("account",), "12345678901a", r"must be a 12-digit"),
+        (
+            ("monitoring", "alarm_email"),
+            "ops-at-example",
+            r"monitoring\.alarm_email = 'ops-at-example'",
+        ),
+        (("dns", "domain_name"), "not a domain", r"dns\.domain_name = 'not a domain'"),
+        (("dns", "domain_name"), "localhost", r"must be a DNS domain name"),
+        (("dns", "hosted_zone_id"), "abc", r"dns\.hosted_zone_id = 'abc'"),
+        (
+            ("dns", "health_check_interval_seconds"),
+            15,
+            r"health_check_interval_seconds = 15: Input should be 10 or 30",
+        ),
+        (("dns", "health_check_failure_threshold"), 0, r"health_check_failure_threshold = 0"),
+        (("dns", "health_check_failure_threshold"), 11, r"health_check_failure_threshold = 11"),
+        (("removal_mode",), "keep", r"removal_mode = 'keep'"),
+        (("project_name",), "Tap Stack", r"project_name = 'Tap Stack'"),
+        (("interface_endpoints",), ["ssm", "dynamo"], r"unknown service\(s\) dynamo"),
+        (("tags",), {"Team": "DevOps"}, r"tags: must include non-empty Environment"),
+    ],
+)
+def test_bad_value_is_rejected_with_field_value_and_rule(
+    path: tuple[str, ...], value: Any, expected: str
+) -> None:
+    data = default_config_data()
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    message = rejected(data)
+    assert message.startswith("invalid configuration in test.yaml:")
+    assert re.search(expected, message), message
+
+
+def test_every_bad_field_gets_its_own_line() -> None:
+    data = default_config_data()
+    data["account"] = "1"
+    data["primary"]["region"] = "nowhere"
+    data["web"]["ssh_allowed_cidr"] = "0.0.0.0/0"
+    data["unknown_field"] = True
+    lines = rejected(data).splitlines()[1:]
+    assert len(lines) == 4
+    assert any(line.startswith("  - unknown_field: unknown field") for line in lines)
+
+
+def test_missing_required_section_is_named() -> None:
+    data = default_config_data()
+    del data["dns"]
+    assert "dns: required field is missing" in rejected(data)
+
+
+def test_unreadable_and_invalid_yaml_files_fail_clearly(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("primary: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(broken)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("just a string\n")
+    with pytest.raises(ConfigError, match="must hold a YAML mapping"):
+        load_config(scalar)
+
+
+def test_a_single_ipv6_address_is_accepted_for_ssh() -> None:
+    data = default_config_data()
+    data["web"]["ssh_allowed_cidr"] = "2001:db8::10/128"
+    data["web"]["key_pair_name"] = "ops"
+    assert parse_config(data).web.ssh_allowed_cidr == "2001:db8::10/128"
+
+
+def test_graviton_instance_types_are_recognised_as_arm() -> None:
+    data = default_config_data()
+    data["web"]["instance_type"] = "m7g.large"
+    assert parse_config(data).web.is_arm
+    data["web"]["instance_type"] = "m7i.large"
+    assert not parse_config(data).web.is_arm
+
+
+def test_synth_with_a_bad_file_exits_non_zero_without_a_traceback(tmp_path: Path) -> None:
+    data = default_config_data()
+    data["secondary"]["region"] = data["primary"]["region"]
+    bad = tmp_path / "bad.yaml"
+    import yaml
+
+    bad.write_text(yaml.safe_dump(data))
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env={"TAPSTACK_CONFIG": str(bad), "PATH": "/usr/bin:/bin", "CDK_OUTDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "secondary.region: 'us-east-1' equals primary.region" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_command_reports_ok_and_errors(tmp_path: Path) -> None:
+    from tapstack.cli import main
+
+    assert main(["--config", str(DEFAULT_CONFIG), "check-config"]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("project_name: X\n")
+    assert main(["--config", str(bad), "check-config"]) == 2
+
+
+def test_no_warnings_for_the_default_configuration() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TapStackConfigWarning)
+        load_config(DEFAULT_CONFIG)

@@ -1,0 +1,83 @@
+"""Route 53 moves traffic to the secondary region when the primary's health
+check fails: each regional stack owns its health check and failover record."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tapstack.config import load_config
+from tapstack.failover.model import FailoverModel
+from tests.support import DEFAULT_CONFIG, Synthesized
+
+
+@pytest.mark.parametrize("kind", ["primary", "secondary"])
+def test_health_check_probes_the_regions_alb_health_path_every_10_seconds(
+    synth: Synthesized, kind: str
+) -> None:
+    config = synth.one(kind, "AWS::Route53::HealthCheck")["Properties"]["HealthCheckConfig"]
+    lb_id = next(iter(synth.resources(kind, "AWS::ElasticLoadBalancingV2::LoadBalancer")))
+    assert config["Type"] == "HTTP"
+    assert config["Port"] == 80
+    assert config["ResourcePath"] == "/health"
+    assert config["RequestInterval"] == 10
+    assert config["FailureThreshold"] == 3
+    assert config["FullyQualifiedDomainName"] == {"Fn::GetAtt": [lb_id, "DNSName"]}
+
+
+@pytest.mark.parametrize(("kind", "role"), [("primary", "PRIMARY"), ("secondary", "SECONDARY")])
+def test_failover_alias_record_refers_to_the_zone_by_name(
+    synth: Synthesized, kind: str, role: str
+) -> None:
+    record = synth.one(kind, "AWS::Route53::RecordSet")["Properties"]
+    health_check_id = next(iter(synth.resources(kind, "AWS::Route53::HealthCheck")))
+    lb_id = next(iter(synth.resources(kind, "AWS::ElasticLoadBalancingV2::LoadBalancer")))
+    assert record["HostedZoneName"] == "tapstack.example.com."
+    assert "HostedZoneId" not in record
+    assert record["Name"] == "app.tapstack.example.com."
+    assert record["Type"] == "A"
+    assert record["Failover"] == role
+    assert record["HealthCheckId"] == {"Ref": health_check_id}
+    assert record["AliasTarget"] == {
+        "DNSName": {"Fn::GetAtt": [lb_id, "DNSName"]},
+        "HostedZoneId": {"Fn::GetAtt": [lb_id, "CanonicalHostedZoneID"]},
+        "EvaluateTargetHealth": True,
+    }
+
+
+def test_set_identifiers_differ_between_regions(synth: Synthesized) -> None:
+    ids = {
+        synth.one(kind, "AWS::Route53::RecordSet")["Properties"]["SetIdentifier"]
+        for kind in ("primary", "secondary")
+    }
+    assert ids == {"tapstack-prod-primary-us-east-1", "tapstack-prod-standby-us-west-2"}
+
+
+def test_https_health_check_when_the_alb_serves_tls(synth_variant: Synthesized) -> None:
+    config = synth_variant.one("primary", "AWS::Route53::HealthCheck")["Properties"][
+        "HealthCheckConfig"
+    ]
+    assert (config["Type"], config["Port"]) == ("HTTPS", 443)
+
+
+def test_dns_stack_owns_the_public_hosted_zone(synth: Synthesized) -> None:
+    zone = synth.one("dns", "AWS::Route53::HostedZone")
+    assert zone["Properties"]["Name"] == "tapstack.example.com."
+    assert zone["DeletionPolicy"] == "Retain"
+
+
+def test_existing_zone_means_no_dns_stack(synth_variant: Synthesized) -> None:
+    assert "dns" not in synth_variant.templates
+    assert synth_variant.built.dns is None
+    for kind in ("primary", "secondary"):
+        assert synth_variant.resources(kind, "AWS::Route53::HostedZone") == {}
+
+
+def test_modelled_failover_figures_follow_the_configuration() -> None:
+    model = FailoverModel.from_config(load_config(DEFAULT_CONFIG))
+    assert model.detection == 30
+    assert model.read_rto == 90
+    slow = FailoverModel(health_check_interval=30, failure_threshold=3)
+    assert (slow.detection, slow.read_rto) == (90, 150)
+    assert json.dumps(model.rows()).count("detection") >= 2

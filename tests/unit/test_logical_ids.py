@@ -1,0 +1,43 @@
+"""Logical IDs of the main resources are locked: renaming one would make
+CloudFormation replace it (and, for stateful resources, lose its data).
+Change this list only together with a migration note."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import Synthesized
+
+LOCKED: dict[str, dict[str, str]] = {
+    "dns": {
+        "HostedZoneDB99F866": "AWS::Route53::HostedZone",
+    },
+    "regional": {
+        "NetworkVpc7FB7348F": "AWS::EC2::VPC",
+        "NetworkVpcpublicSubnet1NATGateway939C8F7E": "AWS::EC2::NatGateway",
+        "NetworkEndpointSecurityGroup6DEF6240": "AWS::EC2::SecurityGroup",
+        "WebAlbSecurityGroup7BA6FBB1": "AWS::EC2::SecurityGroup",
+        "WebInstanceSecurityGroup350E09E3": "AWS::EC2::SecurityGroup",
+        "WebInstanceRole1878C71A": "AWS::IAM::Role",
+        "WebLaunchTemplate2DE16FC2": "AWS::EC2::LaunchTemplate",
+        "WebAutoScalingGroupASG148BE4DD": "AWS::AutoScaling::AutoScalingGroup",
+        "WebLoadBalancer8E8983B1": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "WebLoadBalancerHttpListener6E69E303": "AWS::ElasticLoadBalancingV2::Listener",
+        "WebTargetGroupFE6444AE": "AWS::ElasticLoadBalancingV2::TargetGroup",
+        "FailoverHealthCheckB7C7DF10": "AWS::Route53::HealthCheck",
+        "FailoverRecord9E9280D2": "AWS::Route53::RecordSet",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "group"), [("dns", "dns"), ("primary", "regional"), ("secondary", "regional")]
+)
+def test_main_resources_keep_their_logical_ids(synth: Synthesized, kind: str, group: str) -> None:
+    resources = synth.templates[kind]["Resources"]
+    missing = {
+        logical_id: rtype
+        for logical_id, rtype in LOCKED[group].items()
+        if resources.get(logical_id, {}).get("Type") != rtype
+    }
+    assert missing == {}, f"renamed or removed in {kind}: {missing}"

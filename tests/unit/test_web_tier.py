@@ -1,0 +1,248 @@
+"""The web tier: an ALB in front of an Auto Scaling group of Amazon Linux 2023
+instances that run TapStack's web server, managed through SSM."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from typing import Any
+
+import pytest
+
+from tapstack.web.infrastructure import SERVER_SOURCE, render_user_data
+from tests.support import Synthesized
+
+REGIONS = ["primary", "secondary"]
+
+
+def _security_group(synth: Synthesized, kind: str, prefix: str) -> tuple[str, dict[str, Any]]:
+    groups = synth.resources(kind, "AWS::EC2::SecurityGroup")
+    return next((k, v) for k, v in groups.items() if k.startswith(prefix))
+
+
+def _user_data(synth: Synthesized, kind: str) -> str:
+    template = synth.one(kind, "AWS::EC2::LaunchTemplate")
+    joined = template["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]
+    if isinstance(joined, str):
+        return joined
+    parts = joined["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else json.dumps(p) for p in parts)
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_launch_template_hardens_the_instances(synth: Synthesized, kind: str) -> None:
+    data = synth.one(kind, "AWS::EC2::LaunchTemplate")["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    (device,) = data["BlockDeviceMappings"]
+    assert device["Ebs"]["Encrypted"] is True
+    assert device["Ebs"]["VolumeType"] == "gp3"
+    assert "KeyName" not in data, "no key pair unless configured"
+    assert data["InstanceType"] == "t3.small"
+    assert "al2023" in json.dumps(data["ImageId"])
+
+
+def test_key_pair_and_arm_image_when_configured(synth_variant: Synthesized) -> None:
+    data = synth_variant.one("primary", "AWS::EC2::LaunchTemplate")["Properties"][
+        "LaunchTemplateData"
+    ]
+    assert data["KeyName"] == "ops-key"
+    assert "arm64" in json.dumps(data["ImageId"])
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_instance_role_has_only_ssm_managed_access(synth: Synthesized, kind: str) -> None:
+    roles = synth.resources(kind, "AWS::IAM::Role")
+    role = next(v for k, v in roles.items() if k.startswith("WebInstanceRole"))
+    assert json.dumps(role["Properties"]["ManagedPolicyArns"]).count("arn:") == 1
+    assert "AmazonSSMManagedInstanceCore" in json.dumps(role["Properties"]["ManagedPolicyArns"])
+    statement = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"Service": "ec2.amazonaws.com"}
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_auto_scaling_group_spans_private_subnets_with_elb_health_checks(
+    synth: Synthesized, kind: str
+) -> None:
+    asg = synth.one(kind, "AWS::AutoScaling::AutoScalingGroup")
+    props = asg["Properties"]
+    assert (props["MinSize"], props["DesiredCapacity"], props["MaxSize"]) == ("2", "2", "5")
+    assert props["HealthCheckType"] == "ELB"
+    assert props["HealthCheckGracePeriod"] == 180
+    assert "LaunchTemplate" in props and "LaunchConfigurationName" not in props
+    subnets = json.dumps(props["VPCZoneIdentifier"])
+    assert "private" in subnets.lower() and "public" not in subnets.lower()
+    rolling = asg["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert rolling["MaxBatchSize"] == 1
+    assert rolling["MinInstancesInService"] == 2
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_cpu_target_tracking_scales_the_group(synth: Synthesized, kind: str) -> None:
+    policy = synth.one(kind, "AWS::AutoScaling::ScalingPolicy")["Properties"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    config = policy["TargetTrackingConfiguration"]
+    assert (
+        config["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "ASGAverageCPUUtilization"
+    )
+    assert config["TargetValue"] == 50
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_no_launch_configuration_anywhere(synth: Synthesized, kind: str) -> None:
+    assert synth.resources(kind, "AWS::AutoScaling::LaunchConfiguration") == {}
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_load_balancer_is_internet_facing_in_public_subnets(synth: Synthesized, kind: str) -> None:
+    lb = synth.one(kind, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    assert lb["Scheme"] == "internet-facing"
+    assert lb["Type"] == "application"
+    assert "public" in json.dumps(lb["Subnets"]).lower()
+    attributes = {a["Key"]: a["Value"] for a in lb["LoadBalancerAttributes"]}
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["deletion_protection.enabled"] == "true", "retain mode protects the ALB"
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_target_group_checks_health_on_the_health_path(synth: Synthesized, kind: str) -> None:
+    tg = synth.one(kind, "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
+    assert tg["HealthCheckPath"] == "/health"
+    assert tg["Matcher"] == {"HttpCode": "200"}
+    assert tg["Port"] == 8080
+    assert tg["HealthCheckIntervalSeconds"] == 10
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_plain_http_listener_forwards_when_no_certificate(synth: Synthesized, kind: str) -> None:
+    listener = synth.one(kind, "AWS::ElasticLoadBalancingV2::Listener")["Properties"]
+    assert listener["Port"] == 80 and listener["Protocol"] == "HTTP"
+    assert listener["DefaultActions"][0]["Type"] == "forward"
+
+
+def test_https_listener_and_redirect_when_a_certificate_is_configured(
+    synth_variant: Synthesized,
+) -> None:
+    listeners = [
+        v["Properties"]
+        for v in synth_variant.resources(
+            "primary", "AWS::ElasticLoadBalancingV2::Listener"
+        ).values()
+    ]
+    by_port = {listener["Port"]: listener for listener in listeners}
+    assert by_port[443]["Protocol"] == "HTTPS"
+    assert by_port[443]["Certificates"][0]["CertificateArn"].startswith("arn:aws:acm:us-east-1:")
+    assert by_port[80]["DefaultActions"][0]["Type"] == "redirect"
+    _, alb_group = _security_group(synth_variant, "primary", "WebAlbSecurityGroup")
+    ports = sorted(rule["FromPort"] for rule in alb_group["Properties"]["SecurityGroupIngress"])
+    assert ports == [80, 443]
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_alb_takes_only_http_from_the_internet(synth: Synthesized, kind: str) -> None:
+    _, group = _security_group(synth, kind, "WebAlbSecurityGroup")
+    ingress = group["Properties"]["SecurityGroupIngress"]
+    assert [(r["CidrIp"], r["FromPort"], r["ToPort"]) for r in ingress] == [("0.0.0.0/0", 80, 80)]
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_instances_take_the_app_port_only_from_the_alb(synth: Synthesized, kind: str) -> None:
+    instance_id, group = _security_group(synth, kind, "WebInstanceSecurityGroup")
+    alb_id, _ = _security_group(synth, kind, "WebAlbSecurityGroup")
+    assert "SecurityGroupIngress" not in group["Properties"], "no inline CIDR ingress"
+    rules = [
+        r["Properties"]
+        for r in synth.resources(kind, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [instance_id, "GroupId"]}
+    ]
+    assert rules == [
+        {
+            "Description": "App port from the load balancer",
+            "FromPort": 8080,
+            "GroupId": {"Fn::GetAtt": [instance_id, "GroupId"]},
+            "IpProtocol": "tcp",
+            "SourceSecurityGroupId": {"Fn::GetAtt": [alb_id, "GroupId"]},
+            "ToPort": 8080,
+        }
+    ]
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_no_ssh_rule_when_no_address_is_configured(synth: Synthesized, kind: str) -> None:
+    template = json.dumps(synth.templates[kind])
+    for rule in synth.resources(kind, "AWS::EC2::SecurityGroupIngress").values():
+        assert rule["Properties"]["FromPort"] != 22
+    for group in synth.resources(kind, "AWS::EC2::SecurityGroup").values():
+        for rule in group["Properties"].get("SecurityGroupIngress", []):
+            assert rule["FromPort"] != 22
+    assert '"FromPort": 22' not in template
+
+
+def test_ssh_only_from_the_one_configured_address(synth_variant: Synthesized) -> None:
+    _, group = _security_group(synth_variant, "primary", "WebInstanceSecurityGroup")
+    ssh = [r for r in group["Properties"]["SecurityGroupIngress"] if r["FromPort"] == 22]
+    assert ssh == [
+        {
+            "CidrIp": "203.0.113.10/32",
+            "Description": "SSH from the one configured address",
+            "FromPort": 22,
+            "IpProtocol": "tcp",
+            "ToPort": 22,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "role", "region"),
+    [("primary", "primary", "us-east-1"), ("secondary", "standby", "us-west-2")],
+)
+def test_user_data_installs_the_web_server_under_systemd(
+    synth: Synthesized, kind: str, role: str, region: str
+) -> None:
+    script = _user_data(synth, kind)
+    assert script.startswith("#!/bin/bash")
+    assert "base64 -d <<'TAPSTACK_SERVER_EOF' | gunzip > /opt/tapstack/server.py" in script
+    payload = script.split("gunzip > /opt/tapstack/server.py\n", 1)[1].split(
+        "\nTAPSTACK_SERVER_EOF", 1
+    )[0]
+    assert gzip.decompress(base64.b64decode(payload)) == SERVER_SOURCE.read_bytes(), (
+        "the real server source travels in the user data"
+    )
+    assert f"Environment=TAPSTACK_REGION={region}" in script
+    assert f"Environment=TAPSTACK_ROLE={role}" in script
+    assert "Environment=TAPSTACK_PORT=8080" in script
+    assert "systemctl enable --now tapstack-web.service" in script
+
+
+def test_user_data_fits_the_ec2_limit_of_16_kb_before_encoding() -> None:
+    script = render_user_data(
+        region="us-east-1",
+        role="primary",
+        port=8080,
+        project="tapstack",
+        database_host="tapstack-prod-mysql-primary.abcdefghijkl.us-east-1.rds.amazonaws.com",
+    )
+    assert len(script.encode()) < 16 * 1024
+
+
+def test_user_data_rejects_an_unknown_role() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_ec2 as ec2
+
+    from tapstack.config import WebConfig
+    from tapstack.web.infrastructure import WebTier
+
+    stack = cdk.Stack(cdk.App(), "Scratch")
+    vpc = ec2.Vpc(stack, "Vpc", restrict_default_security_group=False)
+    with pytest.raises(ValueError, match="role must be 'primary' or 'standby', got 'leader'"):
+        WebTier(
+            stack,
+            "Web",
+            vpc=vpc,
+            settings=WebConfig(),
+            region="us-east-1",
+            role="leader",
+            project="x",
+        )
