@@ -10,6 +10,7 @@ from tapstack.config import TapStackConfig
 from tapstack.naming import stack_name
 from tapstack.stacks.dns import DnsStack
 from tapstack.stacks.regional import RegionalStack
+from tapstack.stacks.secondary_storage import SecondaryStorageStack
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class TapStackApp:
 
     app: cdk.App
     dns: DnsStack | None
+    secondary_storage: SecondaryStorageStack
     primary: RegionalStack
     secondary: RegionalStack
 
@@ -25,7 +27,7 @@ class TapStackApp:
     def stacks(self) -> list[cdk.Stack]:
         """Every stack, in the order ``cdk deploy --all`` deploys them."""
         ordered: list[cdk.Stack] = [s for s in (self.dns,) if s is not None]
-        return [*ordered, self.primary, self.secondary]
+        return [*ordered, self.secondary_storage, self.primary, self.secondary]
 
 
 def build_app(config: TapStackConfig, *, app: cdk.App | None = None) -> TapStackApp:
@@ -49,6 +51,15 @@ def build_app(config: TapStackConfig, *, app: cdk.App | None = None) -> TapStack
             env=env(config.primary.region),
             description=description.format(config.prefix, "public hosted zone"),
         )
+    secondary_storage = SecondaryStorageStack(
+        app,
+        stack_name(config, "secondary-storage"),
+        config=config,
+        env=env(config.secondary.region),
+        description=description.format(
+            config.prefix, f"secondary region storage {config.secondary.region}"
+        ),
+    )
     primary = RegionalStack(
         app,
         stack_name(config, "primary"),
@@ -70,9 +81,15 @@ def build_app(config: TapStackConfig, *, app: cdk.App | None = None) -> TapStack
     if dns is not None:
         primary.add_stack_dependency(dns, "failover records go into the hosted zone")
         secondary.add_stack_dependency(dns, "failover records go into the hosted zone")
-    secondary.add_stack_dependency(primary, "the primary region comes up first")
+    primary.add_stack_dependency(
+        secondary_storage, "S3 replication and backup copies land in the secondary storage"
+    )
+    secondary.add_stack_dependency(primary, "the read replica needs the primary database")
+    secondary.add_stack_dependency(secondary_storage, "the replica uses the secondary key")
 
     for key, value in config.tags.items():
         cdk.Tags.of(app).add(key, value)
     cdk.Tags.of(app).add("Project", config.project_name)
-    return TapStackApp(app=app, dns=dns, primary=primary, secondary=secondary)
+    return TapStackApp(
+        app=app, dns=dns, secondary_storage=secondary_storage, primary=primary, secondary=secondary
+    )

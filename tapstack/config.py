@@ -300,6 +300,11 @@ class DatabaseConfig(_Frozen):
     allocated_storage_gib: Annotated[int, Field(ge=20, le=16384)] = 20
     max_allocated_storage_gib: Annotated[int, Field(ge=20, le=16384)] = 100
     multi_az: bool = True
+    replica_multi_az: bool = Field(
+        default=False,
+        description="Make the cross-region replica Multi-AZ too (doubles its cost; "
+        "worth it if the secondary must survive an AZ loss right after promotion).",
+    )
     backup_retention_days: Annotated[int, Field(ge=1, le=35)] = Field(
         default=7, description="RDS automated backup retention (point-in-time recovery window)."
     )

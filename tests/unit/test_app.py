@@ -25,29 +25,43 @@ def _stack_dependencies(synth: Synthesized, kind: str) -> set[str]:
     return {d for d in _artifact(synth, kind).get("dependencies", []) if not d.endswith(".assets")}
 
 
-def test_three_stacks_in_the_expected_regions(synth: Synthesized) -> None:
+def test_four_stacks_in_the_expected_regions(synth: Synthesized) -> None:
     regions = {
-        kind: _artifact(synth, kind)["environment"] for kind in ("dns", "primary", "secondary")
+        kind: _artifact(synth, kind)["environment"]
+        for kind in ("dns", "secondary-storage", "primary", "secondary")
     }
     assert regions == {
         "dns": "aws://123456789012/us-east-1",
+        "secondary-storage": "aws://123456789012/us-west-2",
         "primary": "aws://123456789012/us-east-1",
         "secondary": "aws://123456789012/us-west-2",
     }
 
 
-def test_deploy_order_is_dns_then_primary_then_secondary(synth: Synthesized) -> None:
+def test_deploy_order_is_storage_then_primary_then_secondary(synth: Synthesized) -> None:
     assert _stack_dependencies(synth, "dns") == set()
-    assert _stack_dependencies(synth, "primary") == {"tapstack-prod-dns"}
-    assert _stack_dependencies(synth, "secondary") == {"tapstack-prod-dns", "tapstack-prod-primary"}
+    assert _stack_dependencies(synth, "secondary-storage") == set()
+    assert _stack_dependencies(synth, "primary") == {
+        "tapstack-prod-dns",
+        "tapstack-prod-secondary-storage",
+    }
+    assert _stack_dependencies(synth, "secondary") == {
+        "tapstack-prod-dns",
+        "tapstack-prod-secondary-storage",
+        "tapstack-prod-primary",
+    }
     assert [s.stack_name for s in synth.built.stacks] == [
         "tapstack-prod-dns",
+        "tapstack-prod-secondary-storage",
         "tapstack-prod-primary",
         "tapstack-prod-secondary",
     ]
 
 
-@pytest.mark.parametrize("kind", ["dns", "primary", "secondary"])
+ALL_STACKS = ["dns", "secondary-storage", "primary", "secondary"]
+
+
+@pytest.mark.parametrize("kind", ALL_STACKS)
 def test_no_custom_resources_or_cross_stack_exports(synth: Synthesized, kind: str) -> None:
     template = synth.templates[kind]
     for logical_id, resource in template["Resources"].items():

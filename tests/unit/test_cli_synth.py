@@ -43,7 +43,12 @@ def test_cdk_cli_synthesizes_every_stack_with_validation_on(cli_out: Path) -> No
         for name, artifact in manifest["artifacts"].items()
         if artifact["type"] == "aws:cloudformation:stack"
     }
-    assert stacks == {"tapstack-prod-dns", "tapstack-prod-primary", "tapstack-prod-secondary"}
+    assert stacks == {
+        "tapstack-prod-dns",
+        "tapstack-prod-secondary-storage",
+        "tapstack-prod-primary",
+        "tapstack-prod-secondary",
+    }
 
 
 def test_cli_synth_runs_on_node_24(cli_out: Path) -> None:

@@ -12,6 +12,22 @@ LOCKED: dict[str, dict[str, str]] = {
     "dns": {
         "HostedZoneDB99F866": "AWS::Route53::HostedZone",
     },
+    "storage": {
+        "DataKey2A0DE9E6": "AWS::KMS::Key",
+        "StorageLogBucket7C8550DC": "AWS::S3::Bucket",
+        "StorageDataBucketB1B922FA": "AWS::S3::Bucket",
+        "BackupVaultADF21B19": "AWS::Backup::BackupVault",
+    },
+    "database": {
+        "DatabaseSecurityGroup5C91FDCB": "AWS::EC2::SecurityGroup",
+        "DatabaseErrorLogs89E52477": "AWS::Logs::LogGroup",
+        "DatabaseSlowqueryLogs434FBADF": "AWS::Logs::LogGroup",
+        "DatabaseInstanceAA8A5FDE": "AWS::RDS::DBInstance",
+    },
+    "backup_plan": {
+        "BackupPlan52AA48B4": "AWS::Backup::BackupPlan",
+        "BackupPlanSelection11D522BE": "AWS::Backup::BackupSelection",
+    },
     "regional": {
         "NetworkVpc7FB7348F": "AWS::EC2::VPC",
         "NetworkVpcpublicSubnet1NATGateway939C8F7E": "AWS::EC2::NatGateway",
@@ -31,7 +47,17 @@ LOCKED: dict[str, dict[str, str]] = {
 
 
 @pytest.mark.parametrize(
-    ("kind", "group"), [("dns", "dns"), ("primary", "regional"), ("secondary", "regional")]
+    ("kind", "group"),
+    [
+        ("dns", "dns"),
+        ("secondary-storage", "storage"),
+        ("primary", "storage"),
+        ("primary", "database"),
+        ("primary", "backup_plan"),
+        ("primary", "regional"),
+        ("secondary", "database"),
+        ("secondary", "regional"),
+    ],
 )
 def test_main_resources_keep_their_logical_ids(synth: Synthesized, kind: str, group: str) -> None:
     resources = synth.templates[kind]["Resources"]

@@ -213,6 +213,10 @@ def test_user_data_installs_the_web_server_under_systemd(
     assert f"Environment=TAPSTACK_REGION={region}" in script
     assert f"Environment=TAPSTACK_ROLE={role}" in script
     assert "Environment=TAPSTACK_PORT=8080" in script
+    assert "Environment=TAPSTACK_DB_HOST=" in script and "DatabaseInstance" in script, (
+        "/health probes this region's database endpoint"
+    )
+    assert "Environment=TAPSTACK_DB_PORT=3306" in script
     assert "systemctl enable --now tapstack-web.service" in script
 
 
