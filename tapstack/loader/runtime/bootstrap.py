@@ -1,0 +1,159 @@
+"""Create the schema and the loader's database user (idempotent).
+
+Invoked as ``{"tapstack_action": "bootstrap"}`` on the loader function: it reads the
+RDS-managed master secret (``DB_MASTER_SECRET_ARN``), connects as the master user over TLS and
+runs ``bootstrap_database``. Running it again changes nothing. On a read-only replica it does
+nothing and says so (the schema and the user arrive by replication).
+
+``bootstrap_database`` takes an open connection and an authentication mode, so tests run the
+exact same statements against MariaDB with a password user instead of the RDS IAM plugin.
+
+The loader user gets ``SELECT, INSERT, UPDATE`` on the loader's database and nothing else:
+upserts are ``INSERT ... ON DUPLICATE KEY UPDATE`` (no ``DELETE``, no ``FILE``, no
+``LOAD DATA``), the manifest is read and updated, and named locks, ``SHOW VARIABLES`` and
+``information_schema`` need no privilege.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .database import Dialect, check_schema, read_only_reason
+from .schema import EVENTS, MANIFEST_TABLE, Table, manifest_ddl
+
+__all__ = [
+    "LOADER_PRIVILEGES",
+    "IamAuthentication",
+    "PasswordAuthentication",
+    "bootstrap_database",
+    "master_credentials",
+]
+
+LOADER_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")
+_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_USER = re.compile(r"^[A-Za-z0-9_]{1,32}$")
+
+
+@dataclass(frozen=True)
+class IamAuthentication:
+    """RDS IAM database authentication; connections must use TLS."""
+
+
+@dataclass(frozen=True)
+class PasswordAuthentication:
+    """A password user, for local servers (tests, benchmarks, demos)."""
+
+    password: str
+    require_ssl: bool = False
+
+
+Authentication = IamAuthentication | PasswordAuthentication
+
+
+def _identifier(name: str, pattern: re.Pattern[str], what: str) -> str:
+    if not pattern.match(name):
+        raise ValueError(f"{what} {name!r} must match {pattern.pattern}")
+    return name
+
+
+def bootstrap_database(
+    conn: Any,
+    *,
+    database: str,
+    loader_user: str,
+    auth: Authentication,
+    table: Table = EVENTS,
+    user_host: str = "%",
+) -> dict[str, Any]:
+    """Create database, tables and loader user if missing; grant the loader's privileges.
+
+    ``conn`` is an administrative connection (autocommit on). Returns a summary.
+    """
+    database = _identifier(database, _NAME, "database name")
+    loader_user = _identifier(loader_user, _USER, "loader user name")
+    reason = read_only_reason(conn)
+    if reason is not None:
+        return {"status": "skipped", "reason": reason}
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT VERSION()")
+        dialect = Dialect(str(cursor.fetchone()[0]))
+        cursor.execute(
+            f"CREATE DATABASE IF NOT EXISTS `{database}` "
+            "CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+            if dialect.is_mariadb
+            else f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4"
+        )
+        cursor.execute(f"USE `{database}`")
+        cursor.execute(table.ddl())
+        cursor.execute(manifest_ddl())
+        account = (loader_user, user_host)
+        cursor.execute(
+            "CREATE USER IF NOT EXISTS %s@%s" + _authentication_clause(auth, dialect),
+            account + _authentication_args(auth),
+        )
+        # ALTER as well, so a user that existed with another method converges to this one.
+        cursor.execute(
+            "ALTER USER %s@%s" + _authentication_clause(auth, dialect),
+            account + _authentication_args(auth),
+        )
+        cursor.execute(f"GRANT {', '.join(LOADER_PRIVILEGES)} ON `{database}`.* TO %s@%s", account)
+    conn.commit()
+    check_schema(conn, table)
+    return {
+        "status": "ok",
+        "database": database,
+        "tables": [table.name, MANIFEST_TABLE],
+        "user": f"{loader_user}@{user_host}",
+        "authentication": "iam" if isinstance(auth, IamAuthentication) else "password",
+        "privileges": list(LOADER_PRIVILEGES),
+    }
+
+
+def _authentication_clause(auth: Authentication, dialect: Dialect) -> str:
+    if isinstance(auth, IamAuthentication):
+        method = (
+            " IDENTIFIED VIA AWSAuthenticationPlugin USING 'RDS'"
+            if dialect.is_mariadb
+            else " IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"
+        )
+        return method + " REQUIRE SSL"
+    return " IDENTIFIED BY %s" + (" REQUIRE SSL" if auth.require_ssl else " REQUIRE NONE")
+
+
+def _authentication_args(auth: Authentication) -> tuple[str, ...]:
+    return () if isinstance(auth, IamAuthentication) else (auth.password,)
+
+
+def master_credentials(secrets_client: Any, secret_arn: str) -> tuple[str, str]:
+    """(username, password) from an RDS-managed master user secret."""
+    value = secrets_client.get_secret_value(SecretId=secret_arn)
+    try:
+        secret = json.loads(value["SecretString"])
+        return str(secret["username"]), str(secret["password"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(
+            f"secret {secret_arn} is not an RDS master secret (JSON with username and password)"
+        ) from None
+
+
+def run_bootstrap(
+    *,
+    secrets_client: Any,
+    secret_arn: str,
+    connect_as: Callable[[str, str], Any],
+    database: str,
+    loader_user: str,
+) -> dict[str, Any]:
+    """The Lambda bootstrap action: master credentials from Secrets Manager, IAM user."""
+    username, password = master_credentials(secrets_client, secret_arn)
+    conn = connect_as(username, password)
+    try:
+        return bootstrap_database(
+            conn, database=database, loader_user=loader_user, auth=IamAuthentication()
+        )
+    finally:
+        conn.close()

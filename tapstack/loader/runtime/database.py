@@ -1,0 +1,355 @@
+"""Everything the loader says to MySQL/MariaDB.
+
+Works with RDS for MySQL 8.x (production) and MariaDB 10.6+ (local tests and benchmarks);
+the few differences are in ``Dialect``.
+
+Manifest states (``tapstack_load_manifest.status``), one row per object version:
+
+``loading``      an invocation holds the object's lock and is loading it
+``failed``       the last attempt raised (``error`` says why); the next attempt resumes
+``loaded``       done; redeliveries skip it
+``quarantined``  the object could not be parsed; copied to ``quarantine/``; nothing loaded
+``skipped``      the version no longer exists in S3 (overwritten or deleted before loading)
+
+``last_record`` is the checkpoint: every valid record with a number up to it is committed.
+It is updated in the same transaction as each batch, so after a crash the retry resumes
+exactly after the last committed batch and no record is written twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from .schema import MANIFEST_COLUMNS, MANIFEST_TABLE, Table
+
+__all__ = [
+    "SESSION_SQL_MODE",
+    "BatchWriter",
+    "Dialect",
+    "LockTimeout",
+    "Manifest",
+    "ManifestEntry",
+    "MissingSchemaError",
+    "PreparedBatch",
+    "acquire_object_lock",
+    "check_schema",
+    "prepare_session",
+    "read_only_reason",
+    "release_object_lock",
+]
+
+# Strict: a value that does not fit is an error, never silently truncated. Backslash
+# escapes stay on (no NO_BACKSLASH_ESCAPES), which the literal encoding in schema.py needs.
+SESSION_SQL_MODE = (
+    "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
+    "NO_ENGINE_SUBSTITUTION"
+)
+BOOTSTRAP_HINT = (
+    'run the bootstrap action once: invoke the loader function with {"tapstack_action": '
+    '"bootstrap"} (e.g. aws lambda invoke --function-name <loader> --cli-binary-format '
+    'raw-in-base64-out --payload \'{"tapstack_action":"bootstrap"}\' /dev/stdout)'
+)
+
+
+class MissingSchemaError(RuntimeError):
+    """The target or manifest table does not exist (or lacks columns)."""
+
+
+class LockTimeout(RuntimeError):
+    """Another invocation held the object's lock for longer than we may wait."""
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """Server flavour; decides the upsert syntax and the IAM user syntax."""
+
+    version: str
+
+    @property
+    def is_mariadb(self) -> bool:
+        return "mariadb" in self.version.lower()
+
+    @property
+    def uses_row_alias(self) -> bool:
+        """MySQL 8.0.19+ deprecates VALUES(col) in ON DUPLICATE KEY UPDATE for a row alias."""
+        if self.is_mariadb:
+            return False
+        match = re.match(r"(\d+)\.(\d+)\.(\d+)", self.version)
+        if match is None:
+            return False
+        return tuple(map(int, match.groups())) >= (8, 0, 19)
+
+    def upsert_prefix_suffix(self, table: Table) -> tuple[str, str]:
+        """``INSERT ... VALUES`` and ``ON DUPLICATE KEY UPDATE ...`` around the row tuples."""
+        columns = ", ".join(f"`{name}`" for name in table.column_names)
+        updates = [name for name in table.column_names if name not in table.primary_key]
+        if self.uses_row_alias:
+            assignments = ", ".join(f"`{n}` = `new_row`.`{n}`" for n in updates)
+            suffix = f" AS `new_row` ON DUPLICATE KEY UPDATE {assignments}"
+        else:
+            assignments = ", ".join(f"`{n}` = VALUES(`{n}`)" for n in updates)
+            suffix = f" ON DUPLICATE KEY UPDATE {assignments}"
+        return f"INSERT INTO `{table.name}` ({columns}) VALUES ", suffix  # noqa: S608 - constant identifiers
+
+
+def prepare_session(conn: Any) -> Dialect:
+    """Set the session up for loading and return the server's dialect."""
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SET SESSION sql_mode = %s, SESSION time_zone = '+00:00'", (SESSION_SQL_MODE,)
+        )
+        cursor.execute("SELECT VERSION()")
+        (version,) = cursor.fetchone()
+    conn.commit()
+    return Dialect(str(version))
+
+
+def read_only_reason(conn: Any) -> str | None:
+    """Why the server does not accept writes (a read replica), or ``None``."""
+    with conn.cursor() as cursor:
+        # SHOW VARIABLES works on both servers and skips variables one of them lacks
+        # (MariaDB has no super_read_only); it needs no privilege.
+        cursor.execute(
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN "
+            "('read_only', 'super_read_only', 'innodb_read_only')"
+        )
+        settings = {name.lower(): str(value).upper() for name, value in cursor.fetchall()}
+    conn.commit()
+    enabled = sorted(name for name, value in settings.items() if value in ("ON", "1"))
+    if not enabled:
+        return None
+    return (
+        f"the database is read-only ({', '.join(f'{name}=ON' for name in enabled)}): this is "
+        "a replica; the rows and the manifest arrive through replication from the primary"
+    )
+
+
+def check_schema(conn: Any, table: Table) -> None:
+    """Raise ``MissingSchemaError`` unless both tables exist with the expected columns."""
+    expected = {table.name: set(table.column_names), MANIFEST_TABLE: set(MANIFEST_COLUMNS)}
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT DATABASE()")
+        (database,) = cursor.fetchone()
+        if database is None:
+            raise MissingSchemaError("the connection has no default database (set DB_NAME)")
+        cursor.execute(
+            "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s, %s)",
+            (table.name, MANIFEST_TABLE),
+        )
+        found: dict[str, set[str]] = {}
+        for table_name, column in cursor.fetchall():
+            found.setdefault(table_name, set()).add(column)
+    conn.commit()
+    problems = []
+    for name, columns in expected.items():
+        if name not in found:
+            problems.append(f"table `{database}`.`{name}` does not exist")
+        elif columns - found[name]:
+            missing = ", ".join(sorted(columns - found[name]))
+            problems.append(f"table `{database}`.`{name}` lacks column(s) {missing}")
+    if problems:
+        raise MissingSchemaError("; ".join(problems) + f". To create the schema, {BOOTSTRAP_HINT}")
+
+
+def lock_name(object_id: str) -> str:
+    # MySQL limits lock names to 64 characters.
+    return "tapstack-load:" + hashlib.sha256(object_id.encode()).hexdigest()[:40]
+
+
+def acquire_object_lock(conn: Any, object_id: str, timeout: float) -> None:
+    """Take the object's named lock on this connection; it is released when the connection
+    closes, so a crashed invocation never leaves it held."""
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT GET_LOCK(%s, %s)", (lock_name(object_id), max(0, int(timeout))))
+        (granted,) = cursor.fetchone()
+    conn.commit()
+    if granted != 1:
+        raise LockTimeout(
+            f"another invocation is still loading this object after waiting {timeout:.0f}s"
+        )
+
+
+def release_object_lock(conn: Any, object_id: str) -> None:
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT RELEASE_LOCK(%s)", (lock_name(object_id),))
+        cursor.fetchall()
+    conn.commit()
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    status: str
+    rows_loaded: int
+    rows_rejected: int
+    last_record: int
+    attempts: int
+    report_key: str | None
+    error: str | None
+
+
+class Manifest:
+    """Reads and writes the manifest row of one object (under its lock)."""
+
+    def __init__(self, conn: Any, object_id: str) -> None:
+        self.conn = conn
+        self.object_id = object_id
+
+    def get(self) -> ManifestEntry | None:
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                f"SELECT status, rows_loaded, rows_rejected, last_record, attempts, report_key, "  # noqa: S608 - constant identifiers
+                f"error FROM `{MANIFEST_TABLE}` WHERE object_id = %s",
+                (self.object_id,),
+            )
+            row = cursor.fetchone()
+        self.conn.commit()
+        return ManifestEntry(*row) if row else None
+
+    def begin_attempt(
+        self, *, bucket: str, key: str, version_id: str | None, etag: str, size: int | None
+    ) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO `{MANIFEST_TABLE}` (object_id, bucket, object_key, version_id, "  # noqa: S608 - constant identifiers
+                "etag, size_bytes, status, attempts, started_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, 'loading', 1, UTC_TIMESTAMP(6), "
+                "UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE status = 'loading', "
+                "attempts = attempts + 1, error = NULL, updated_at = UTC_TIMESTAMP(6)",
+                (self.object_id, bucket, key, version_id, etag, size),
+            )
+        self.conn.commit()
+
+    def note_skipped_delivery(self) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE `{MANIFEST_TABLE}` SET skipped_deliveries = skipped_deliveries + 1, "  # noqa: S608 - constant identifiers
+                "updated_at = UTC_TIMESTAMP(6) WHERE object_id = %s",
+                (self.object_id,),
+            )
+        self.conn.commit()
+
+    def checkpoint_sql(self) -> str:
+        """The UPDATE run inside each batch's transaction (parameters: rows, last, rejected)."""
+        return (
+            f"UPDATE `{MANIFEST_TABLE}` SET rows_loaded = rows_loaded + %s, last_record = %s, "  # noqa: S608 - constant identifiers
+            f"rows_rejected = %s, updated_at = UTC_TIMESTAMP(6) WHERE object_id = "
+            + self.conn.escape(self.object_id)
+        )
+
+    def finish(
+        self,
+        status: str,
+        *,
+        rows_rejected: int = 0,
+        last_record: int | None = None,
+        report_key: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE `{MANIFEST_TABLE}` SET status = %s, rows_rejected = %s, "  # noqa: S608 - constant identifiers
+                "last_record = COALESCE(%s, last_record), report_key = %s, error = %s, "
+                "updated_at = UTC_TIMESTAMP(6), finished_at = UTC_TIMESTAMP(6) "
+                "WHERE object_id = %s",
+                (status, rows_rejected, last_record, report_key, error, self.object_id),
+            )
+        self.conn.commit()
+
+    def mark_failed(self, error: str) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE `{MANIFEST_TABLE}` SET status = 'failed', error = %s, "  # noqa: S608 - constant identifiers
+                "updated_at = UTC_TIMESTAMP(6) WHERE object_id = %s AND status = 'loading'",
+                (error[:4000], self.object_id),
+            )
+        self.conn.commit()
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    sql: bytes  # the complete multi-row INSERT ... ON DUPLICATE KEY UPDATE statement
+    rows: int
+    last_record: int
+    rows_rejected: int  # rejected so far in this attempt, for the manifest
+
+
+class BatchWriter:
+    """Commits prepared batches in order on a background thread.
+
+    Parsing and validating the next batch (Python) overlaps with the database inserting the
+    previous one, instead of waiting for each other. Each batch is one transaction: the
+    INSERT and the manifest checkpoint commit together or not at all. At most ``depth``
+    batches wait in the queue, so memory stays bounded. The connection belongs to the
+    writer between ``start`` and ``close``; nobody else may use it meanwhile.
+    """
+
+    _STOP = object()
+
+    def __init__(
+        self,
+        conn: Any,
+        checkpoint_sql: str,
+        *,
+        depth: int = 1,
+    ) -> None:
+        self.conn = conn
+        self.checkpoint_sql = checkpoint_sql
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
+        self.rows_committed = 0
+        self.batches_committed = 0
+
+    def start(self) -> BatchWriter:
+        self._thread.start()
+        return self
+
+    def submit(self, batch: PreparedBatch) -> None:
+        self._raise_if_failed()
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        """Wait until every submitted batch is committed; raise if one failed."""
+        self._queue.put(self._STOP)
+        self._thread.join()
+        self._raise_if_failed()
+
+    def abort(self) -> None:
+        """Stop after the batch in flight (if any) and discard queued ones; never raises."""
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(self._STOP)
+        self._thread.join()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is self._STOP:
+                return
+            if self._error is not None:
+                continue  # drain until told to stop
+            try:
+                with self.conn.cursor() as cursor:
+                    cursor.execute(batch.sql)
+                    cursor.execute(
+                        self.checkpoint_sql, (batch.rows, batch.last_record, batch.rows_rejected)
+                    )
+                self.conn.commit()
+            except BaseException as error:  # noqa: BLE001 - re-raised on the caller's thread
+                self._error = error
+                continue
+            self.rows_committed += batch.rows
+            self.batches_committed += 1

@@ -1,0 +1,148 @@
+"""S3 event notifications: which objects to load, and where their reports go.
+
+Only ``ObjectCreated:*`` records for keys under ``incoming/`` that end in ``.jsonl``,
+``.ndjson`` (JSON Lines) or ``.json`` (a JSON array) are loaded; other records are returned
+as ignored with the reason. Keys in S3 events are URL-encoded (spaces as ``+``) and are
+decoded with ``urllib.parse.unquote_plus``.
+
+Reports live in the same bucket under the key relative to ``incoming/``. For
+``incoming/2024/day.json``:
+
+* rejected records: ``rejected/2024/day.json.jsonl`` (always JSON Lines; keeping the full
+  relative key means ``day.json`` and ``day.jsonl`` can never share a report);
+* an unparseable object: ``quarantine/2024/day.json`` (a copy) and
+  ``quarantine/2024/day.json.reason.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "INCOMING_PREFIX",
+    "QUARANTINE_PREFIX",
+    "REJECTED_PREFIX",
+    "EventError",
+    "IgnoredRecord",
+    "ObjectRef",
+    "parse_event",
+]
+
+INCOMING_PREFIX = "incoming/"
+REJECTED_PREFIX = "rejected/"
+QUARANTINE_PREFIX = "quarantine/"
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
+
+
+class EventError(ValueError):
+    """The invocation payload is not an S3 event notification."""
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """One S3 object version to load."""
+
+    bucket: str
+    key: str
+    format: str  # "jsonl" or "json"
+    etag: str
+    version_id: str | None = None
+    size: int | None = None
+    region: str | None = None
+
+    @property
+    def relative_key(self) -> str:
+        return self.key[len(INCOMING_PREFIX) :]
+
+    @property
+    def version_token(self) -> str:
+        """What identifies this version: the version id, or the ETag when unversioned."""
+        return f"version:{self.version_id}" if self.version_id else f"etag:{self.etag}"
+
+    @property
+    def object_id(self) -> str:
+        """sha256 of bucket, key and version: the manifest's primary key."""
+        text = "\0".join((self.bucket, self.key, self.version_token))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def rejected_key(self) -> str:
+        return REJECTED_PREFIX + self.relative_key + ".jsonl"
+
+    @property
+    def quarantine_key(self) -> str:
+        return QUARANTINE_PREFIX + self.relative_key
+
+    @property
+    def quarantine_reason_key(self) -> str:
+        return self.quarantine_key + ".reason.json"
+
+
+@dataclass(frozen=True)
+class IgnoredRecord:
+    """An event record the loader does not act on, and why."""
+
+    bucket: str | None
+    key: str | None
+    reason: str
+
+
+def classify_key(key: str) -> str | None:
+    """The format of a loadable key (extensions are case-sensitive, like S3 filters)."""
+    if not key.startswith(INCOMING_PREFIX):
+        return None
+    stem, dot, extension = key.rpartition("/")[2].rpartition(".")
+    return FORMATS.get(dot + extension) if stem else None
+
+
+def parse_event(event: Any) -> list[ObjectRef | IgnoredRecord]:
+    """Turn an S3 event notification into objects to load and records to ignore."""
+    if not isinstance(event, dict):
+        raise EventError(f"expected an S3 event object, got {type(event).__name__}")
+    if event.get("Event") == "s3:TestEvent":
+        return [IgnoredRecord(event.get("Bucket"), None, "s3:TestEvent")]
+    records = event.get("Records")
+    if not isinstance(records, list):
+        raise EventError("not an S3 event notification: no Records list")
+    parsed: list[ObjectRef | IgnoredRecord] = []
+    for index, record in enumerate(records):
+        try:
+            s3 = record["s3"]
+            bucket = s3["bucket"]["name"]
+            obj = s3["object"]
+            key = urllib.parse.unquote_plus(obj["key"])
+            name = record["eventName"]
+        except (KeyError, TypeError):
+            raise EventError(f"Records[{index}] is not an S3 event record") from None
+        if not name.startswith("ObjectCreated:"):
+            parsed.append(IgnoredRecord(bucket, key, f"event {name} is not ObjectCreated"))
+            continue
+        fmt = classify_key(key)
+        if fmt is None:
+            parsed.append(
+                IgnoredRecord(
+                    bucket,
+                    key,
+                    f"key is not under {INCOMING_PREFIX} with a .jsonl, .ndjson or .json name",
+                )
+            )
+            continue
+        parsed.append(
+            ObjectRef(
+                bucket=bucket,
+                key=key,
+                format=fmt,
+                etag=str(obj.get("eTag") or obj.get("etag") or "").strip('"'),
+                version_id=obj.get("versionId") or None,
+                size=obj.get("size"),
+                region=record.get("awsRegion"),
+            )
+        )
+    return parsed

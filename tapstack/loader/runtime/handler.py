@@ -1,0 +1,132 @@
+"""Lambda entry point: ``loader.handler.handler``.
+
+* S3 ``ObjectCreated`` events: load the objects (see ``loader``). Returns a summary per
+  object; raises on real failures (database unreachable, S3 errors, lock timeouts) so Lambda
+  retries the event and, after the retries, sends it to the dead-letter queue.
+* ``{"tapstack_action": "bootstrap"}``: create the schema and the IAM loader user
+  (see ``bootstrap``).
+
+Clients, the TLS context and the loader (with its open database connection) are created on
+first use and reused by later invocations of the same execution environment.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .bootstrap import run_bootstrap
+from .config import Settings
+from .connections import connection_factory, iam_token_provider, tls_context
+from .loader import Loader
+from .observability import JsonLogger, MetricsEmitter
+
+__all__ = ["handler"]
+
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+_lock = threading.Lock()
+_cache: dict[str, Any] = {}
+
+
+def _settings() -> Settings:
+    if "settings" not in _cache:
+        _cache["settings"] = Settings.from_env()
+    return _cache["settings"]  # type: ignore[no-any-return]
+
+
+def _logger(settings: Settings) -> JsonLogger:
+    if "logger" not in _cache:
+        _cache["logger"] = JsonLogger(level=settings.log_level)
+    return _cache["logger"]  # type: ignore[no-any-return]
+
+
+def _tls() -> Any:
+    if "tls" not in _cache:
+        _cache["tls"] = tls_context()
+    return _cache["tls"]
+
+
+def _loader(settings: Settings, logger: JsonLogger) -> Loader:
+    if "loader" not in _cache:
+        rds = boto3.client("rds", region_name=settings.region, config=_BOTO_CONFIG)
+        connect = connection_factory(
+            host=settings.db_host,
+            port=settings.db_port,
+            user=settings.db_user,
+            password=iam_token_provider(
+                rds,
+                host=settings.db_host,
+                port=settings.db_port,
+                user=settings.db_user,
+                region=settings.region,
+            ),
+            database=settings.db_name,
+            ssl_context=_tls(),
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        )
+        _cache["loader"] = Loader(
+            connect=connect,
+            s3=boto3.client("s3", region_name=settings.region, config=_BOTO_CONFIG),
+            batch_size=settings.batch_size,
+            batch_max_bytes=settings.batch_max_bytes,
+            max_record_bytes=settings.max_record_bytes,
+            logger=logger,
+            metrics=MetricsEmitter(logger, function_role=settings.function_role),
+        )
+    return _cache["loader"]  # type: ignore[no-any-return]
+
+
+def _lock_timeout(context: Any, settings: Settings) -> float:
+    """Wait for a concurrent loader of the same object at most half the remaining time."""
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    budget = remaining_ms() / 2000.0 if callable(remaining_ms) else 60.0
+    if settings.lock_timeout is not None:
+        budget = min(budget, settings.lock_timeout)
+    return max(1.0, budget)
+
+
+def _bootstrap(settings: Settings) -> dict[str, Any]:
+    if not settings.master_secret_arn:
+        raise ValueError("the bootstrap action needs DB_MASTER_SECRET_ARN")
+
+    def connect_as(username: str, password: str) -> Any:
+        return connection_factory(
+            host=settings.db_host,
+            port=settings.db_port,
+            user=username,
+            password=lambda: password,
+            database=None,
+            ssl_context=_tls(),
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            autocommit=True,
+        )()
+
+    secrets = boto3.client("secretsmanager", region_name=settings.region, config=_BOTO_CONFIG)
+    return run_bootstrap(
+        secrets_client=secrets,
+        secret_arn=settings.master_secret_arn,
+        connect_as=connect_as,
+        database=settings.db_name,
+        loader_user=settings.db_user,
+    )
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    with _lock:  # one invocation at a time per environment; guards the lazy cache
+        settings = _settings()
+        logger = _logger(settings)
+        logger.context = {"requestId": getattr(context, "aws_request_id", None)}
+        if isinstance(event, dict) and "tapstack_action" in event:
+            action = event["tapstack_action"]
+            if action != "bootstrap":
+                raise ValueError(f"unknown tapstack_action {action!r} (known: bootstrap)")
+            result = _bootstrap(settings)
+            logger.info("bootstrap finished", **result)
+            return result
+        loader = _loader(settings, logger)
+        return loader.handle_event(event, lock_timeout=_lock_timeout(context, settings))

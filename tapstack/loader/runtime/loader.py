@@ -1,0 +1,574 @@
+"""Load JSON records from S3 objects into the target table, exactly once per object version.
+
+For each object named in an S3 event the loader:
+
+1. skips it if the database is read-only (a replica: the data arrives by replication);
+2. takes a named lock for the object version (``GET_LOCK`` on its own connection, so a
+   second invocation for the same object waits, then sees it loaded and skips; the server
+   releases the lock if the holder dies);
+3. reads the manifest row: ``loaded``/``quarantined``/``skipped`` objects are not touched
+   again; ``loading``/``failed`` ones resume after their checkpoint;
+4. streams the object from S3 (``GetObject`` with the event's ``versionId``, or ``If-Match``
+   its ETag when the bucket is unversioned, so it loads exactly the version the event names)
+   and validates every record against the table schema. Valid records go out in batches,
+   one transaction per batch together with the manifest checkpoint; invalid ones are spooled
+   to a temporary file and uploaded to ``rejected/`` at the end;
+5. marks the manifest row ``loaded``.
+
+Files that cannot be parsed load nothing
+----------------------------------------
+A JSON array whose structure is broken anywhere - even in its last byte - must not load its
+first records. A single transaction per file would guarantee that, but would make a
+large file one huge transaction (long-held row locks, a large undo log, replica lag) and
+would make resuming after a crash impossible. Instead, a ``.json`` object is read twice: a
+cheap streaming structure pass (decode every element, keep nothing) and, only if that
+passes, the loading pass. Both passes read the same object version (``VersionId`` or
+``If-Match``), so they see the same bytes. The price is a second GET and a second parse of
+``.json`` objects, so JSON Lines is the recommended format for large files.
+
+JSON Lines needs no structure pass: lines are independent, so a line that is not JSON is a
+rejected record. Only an object in which no line at all is valid JSON (binary data, UTF-16,
+a pretty-printed document) is quarantined - and such an object has no valid record, so it
+loads nothing by construction.
+
+Record numbers in ``rejected/`` are line numbers (JSON Lines; blank lines count) or
+1-based element numbers (JSON arrays).
+
+Writing
+-------
+Each batch is one multi-row ``INSERT ... VALUES (...),(...) ON DUPLICATE KEY UPDATE``
+built from literals escaped in Python (see ``schema``), followed by the manifest checkpoint
+``UPDATE`` and ``COMMIT``. A background thread (``database.BatchWriter``) runs the
+statements while the main thread decodes and validates the next batch, so Python and the
+database work at the same time. ``LOAD DATA LOCAL INFILE`` was measured too: it costs the
+server a little less per row, but it needs ``local_infile=1`` on the server and on the
+client (which lets the server read any file the function can), turns data errors into
+warnings, and its ``REPLACE`` needs the ``DELETE`` privilege; the INSERT path needs only
+``SELECT, INSERT, UPDATE`` and fails loudly in strict mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from botocore.exceptions import ClientError
+
+from .database import (
+    BatchWriter,
+    Dialect,
+    Manifest,
+    PreparedBatch,
+    acquire_object_lock,
+    check_schema,
+    prepare_session,
+    read_only_reason,
+    release_object_lock,
+)
+from .events import IgnoredRecord, ObjectRef, parse_event
+from .formats import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_RECORD_BYTES,
+    MalformedObject,
+    ParseFailure,
+    iter_json_array,
+    iter_json_lines,
+)
+from .observability import JsonLogger, MetricsEmitter
+from .schema import EVENTS, RecordError, Table
+
+__all__ = [
+    "DEFAULT_BATCH_MAX_BYTES",
+    "DEFAULT_BATCH_SIZE",
+    "Loader",
+    "ObjectResult",
+]
+
+DEFAULT_BATCH_SIZE = 5000
+DEFAULT_BATCH_MAX_BYTES = 2 << 20  # far below max_allowed_packet (16 MiB MariaDB, 64 MiB RDS)
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+_GC_THRESHOLD_WHILE_LOADING = 50_000
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, int, int] = (700, 10, 10)
+
+
+@contextlib.contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while records are decoded.
+
+    Decoding allocates millions of short-lived containers (the records) that reference
+    counting frees; with the default threshold of 700 allocations the collector keeps
+    re-scanning them and the long-lived boto3/botocore object graph, which costs about a
+    quarter of the loader's CPU time. Collection still happens, just less often.
+    """
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(_gc_saved[0], _GC_THRESHOLD_WHILE_LOADING), *_gc_saved[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
+
+
+class ObjectGone(Exception):
+    """The object version named by the event can no longer be read."""
+
+
+@dataclass
+class ObjectResult:
+    """What happened to one object; ``rows_loaded`` counts this invocation's writes."""
+
+    bucket: str | None
+    key: str | None
+    status: str  # loaded | quarantined | skipped | ignored
+    version_id: str | None = None
+    reason: str | None = None
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    resumed_after: int = 0
+    report_key: str | None = None
+    duration_ms: int = 0
+
+
+class _RejectSpool:
+    """Rejected records as JSON Lines in a temporary file (memory stays bounded)."""
+
+    def __init__(self, number_field: str) -> None:
+        self.number_field = number_field
+        self.count = 0
+        self.first_reason: str | None = None
+        # Closed by close(); the loader calls it in a finally block.
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="tapstack-rejected-")  # noqa: SIM115
+
+    def add(self, number: int, reason: str, *, record: Any = None, text: str | None = None) -> None:
+        document: dict[str, Any] = {self.number_field: number, "reason": reason}
+        if text is not None:
+            document["text"] = text
+        else:
+            document["record"] = record
+        line = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
+        self._file.write(line.encode("utf-8", "backslashreplace") + b"\n")
+        self.count += 1
+        if self.first_reason is None:
+            self.first_reason = f"{self.number_field.replace('_', ' ')} {number}: {reason}"
+
+    def rewind(self) -> IO[bytes]:
+        self._file.flush()
+        self._file.seek(0)
+        return self._file
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class Loader:
+    """Loads S3 objects named in S3 events into MySQL.
+
+    ``connect`` returns a new DB-API (pymysql) connection to the target database with
+    autocommit off; the loader keeps one open and reuses it across invocations. ``s3`` is a
+    boto3 S3 client. Everything else has production defaults.
+    """
+
+    def __init__(
+        self,
+        *,
+        connect: Callable[[], Any],
+        s3: Any,
+        table: Table = EVENTS,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        logger: JsonLogger | None = None,
+        metrics: MetricsEmitter | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._connect = connect
+        self.s3 = s3
+        self.table = table
+        self.batch_size = batch_size
+        self.batch_max_bytes = batch_max_bytes
+        self.chunk_size = chunk_size
+        self.max_record_bytes = max_record_bytes
+        self.lock_timeout = lock_timeout
+        self.log = logger or JsonLogger()
+        self.metrics = metrics or MetricsEmitter(self.log)
+        self._conn: Any = None
+        self._dialect: Dialect | None = None
+        self._schema_checked = False
+
+    # ------------------------------------------------------------ events
+    def handle_event(self, event: Any, *, lock_timeout: float | None = None) -> dict[str, Any]:
+        """Process every record of an S3 event; raises on the first real failure."""
+        results = []
+        for item in parse_event(event):
+            if isinstance(item, IgnoredRecord):
+                result = ObjectResult(item.bucket, item.key, "ignored", reason=item.reason)
+                self._emit(result)
+            else:
+                result = self.load_object(item, lock_timeout=lock_timeout)
+            results.append(asdict(result))
+        return {"objects": results}
+
+    def load_object(self, ref: ObjectRef, *, lock_timeout: float | None = None) -> ObjectResult:
+        started = time.monotonic()
+        try:
+            result = self._load(ref, self.lock_timeout if lock_timeout is None else lock_timeout)
+        except BaseException as error:
+            self._discard_connection()
+            self.log.error(
+                "object failed; the invocation raises so Lambda retries it",
+                bucket=ref.bucket,
+                key=ref.key,
+                version_id=ref.version_id,
+                error=f"{type(error).__name__}: {error}",
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )
+            raise
+        result.duration_ms = int((time.monotonic() - started) * 1000)
+        self._emit(result)
+        return result
+
+    def close(self) -> None:
+        self._discard_connection()
+
+    # -------------------------------------------------------- connection
+    def _connection(self) -> Any:
+        if self._conn is not None:
+            try:
+                self._conn.ping(reconnect=False)
+                return self._conn
+            except Exception:  # noqa: BLE001 - a dead cached connection is simply replaced
+                self._discard_connection()
+        conn = self._connect()
+        try:
+            self._dialect = prepare_session(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._schema_checked = False
+        return conn
+
+    def _discard_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            # Closing also releases the named lock and rolls back; a broken connection
+            # may fail to close, which changes nothing.
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    # -------------------------------------------------------------- load
+    def _load(self, ref: ObjectRef, lock_timeout: float) -> ObjectResult:
+        conn = self._connection()
+        read_only = read_only_reason(conn)
+        if read_only is not None:
+            return ObjectResult(ref.bucket, ref.key, "skipped", ref.version_id, read_only)
+        if not self._schema_checked:
+            check_schema(conn, self.table)
+            self._schema_checked = True
+        acquire_object_lock(conn, ref.object_id, lock_timeout)
+        result = self._load_locked(conn, ref)
+        release_object_lock(conn, ref.object_id)
+        return result
+
+    def _load_locked(self, conn: Any, ref: ObjectRef) -> ObjectResult:
+        manifest = Manifest(conn, ref.object_id)
+        entry = manifest.get()
+        if entry is not None and entry.status in ("loaded", "quarantined", "skipped"):
+            manifest.note_skipped_delivery()
+            return ObjectResult(
+                ref.bucket,
+                ref.key,
+                "skipped",
+                ref.version_id,
+                f"already {entry.status} (manifest)",
+                report_key=entry.report_key,
+            )
+        resume_after = entry.last_record if entry is not None else 0
+        manifest.begin_attempt(
+            bucket=ref.bucket,
+            key=ref.key,
+            version_id=ref.version_id,
+            etag=ref.etag,
+            size=ref.size,
+        )
+        try:
+            return self._load_attempt(conn, ref, manifest, resume_after)
+        except ObjectGone as gone:
+            manifest.finish("skipped", error=str(gone))
+            return ObjectResult(ref.bucket, ref.key, "skipped", ref.version_id, str(gone))
+        except BaseException as error:
+            self._record_failure(conn, manifest, error)
+            raise
+
+    def _record_failure(self, conn: Any, manifest: Manifest, error: BaseException) -> None:
+        """Best effort: the original error is what matters and is re-raised by the caller."""
+        try:
+            conn.rollback()
+            manifest.mark_failed(f"{type(error).__name__}: {error}")
+        except Exception as secondary:  # noqa: BLE001
+            self.log.warning(
+                "could not record the failure in the manifest",
+                error=f"{type(secondary).__name__}: {secondary}",
+            )
+
+    def _load_attempt(
+        self, conn: Any, ref: ObjectRef, manifest: Manifest, resume_after: int
+    ) -> ObjectResult:
+        if ref.format == "json":
+            try:
+                self._verify_array(ref)
+            except MalformedObject as broken:
+                return self._quarantine(ref, manifest, broken)
+        spool = _RejectSpool("line" if ref.format == "jsonl" else "record_number")
+        try:
+            rows, last_number, parsed = self._stream_rows(conn, ref, manifest, spool, resume_after)
+            if ref.format == "jsonl" and parsed == 0 and spool.count > 0:
+                problem = MalformedObject(
+                    f"no line is valid JSON ({spool.count} non-blank lines; first problem: "
+                    f"{spool.first_reason})",
+                    {"lines": spool.count},
+                )
+                return self._quarantine(ref, manifest, problem)
+            report_key = None
+            if spool.count:
+                report_key = ref.rejected_key
+                self._upload_rejected(ref, spool)
+        finally:
+            spool.close()
+        manifest.finish(
+            "loaded", rows_rejected=spool.count, last_record=last_number, report_key=report_key
+        )
+        return ObjectResult(
+            ref.bucket,
+            ref.key,
+            "loaded",
+            ref.version_id,
+            rows_loaded=rows,
+            rows_rejected=spool.count,
+            resumed_after=resume_after,
+            report_key=report_key,
+        )
+
+    def _stream_rows(
+        self,
+        conn: Any,
+        ref: ObjectRef,
+        manifest: Manifest,
+        spool: _RejectSpool,
+        resume_after: int,
+    ) -> tuple[int, int, int]:
+        """Validate every record and upsert the valid ones after ``resume_after``.
+
+        Returns (rows written now, last record number seen, records that parsed as JSON).
+        """
+        assert self._dialect is not None
+        prefix, suffix = self._dialect.upsert_prefix_suffix(self.table)
+        encode = self.table.encode_row
+        batch_size, max_bytes = self.batch_size, self.batch_max_bytes
+        writer = BatchWriter(conn, manifest.checkpoint_sql()).start()
+        rows: list[str] = []
+        size = 0
+        last_valid = resume_after
+        number = 0
+        parsed = 0
+        written = 0
+
+        def flush() -> None:
+            nonlocal rows, size, written
+            statement = (prefix + ",".join(rows) + suffix).encode("utf-8")
+            writer.submit(PreparedBatch(statement, len(rows), last_valid, spool.count))
+            written += len(rows)
+            rows, size = [], 0
+
+        try:
+            with _fewer_gc_passes():
+                for items in self._records(ref):
+                    for number, value, text in items:
+                        if type(value) is ParseFailure:
+                            spool.add(number, value.reason, text=text)
+                            continue
+                        parsed += 1
+                        try:
+                            row = encode(value)
+                        except RecordError as error:
+                            spool.add(number, str(error), record=value)
+                            continue
+                        if number <= resume_after:
+                            continue  # committed by an earlier attempt
+                        rows.append(row)
+                        size += len(row)
+                        last_valid = number
+                        if len(rows) >= batch_size or size >= max_bytes:
+                            flush()
+            if rows:
+                flush()
+            writer.close()
+        except MalformedObject as problem:
+            writer.abort()
+            raise RuntimeError(
+                f"{ref.uri} changed between the structure check and the load: {problem}"
+            ) from problem
+        except BaseException:
+            writer.abort()
+            raise
+        return written, max(number, last_valid), parsed
+
+    # --------------------------------------------------------------- S3
+    def _records(self, ref: ObjectRef) -> Iterator[list[tuple[int, Any, Any]]]:
+        body = self._open(ref)
+        try:
+            reader = iter_json_lines if ref.format == "jsonl" else iter_json_array
+            yield from reader(
+                body, chunk_size=self.chunk_size, max_record_bytes=self.max_record_bytes
+            )
+        finally:
+            body.close()
+
+    def _verify_array(self, ref: ObjectRef) -> int:
+        """The structure pass over a JSON array: raises ``MalformedObject``, keeps nothing."""
+        count = 0
+        body = self._open(ref)
+        try:
+            with _fewer_gc_passes():
+                for items in iter_json_array(
+                    body, chunk_size=self.chunk_size, max_record_bytes=self.max_record_bytes
+                ):
+                    count += len(items)
+        finally:
+            body.close()
+        return count
+
+    def _open(self, ref: ObjectRef) -> Any:
+        params: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
+        if ref.version_id:
+            params["VersionId"] = ref.version_id
+        elif ref.etag:
+            params["IfMatch"] = f'"{ref.etag}"'
+        try:
+            return self.s3.get_object(**params)["Body"]
+        except ClientError as error:
+            gone = _gone_reason(error, ref)
+            if gone is None:
+                raise
+            raise ObjectGone(gone) from error
+
+    def _upload_rejected(self, ref: ObjectRef, spool: _RejectSpool) -> None:
+        self.s3.upload_fileobj(
+            spool.rewind(),
+            ref.bucket,
+            ref.rejected_key,
+            ExtraArgs={
+                "ContentType": "application/x-ndjson",
+                "Metadata": _source_metadata(ref),
+            },
+        )
+
+    def _quarantine(
+        self, ref: ObjectRef, manifest: Manifest, problem: MalformedObject
+    ) -> ObjectResult:
+        source: dict[str, str] = {"Bucket": ref.bucket, "Key": ref.key}
+        extra: dict[str, Any] = {"MetadataDirective": "REPLACE", "Metadata": _source_metadata(ref)}
+        if ref.version_id:
+            source["VersionId"] = ref.version_id
+        elif ref.etag:
+            extra["CopySourceIfMatch"] = f'"{ref.etag}"'
+        try:
+            self.s3.copy(source, ref.bucket, ref.quarantine_key, ExtraArgs=extra)
+        except ClientError as error:
+            gone = _gone_reason(error, ref)
+            if gone is None:
+                raise
+            raise ObjectGone(gone) from error
+        reason = {
+            "source": {
+                "bucket": ref.bucket,
+                "key": ref.key,
+                "versionId": ref.version_id,
+                "eTag": ref.etag,
+            },
+            "reason": problem.reason,
+            "location": problem.location,
+            "quarantinedAt": datetime.now(UTC).isoformat(timespec="seconds"),
+            "loaded": 0,
+        }
+        self.s3.put_object(
+            Bucket=ref.bucket,
+            Key=ref.quarantine_reason_key,
+            Body=json.dumps(reason, indent=2, ensure_ascii=False).encode("utf-8"),
+            ContentType="application/json",
+        )
+        manifest.finish("quarantined", report_key=ref.quarantine_key, error=problem.reason)
+        return ObjectResult(
+            ref.bucket,
+            ref.key,
+            "quarantined",
+            ref.version_id,
+            problem.reason,
+            report_key=ref.quarantine_key,
+        )
+
+    # ----------------------------------------------------------- metrics
+    def _emit(self, result: ObjectResult) -> None:
+        """The per-object log line, which is also the EMF metrics document."""
+        self.metrics.emit(
+            {
+                "RowsLoaded": result.rows_loaded,
+                "RowsRejected": result.rows_rejected,
+                "ObjectsSkipped": int(result.status in ("skipped", "ignored")),
+                "ObjectsQuarantined": int(result.status == "quarantined"),
+                "DurationMs": result.duration_ms,
+            },
+            message=_MESSAGES[result.status],
+            level="WARNING" if result.status == "quarantined" else "INFO",
+            **{k: v for k, v in asdict(result).items() if v is not None},
+        )
+
+
+_MESSAGES = {
+    "loaded": "object loaded",
+    "quarantined": "object quarantined: it cannot be parsed, nothing was loaded",
+    "skipped": "object skipped",
+    "ignored": "event record ignored",
+}
+
+
+def _gone_reason(error: ClientError, ref: ObjectRef) -> str | None:
+    """Why the event's object version can no longer be read, or ``None`` for real errors."""
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in ("NoSuchKey", "NoSuchVersion") or status == 404:
+        return f"{ref.uri} ({ref.version_token}) no longer exists"
+    if code == "PreconditionFailed" or status == 412:
+        return (
+            f"{ref.uri} was overwritten after this event (its ETag is no longer {ref.etag}); "
+            "the newer upload has its own event"
+        )
+    return None
+
+
+def _source_metadata(ref: ObjectRef) -> dict[str, str]:
+    metadata = {"source-etag": ref.etag}
+    if ref.version_id:
+        metadata["source-version-id"] = ref.version_id
+    return metadata

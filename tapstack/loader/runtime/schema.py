@@ -1,0 +1,321 @@
+"""Target tables, declared once: DDL, record validation and SQL encoding come from here.
+
+A ``Table`` is a list of ``Column``s. Each column type knows its DDL and how to turn a JSON
+value into a SQL literal, raising ``RecordError`` with a human-readable reason when the value
+does not fit. ``Table.encode_row`` validates one decoded JSON record and returns the
+``(...)`` tuple literal used in a multi-row ``INSERT``.
+
+Rules for the default ``events`` table (one JSON object per record):
+
+* ``id``: non-empty string of at most 64 printable characters without leading or trailing
+  whitespace (MySQL compares ``VARCHAR`` keys with trailing spaces ignored, so ``"a "`` and
+  ``"a"`` would silently be the same row). Compared case-sensitively (``utf8mb4_bin``).
+* ``occurred_at``: ISO-8601 timestamp string with a timezone (``Z`` or ``±HH:MM``), converted
+  to UTC and stored as ``DATETIME(6)``; years 1000-9999 (the ``DATETIME`` range).
+* ``type``: non-empty string of at most 64 printable characters.
+* ``payload``: JSON object, stored as ``JSON``; ``{}`` when the field is absent (``null`` is
+  rejected: a record either has a payload object or omits it).
+* Any other field rejects the record, so a typo such as ``"ocurred_at"`` cannot silently
+  load a record with a defaulted value.
+
+Literals are escaped for the server's default ``sql_mode`` (backslash escapes); the loader
+sets its session ``sql_mode`` explicitly so ``NO_BACKSLASH_ESCAPES`` can never be in effect.
+"""
+
+from __future__ import annotations
+
+import json
+import json.encoder
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "EVENTS",
+    "MANIFEST_TABLE",
+    "Column",
+    "JsonObject",
+    "RecordError",
+    "Table",
+    "Timestamp",
+    "VarChar",
+    "json_type_name",
+    "manifest_ddl",
+]
+
+
+class RecordError(ValueError):
+    """A record (or one of its fields) does not match the table schema."""
+
+
+_JSON_TYPE_NAMES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
+def json_type_name(value: Any) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _quote(text: str) -> str:
+    """A single-quoted SQL string literal (backslash-escape mode)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _public_json_encoder() -> Callable[[Any], str]:
+    return json.JSONEncoder(
+        ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+    ).encode
+
+
+def _fast_json_encoder() -> Callable[[Any], str]:
+    """The C encoder called directly (about 40% faster per record than ``JSONEncoder.encode``,
+    which re-checks its arguments on every call); falls back to the public API if this
+    CPython build does not have it or it disagrees with the public encoder."""
+    public = _public_json_encoder()
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return public
+    try:
+        encoder = make(
+            None, None, json.encoder.encode_basestring, None, ":", ",", False, False, False
+        )
+
+        def encode(value: Any) -> str:
+            return "".join(encoder(value, 0))
+
+        sample = {"a": [1, 2.5, None, True], "b": {"c": 'd"\\\n\u00e9'}, "e": ""}
+        if encode(sample) != public(sample):
+            return public
+        return encode
+    except Exception:  # noqa: BLE001 - any incompatibility means: use the public encoder
+        return public
+
+
+_encode_json = _fast_json_encoder()
+_fromisoformat = datetime.fromisoformat
+
+
+class VarChar:
+    """``VARCHAR(length)`` holding a printable, non-empty string."""
+
+    def __init__(self, length: int, *, trimmed: bool = False) -> None:
+        self.length = length
+        self.trimmed = trimmed
+
+    def ddl(self, *, key: bool = False) -> str:
+        collation = " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" if key else ""
+        return f"VARCHAR({self.length}){collation}"
+
+    def to_sql(self, value: Any) -> str:
+        if type(value) is not str:
+            raise RecordError(f"must be a string, got {json_type_name(value)}")
+        if not value:
+            raise RecordError("must not be empty")
+        if len(value) > self.length:
+            raise RecordError(f"is {len(value)} characters long, the maximum is {self.length}")
+        # isprintable() is False for control characters and unpaired surrogates (which
+        # cannot be encoded as UTF-8), both of which have no business in an id or a type.
+        if not value.isprintable():
+            raise RecordError("contains control or non-printable characters")
+        if self.trimmed and value.strip() != value:
+            raise RecordError("must not start or end with whitespace")
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class Timestamp:
+    """``DATETIME(precision)`` in UTC, from an ISO-8601 string that has a timezone."""
+
+    def __init__(self, precision: int = 6) -> None:
+        self.precision = precision
+
+    def ddl(self, *, key: bool = False) -> str:
+        return f"DATETIME({self.precision})"
+
+    def to_sql(self, value: Any) -> str:
+        if type(value) is not str:
+            raise RecordError(f"must be an ISO-8601 timestamp string, got {json_type_name(value)}")
+        try:
+            moment = _fromisoformat(value)
+        except ValueError:
+            raise RecordError(f"is not an ISO-8601 timestamp: {value[:40]!r}") from None
+        if moment.tzinfo is None:
+            raise RecordError("has no timezone (add Z or an offset such as +02:00)")
+        if moment.year < 1000:
+            raise RecordError("is before the year 1000 (outside the DATETIME range)")
+        size = len(value)
+        if (
+            ((size == 27 and value[26] == "Z") or (size == 32 and value.endswith("+00:00")))
+            and value[10] == "T"
+            and value[19] == "."
+        ):
+            # Fast path for the canonical UTC forms (2024-05-01T12:00:00.123456Z or
+            # ...+00:00), already validated by fromisoformat: the UTC text is a slice.
+            return "'" + value[:10] + " " + value[11:26] + "'"
+        try:
+            utc = moment.astimezone(UTC)
+        except OverflowError:
+            raise RecordError("is outside the supported range") from None
+        if utc.year < 1000:
+            raise RecordError("is before the year 1000 (outside the DATETIME range)")
+        return "'" + utc.isoformat(" ")[:-6] + "'"  # drop the "+00:00" suffix
+
+
+class JsonObject:
+    """``JSON`` column holding a JSON object."""
+
+    def ddl(self, *, key: bool = False) -> str:
+        return "JSON"
+
+    def to_sql(self, value: Any) -> str:
+        if type(value) is not dict:
+            raise RecordError(f"must be a JSON object, got {json_type_name(value)}")
+        try:
+            text = _encode_json(value)
+        except ValueError:  # 1e999 decodes to inf, which is not valid JSON
+            raise RecordError("contains a number outside the double-precision range") from None
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise RecordError("contains an unpaired UTF-16 surrogate escape") from None
+        return _quote(text)
+
+
+ColumnType = VarChar | Timestamp | JsonObject
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    primary_key: bool = False
+    default: Any = _MISSING
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING
+
+    def ddl(self) -> str:
+        return f"`{self.name}` {self.type.ddl(key=self.primary_key)} NOT NULL"
+
+
+class Table:
+    """A target table: its columns, DDL and the record-to-SQL encoder."""
+
+    def __init__(self, name: str, columns: Sequence[Column]) -> None:
+        self.name = name
+        self.columns = tuple(columns)
+        self.column_names = tuple(column.name for column in self.columns)
+        self.primary_key = tuple(column.name for column in self.columns if column.primary_key)
+        if not self.primary_key:
+            raise ValueError(f"table {name} needs a primary key to upsert by")
+        self._names = frozenset(self.column_names)
+        self._plan = tuple(
+            (
+                column.name,
+                column.type.to_sql,
+                None if column.required else column.type.to_sql(column.default),
+            )
+            for column in self.columns
+        )
+
+    def ddl(self) -> str:
+        lines = [column.ddl() for column in self.columns]
+        lines.append("PRIMARY KEY (" + ", ".join(f"`{n}`" for n in self.primary_key) + ")")
+        body = ",\n  ".join(lines)
+        return (
+            f"CREATE TABLE IF NOT EXISTS `{self.name}` (\n  {body}\n)"
+            " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+        )
+
+    def encode_row(self, record: Any) -> str:
+        """Validate one decoded record and return its ``(...)`` SQL tuple literal."""
+        if type(record) is not dict:
+            raise RecordError(f"record must be a JSON object, got {json_type_name(record)}")
+        if not record.keys() <= self._names:
+            unknown = sorted(set(record) - self._names)
+            raise RecordError("unknown field(s): " + ", ".join(unknown))
+        parts = []
+        for name, to_sql, default_sql in self._plan:
+            value = record.get(name, _MISSING)
+            if value is _MISSING:
+                if default_sql is None:
+                    raise RecordError(f"{name}: required field is missing")
+                parts.append(default_sql)
+                continue
+            try:
+                parts.append(to_sql(value))
+            except RecordError as error:
+                raise RecordError(f"{name}: {error}") from None
+        return "(" + ",".join(parts) + ")"
+
+
+EVENTS = Table(
+    "events",
+    [
+        Column("id", VarChar(64, trimmed=True), primary_key=True),
+        Column("occurred_at", Timestamp(6)),
+        Column("type", VarChar(64)),
+        Column("payload", JsonObject(), default={}),
+    ],
+)
+
+MANIFEST_TABLE = "tapstack_load_manifest"
+MANIFEST_COLUMNS = (
+    "object_id",
+    "bucket",
+    "object_key",
+    "version_id",
+    "etag",
+    "size_bytes",
+    "status",
+    "rows_loaded",
+    "rows_rejected",
+    "last_record",
+    "attempts",
+    "skipped_deliveries",
+    "report_key",
+    "error",
+    "started_at",
+    "updated_at",
+    "finished_at",
+)
+
+
+def manifest_ddl() -> str:
+    """One row per S3 object version the loader has seen (see ``database`` for the states)."""
+    return f"""CREATE TABLE IF NOT EXISTS `{MANIFEST_TABLE}` (
+  `object_id` CHAR(64) CHARACTER SET ascii NOT NULL
+      COMMENT 'sha256 of bucket, key and version id (or ETag when unversioned)',
+  `bucket` VARCHAR(63) CHARACTER SET ascii NOT NULL,
+  `object_key` VARCHAR(1024) NOT NULL,
+  `version_id` VARCHAR(1024) CHARACTER SET ascii NULL,
+  `etag` VARCHAR(128) CHARACTER SET ascii NOT NULL,
+  `size_bytes` BIGINT NULL,
+  `status` VARCHAR(16) CHARACTER SET ascii NOT NULL
+      COMMENT 'loading | failed | loaded | quarantined | skipped',
+  `rows_loaded` BIGINT NOT NULL DEFAULT 0,
+  `rows_rejected` BIGINT NOT NULL DEFAULT 0,
+  `last_record` BIGINT NOT NULL DEFAULT 0
+      COMMENT 'checkpoint: records up to this line/record number are committed',
+  `attempts` INT NOT NULL DEFAULT 0,
+  `skipped_deliveries` INT NOT NULL DEFAULT 0
+      COMMENT 'redeliveries that found the object already done and loaded nothing',
+  `report_key` VARCHAR(1100) NULL COMMENT 'rejected/ or quarantine/ object written',
+  `error` TEXT NULL,
+  `started_at` DATETIME(6) NOT NULL,
+  `updated_at` DATETIME(6) NOT NULL,
+  `finished_at` DATETIME(6) NULL,
+  PRIMARY KEY (`object_id`),
+  KEY `manifest_by_key` (`bucket`, `object_key`(255)),
+  KEY `manifest_by_status` (`status`, `updated_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""

@@ -1,0 +1,212 @@
+"""Helpers shared by the loader tests: data, S3 event payloads, database inspection."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from tapstack.loader.runtime.connections import connection_factory
+from tapstack.loader.runtime.loader import Loader
+from tapstack.local.mariadb import LocalMariaDB
+
+BUCKET = "tapstack-ingest-test"
+REGION = "eu-west-1"
+LOADER_USER = "tapstack_loader"
+LOADER_PASSWORD = "loader-test-password"  # noqa: S105 - throwaway local server
+
+
+@dataclass
+class ScratchDatabase:
+    """One test's database on the shared server, with root-side inspection helpers."""
+
+    server: LocalMariaDB
+    name: str
+
+    def query(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+        conn = self.server.connect(self.name)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql, args)
+                return list(cursor.fetchall())
+        finally:
+            conn.close()
+
+    def execute(self, *statements: str) -> None:
+        conn = self.server.connect(self.name)
+        try:
+            with conn.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+        finally:
+            conn.close()
+
+    def loader_connect(self, **overrides: Any) -> Callable[[], Any]:
+        options: dict[str, Any] = {
+            "host": self.server.host,
+            "port": self.server.port,
+            "user": LOADER_USER,
+            "password": lambda: LOADER_PASSWORD,
+            "database": self.name,
+            "ssl_context": None,
+        }
+        options.update(overrides)
+        return connection_factory(**options)
+
+    def events(self) -> dict[str, tuple[str, str, dict[str, Any]]]:
+        """id -> (occurred_at as text, type, payload) for every row of ``events``."""
+        rows = self.query(
+            "SELECT id, DATE_FORMAT(occurred_at, '%Y-%m-%d %H:%i:%s.%f'), type, payload FROM events"
+        )
+        return {row[0]: (row[1], row[2], json.loads(row[3])) for row in rows}
+
+    def manifest(self) -> list[dict[str, Any]]:
+        columns = (
+            "object_key",
+            "version_id",
+            "etag",
+            "status",
+            "rows_loaded",
+            "rows_rejected",
+            "last_record",
+            "attempts",
+            "skipped_deliveries",
+            "report_key",
+            "error",
+        )
+        rows = self.query(f"SELECT {', '.join(columns)} FROM tapstack_load_manifest")
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def audit_writes(self) -> None:
+        """Record every row write into ``events`` (rolled back with its transaction)."""
+        self.execute(
+            "CREATE TABLE write_audit (seq BIGINT AUTO_INCREMENT PRIMARY KEY, "
+            "id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL)",
+            "CREATE TRIGGER events_write_audit BEFORE INSERT ON events FOR EACH ROW "
+            "INSERT INTO write_audit (id) VALUES (NEW.id)",
+        )
+
+    def writes_per_id(self) -> dict[str, int]:
+        return dict(self.query("SELECT id, COUNT(*) FROM write_audit GROUP BY id"))
+
+
+@dataclass
+class CapturedLoader:
+    loader: Loader
+    output: io.StringIO = field(default_factory=io.StringIO)
+
+    def logs(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.output.getvalue().splitlines()]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
+
+
+# ------------------------------------------------------------ data helpers
+def record(i: int, **changes: Any) -> dict[str, Any]:
+    """A valid ``events`` record."""
+    document: dict[str, Any] = {
+        "id": f"evt-{i:06d}",
+        "occurred_at": f"2024-03-{1 + i % 28:02d}T10:{i % 60:02d}:00.{i % 1000:03d}000+02:00",
+        "type": ("click", "view", "purchase")[i % 3],
+        "payload": {"n": i, "tags": ["a", "b"], "note": 'it\'s \\ "quoted"'},
+    }
+    document.update(changes)
+    return {k: v for k, v in document.items() if v is not ...}
+
+
+def stored(document: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """What the ``events`` row for a valid record must contain."""
+    moment = datetime.fromisoformat(document["occurred_at"]).astimezone(UTC)
+    return (
+        moment.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        document["type"],
+        document.get("payload", {}),
+    )
+
+
+def jsonl(records: list[Any]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+
+
+def s3_event(
+    key: str,
+    *,
+    etag: str,
+    size: int,
+    version_id: str | None = None,
+    bucket: str = BUCKET,
+    event_name: str = "ObjectCreated:Put",
+) -> dict[str, Any]:
+    """An S3 event notification exactly as S3 sends it (keys URL-encoded, + for space)."""
+    obj: dict[str, Any] = {
+        "key": urllib.parse.quote_plus(key, safe="/"),
+        "size": size,
+        "eTag": etag,
+        "sequencer": "0066C3A1D2E3F4A5B6",
+    }
+    if version_id:
+        obj["versionId"] = version_id
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "eventName": event_name,
+                "userIdentity": {"principalId": "AWS:AROAEXAMPLE:uploader"},
+                "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+                "responseElements": {
+                    "x-amz-request-id": "C3D13FE58DE4C810",
+                    "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHv",
+                },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "tapstack-incoming",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": obj,
+                },
+            }
+        ]
+    }
+
+
+def put(s3: Any, key: str, body: bytes, bucket: str = BUCKET) -> dict[str, Any]:
+    """Upload an object and return the S3 event its upload produces."""
+    response = s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return s3_event(
+        key,
+        etag=response["ETag"].strip('"'),
+        size=len(body),
+        version_id=response.get("VersionId"),
+        bucket=bucket,
+    )
+
+
+def read_jsonl(s3: Any, key: str) -> list[dict[str, Any]]:
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+    return [json.loads(line) for line in body.splitlines()]
+
+
+def keys(s3: Any, prefix: str = "") -> list[str]:
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+@dataclass
+class MotoServer:
+    endpoint: str
+
+    def client(self) -> Any:
+        return boto3.client("s3", region_name=REGION, endpoint_url=self.endpoint)

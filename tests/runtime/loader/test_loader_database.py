@@ -1,0 +1,206 @@
+"""Database states: read-only replicas, missing schema, bootstrap, unreachable servers."""
+
+from __future__ import annotations
+
+import uuid
+
+import pymysql
+import pytest
+
+from tapstack.loader.runtime.bootstrap import (
+    IamAuthentication,
+    PasswordAuthentication,
+    _authentication_clause,
+    bootstrap_database,
+)
+from tapstack.loader.runtime.connections import connection_factory
+from tapstack.loader.runtime.database import Dialect, MissingSchemaError
+from tapstack.local.mariadb import free_port
+from tests.runtime.loader.loader_support import (
+    LOADER_PASSWORD,
+    LOADER_USER,
+    jsonl,
+    put,
+    record,
+)
+
+
+@pytest.fixture
+def read_only_server(mariadb):
+    """Turns the shared server into a read replica for one test (restored afterwards)."""
+
+    def set_read_only(enabled: bool) -> None:
+        with mariadb.root_cursor() as cursor:
+            cursor.execute(f"SET GLOBAL read_only = {int(enabled)}")
+
+    set_read_only(True)
+    try:
+        yield set_read_only
+    finally:
+        set_read_only(False)
+
+
+def test_a_read_only_database_loads_nothing_succeeds_and_loads_after_promotion(
+    make_loader, s3, database, read_only_server
+):
+    records = [record(i) for i in range(5)]
+    event = put(s3, "incoming/replica.jsonl", jsonl(records))
+    loader = make_loader()
+
+    on_replica = loader.handle_event(event)["objects"][0]
+
+    assert on_replica["status"] == "skipped"
+    assert "read-only (read_only=ON)" in on_replica["reason"]
+    assert database.events() == {}
+    assert database.manifest() == []
+    [logged] = [line for line in loader.logs() if line["message"] == "object skipped"]
+    assert "arrive through replication" in logged["reason"]
+    assert logged["ObjectsSkipped"] == 1
+
+    read_only_server(False)  # promotion
+    promoted = loader.handle_event(event)["objects"][0]
+
+    assert (promoted["status"], promoted["rows_loaded"]) == ("loaded", 5)
+    assert len(database.events()) == 5
+
+
+def test_the_loader_user_cannot_write_to_a_read_only_server(database, read_only_server):
+    conn = database.loader_connect(autocommit=True)()
+    try:
+        with conn.cursor() as cursor, pytest.raises(pymysql.err.OperationalError) as error:
+            cursor.execute("INSERT INTO events VALUES ('x', NOW(), 't', '{}')")
+    finally:
+        conn.close()
+    assert error.value.args[0] == 1290  # --read-only: the user really has no SUPER
+
+
+def test_loading_into_a_database_without_tables_fails_with_a_bootstrap_hint(
+    make_loader, s3, database
+):
+    database.execute("DROP TABLE tapstack_load_manifest")
+    event = put(s3, "incoming/early.jsonl", jsonl([record(1)]))
+
+    with pytest.raises(MissingSchemaError) as error:
+        make_loader().handle_event(event)
+
+    message = str(error.value)
+    assert f"table `{database.name}`.`tapstack_load_manifest` does not exist" in message
+    assert '{"tapstack_action": "bootstrap"}' in message
+
+
+def test_a_table_missing_a_column_fails_with_a_clear_message(make_loader, s3, database):
+    database.execute("ALTER TABLE events DROP COLUMN payload")
+
+    with pytest.raises(MissingSchemaError, match=r"`events` lacks column\(s\) payload"):
+        make_loader().handle_event(put(s3, "incoming/x.jsonl", jsonl([record(1)])))
+
+
+def test_an_unreachable_database_raises_instead_of_being_swallowed(make_loader, s3, database):
+    port = free_port()  # nothing listens there
+    loader = make_loader(
+        connect=connection_factory(
+            host="127.0.0.1",
+            port=port,
+            user=LOADER_USER,
+            password=lambda: LOADER_PASSWORD,
+            database=database.name,
+            ssl_context=None,
+            connect_timeout=2,
+        )
+    )
+
+    with pytest.raises(pymysql.err.OperationalError, match="Can't connect"):
+        loader.handle_event(put(s3, "incoming/x.jsonl", jsonl([record(1)])))
+
+    failure = [line for line in loader.logs() if line["level"] == "ERROR"]
+    assert failure and "Lambda retries" in failure[0]["message"]
+
+
+def test_bootstrap_is_idempotent_and_grants_only_select_insert_update(mariadb):
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    user = f"u_{uuid.uuid4().hex[:8]}"
+    root = mariadb.connect()
+    try:
+        first = bootstrap_database(
+            root, database=name, loader_user=user, auth=PasswordAuthentication("pw-1")
+        )
+        with root.cursor() as cursor:
+            cursor.execute(f"INSERT INTO `{name}`.events VALUES ('kept', NOW(), 't', '{{}}')")
+        second = bootstrap_database(
+            root, database=name, loader_user=user, auth=PasswordAuthentication("pw-1")
+        )
+        with root.cursor() as cursor:
+            cursor.execute("SHOW GRANTS FOR %s@'%%'", (user,))
+            grants = [row[0] for row in cursor.fetchall()]
+            cursor.execute(f"SELECT id FROM `{name}`.events")
+            kept = cursor.fetchall()
+    finally:
+        root.close()
+    try:
+        assert first == second
+        assert first["status"] == "ok"
+        assert first["privileges"] == ["SELECT", "INSERT", "UPDATE"]
+        assert kept == (("kept",),)
+        assert grants[1:] == [f"GRANT SELECT, INSERT, UPDATE ON `{name}`.* TO `{user}`@`%`"]
+        assert grants[0].startswith(f"GRANT USAGE ON *.* TO `{user}`@`%`")
+        loader_conn = mariadb.connect(name, user=user, password="pw-1")
+        with loader_conn.cursor() as cursor, pytest.raises(pymysql.err.OperationalError) as denied:
+            cursor.execute("DELETE FROM events")
+        loader_conn.close()
+        assert denied.value.args[0] == 1142  # DELETE command denied
+    finally:
+        mariadb.drop_database(name)
+        with mariadb.root_cursor() as cursor:
+            cursor.execute("DROP USER %s@'%%'", (user,))
+
+
+def test_bootstrap_does_nothing_on_a_read_only_replica(mariadb, read_only_server):
+    root = mariadb.connect()
+    try:
+        result = bootstrap_database(
+            root, database="never_created", loader_user="nobody", auth=PasswordAuthentication("x")
+        )
+        with root.cursor() as cursor:
+            cursor.execute("SHOW DATABASES LIKE 'never_created'")
+            created = cursor.fetchall()
+    finally:
+        root.close()
+
+    assert result["status"] == "skipped"
+    assert "read-only" in result["reason"]
+    assert created == ()
+
+
+def test_the_iam_user_statement_uses_the_rds_plugin_and_requires_tls():
+    assert _authentication_clause(IamAuthentication(), Dialect("8.0.39")) == (
+        " IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL"
+    )
+    assert _authentication_clause(IamAuthentication(), Dialect("10.11.9-MariaDB-log")) == (
+        " IDENTIFIED VIA AWSAuthenticationPlugin USING 'RDS' REQUIRE SSL"
+    )
+
+
+def test_upserts_use_the_row_alias_on_mysql_and_values_on_mariadb():
+    from tapstack.loader.runtime.schema import EVENTS
+
+    _, mysql = Dialect("8.0.39").upsert_prefix_suffix(EVENTS)
+    _, old_mysql = Dialect("8.0.18-log").upsert_prefix_suffix(EVENTS)
+    _, mariadb = Dialect("10.11.19-MariaDB-0+deb12u1").upsert_prefix_suffix(EVENTS)
+
+    assert mysql.startswith(" AS `new_row` ON DUPLICATE KEY UPDATE `occurred_at` = ")
+    assert "VALUES(`payload`)" in old_mysql
+    assert "VALUES(`payload`)" in mariadb
+
+
+def test_bad_identifiers_are_refused_before_reaching_sql(mariadb):
+    root = mariadb.connect()
+    try:
+        with pytest.raises(ValueError, match="database name"):
+            bootstrap_database(
+                root,
+                database="x`; DROP DATABASE mysql; --",
+                loader_user="u",
+                auth=PasswordAuthentication("p"),
+            )
+    finally:
+        root.close()

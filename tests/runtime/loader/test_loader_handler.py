@@ -1,0 +1,290 @@
+"""The Lambda entry point, its configuration, TLS and IAM-token connections."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import ssl
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import pymysql
+import pytest
+from moto import mock_aws
+
+from tapstack.loader.runtime import handler as lambda_handler
+from tapstack.loader.runtime.config import ConfigError, Settings
+from tapstack.loader.runtime.connections import (
+    RDS_CA_BUNDLE,
+    connection_factory,
+    iam_token_provider,
+    tls_context,
+)
+from tests.runtime.loader.loader_support import (
+    LOADER_PASSWORD,
+    LOADER_USER,
+    REGION,
+    jsonl,
+    put,
+    record,
+)
+
+
+class RecordingRds:
+    """Stands in for the RDS client: MariaDB cannot check IAM tokens, so the 'token' is the
+    password of a local user and every request for one is recorded."""
+
+    def __init__(self, token):
+        self.token = token
+        self.requests = []
+
+    def generate_db_auth_token(self, **request):
+        self.requests.append(request)
+        return self.token
+
+
+def context(remaining_ms=60_000):
+    return SimpleNamespace(
+        aws_request_id=str(uuid.uuid4()), get_remaining_time_in_millis=lambda: remaining_ms
+    )
+
+
+@pytest.fixture
+def tls_user(mariadb):
+    user, password = f"tls_{uuid.uuid4().hex[:8]}", "token-for-tests"
+    with mariadb.root_cursor() as cursor:
+        cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s REQUIRE SSL", (user, password))
+    yield user, password
+    with mariadb.root_cursor() as cursor:
+        cursor.execute("DROP USER %s@'%%'", (user,))
+
+
+def test_the_shipped_ca_bundle_holds_the_amazon_rds_root_certificates():
+    context_ = ssl.create_default_context(cafile=str(RDS_CA_BUNDLE))
+    subjects = {
+        dict(item[0] for item in cert["subject"])["commonName"] for cert in context_.get_ca_certs()
+    }
+
+    assert len(subjects) >= 100
+    for region in ("us-east-1", "eu-west-1", "eu-central-1"):
+        for kind in ("RSA2048", "RSA4096", "ECC384"):
+            assert f"Amazon RDS {region} Root CA {kind} G1" in subjects
+
+
+def test_connections_verify_the_server_certificate_and_ask_for_a_token_each_time(mariadb, tls_user):
+    user, token = tls_user
+    rds = RecordingRds(token)
+    connect = connection_factory(
+        host="127.0.0.1",
+        port=mariadb.port,
+        user=user,
+        password=iam_token_provider(
+            rds, host="127.0.0.1", port=mariadb.port, user=user, region=REGION
+        ),
+        database=None,
+        ssl_context=tls_context(mariadb.tls_ca_path),
+    )
+
+    for _ in range(2):
+        conn = connect()
+        with conn.cursor() as cursor:
+            cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
+            (_, version) = cursor.fetchone()
+        conn.close()
+        assert version.startswith("TLSv1.")
+
+    assert (
+        rds.requests
+        == [{"DBHostname": "127.0.0.1", "Port": mariadb.port, "DBUsername": user, "Region": REGION}]
+        * 2
+    )
+
+
+def test_the_rds_bundle_refuses_a_server_certificate_it_did_not_issue(mariadb, tls_user):
+    user, token = tls_user
+    connect = connection_factory(
+        host="127.0.0.1",
+        port=mariadb.port,
+        user=user,
+        password=lambda: token,
+        database=None,
+        ssl_context=tls_context(),
+    )
+
+    with pytest.raises(pymysql.err.OperationalError, match="CERTIFICATE_VERIFY_FAILED"):
+        connect()
+
+
+def test_tls_contexts_check_the_host_name_and_need_tls_1_2():
+    context_ = tls_context()
+
+    assert context_.check_hostname is True
+    assert context_.verify_mode == ssl.CERT_REQUIRED
+    assert context_.minimum_version >= ssl.TLSVersion.TLSv1_2
+
+
+def test_iam_tokens_are_signed_locally_for_the_endpoint_and_the_user():
+    rds = boto3.client("rds", region_name=REGION)
+    token = iam_token_provider(
+        rds,
+        host="db.example.eu-west-1.rds.amazonaws.com",
+        port=3306,
+        user=LOADER_USER,
+        region=REGION,
+    )()
+
+    assert token.startswith("db.example.eu-west-1.rds.amazonaws.com:3306/?Action=connect")
+    assert f"DBUser={LOADER_USER}" in token
+    assert "X-Amz-Signature=" in token
+
+
+def test_settings_come_from_the_environment_and_report_what_is_missing():
+    with pytest.raises(ConfigError, match="DB_HOST, DB_NAME, DB_USER, AWS_REGION"):
+        Settings.from_env({})
+    with pytest.raises(ConfigError, match="BATCH_SIZE must be at least 1"):
+        Settings.from_env(
+            {
+                "DB_HOST": "h",
+                "DB_NAME": "d",
+                "DB_USER": "u",
+                "AWS_REGION": REGION,
+                "BATCH_SIZE": "0",
+            }
+        )
+
+    settings = Settings.from_env(
+        {
+            "DB_HOST": "db.example",
+            "DB_NAME": "tapstack",
+            "DB_USER": "loader",
+            "AWS_REGION": REGION,
+            "DB_PORT": "3307",
+            "BATCH_SIZE": "2500",
+            "DB_MASTER_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:m",
+        }
+    )
+    assert (settings.db_port, settings.batch_size, settings.lock_timeout) == (3307, 2500, None)
+    assert settings.master_secret_arn.endswith(":secret:m")
+
+
+@pytest.fixture
+def lambda_environment(monkeypatch, mariadb, database):
+    monkeypatch.setenv("DB_HOST", "127.0.0.1")
+    monkeypatch.setenv("DB_PORT", str(mariadb.port))
+    monkeypatch.setenv("DB_NAME", database.name)
+    monkeypatch.setenv("DB_USER", LOADER_USER)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("BATCH_SIZE", "7")
+    local_ca = tls_context(mariadb.tls_ca_path)
+    monkeypatch.setattr(lambda_handler, "tls_context", lambda: local_ca)
+    tokens = RecordingRds(LOADER_PASSWORD)
+    monkeypatch.setattr(
+        lambda_handler,
+        "iam_token_provider",
+        lambda rds, **where: iam_token_provider(tokens, **where),
+    )
+    lambda_handler._cache.clear()
+    yield tokens
+    loader = lambda_handler._cache.get("loader")
+    if loader is not None:
+        loader.close()
+    lambda_handler._cache.clear()
+
+
+def test_the_handler_loads_s3_events_and_reuses_its_loader_across_invocations(
+    lambda_environment, s3, database, capsys
+):
+    records = [record(i) for i in range(20)]
+    event = put(s3, "incoming/handler.jsonl", jsonl(records))
+
+    first = lambda_handler.handler(event, context())
+    loader = lambda_handler._cache["loader"]
+    second = lambda_handler.handler(event, context())
+
+    assert first["objects"][0]["status"] == "loaded"
+    assert second["objects"][0]["status"] == "skipped"
+    assert lambda_handler._cache["loader"] is loader
+    assert len(database.events()) == 20
+    assert len(lambda_environment.requests) == 1  # one connection, kept open
+    assert lambda_environment.requests[0]["DBUsername"] == LOADER_USER
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["message"] for line in lines] == ["object loaded", "object skipped"]
+    assert all(line["requestId"] for line in lines)
+
+
+def test_the_handler_waits_for_a_busy_object_at_most_half_its_remaining_time(lambda_environment):
+    settings = Settings.from_env()
+
+    assert lambda_handler._lock_timeout(context(remaining_ms=120_000), settings) == 60
+    assert lambda_handler._lock_timeout(context(remaining_ms=500), settings) == 1
+
+
+def test_the_handler_refuses_unknown_actions(lambda_environment):
+    with pytest.raises(ValueError, match="unknown tapstack_action 'drop_everything'"):
+        lambda_handler.handler({"tapstack_action": "drop_everything"}, context())
+
+
+def test_the_bootstrap_action_reads_the_master_secret_and_creates_the_schema_over_tls(
+    monkeypatch, mariadb
+):
+    """Runs the real bootstrap path against MariaDB as the 'RDS master' (root): everything
+    up to the IAM user works; MariaDB has no AWSAuthenticationPlugin, so that statement is
+    the one expected to fail, which shows it reached the server as written for RDS."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        arn = secrets.create_secret(
+            Name="rds!db-tapstack", SecretString=json.dumps({"username": "root", "password": ""})
+        )["ARN"]
+        for variable, value in {
+            "DB_HOST": "127.0.0.1",
+            "DB_PORT": str(mariadb.port),
+            "DB_NAME": name,
+            "DB_USER": "iam_loader",
+            "AWS_REGION": REGION,
+            "DB_MASTER_SECRET_ARN": arn,
+        }.items():
+            monkeypatch.setenv(variable, value)
+        local_ca = tls_context(mariadb.tls_ca_path)
+        monkeypatch.setattr(lambda_handler, "tls_context", lambda: local_ca)
+        lambda_handler._cache.clear()
+        try:
+            with pytest.raises(pymysql.err.MySQLError, match="AWSAuthenticationPlugin"):
+                lambda_handler.handler({"tapstack_action": "bootstrap"}, context())
+        finally:
+            lambda_handler._cache.clear()
+    try:
+        with mariadb.root_cursor(name) as cursor:
+            cursor.execute("SHOW TABLES")
+            tables = sorted(row[0] for row in cursor.fetchall())
+        assert tables == ["events", "tapstack_load_manifest"]
+    finally:
+        mariadb.drop_database(name)
+
+
+def test_the_runtime_imports_as_a_standalone_loader_package(tmp_path):
+    """Lambda gets this directory copied as a package named ``loader``: it must not import
+    anything from ``tapstack`` and must find its CA bundle inside the package."""
+    source = Path(lambda_handler.__file__).parent
+    shutil.copytree(source, tmp_path / "loader", ignore=shutil.ignore_patterns("__pycache__"))
+    probe = (
+        "import sys; sys.path[:0] = [sys.argv[1]]; import loader.handler as h; "
+        "import loader.connections as c; "
+        "assert not [m for m in sys.modules if m.startswith('tapstack')], 'imports tapstack'; "
+        "assert c.RDS_CA_BUNDLE.is_relative_to(sys.argv[1]) and c.RDS_CA_BUNDLE.is_file(); "
+        "assert callable(h.handler); print('ok')"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.stdout.strip() == "ok", result.stderr

@@ -1,0 +1,273 @@
+"""Loading valid and partly invalid objects: what lands in the table and in rejected/."""
+
+from __future__ import annotations
+
+import json
+
+from tests.runtime.loader.loader_support import (
+    BUCKET,
+    jsonl,
+    keys,
+    put,
+    read_jsonl,
+    record,
+    s3_event,
+    stored,
+)
+
+
+def test_valid_jsonl_file_loads_every_record(make_loader, s3, database):
+    records = [record(i) for i in range(25)]
+    event = put(s3, "incoming/2024/03/events.jsonl", jsonl(records))
+
+    result = make_loader(batch_size=10).handle_event(event)
+
+    assert result["objects"][0]["status"] == "loaded"
+    assert result["objects"][0]["rows_loaded"] == 25
+    assert database.events() == {r["id"]: stored(r) for r in records}
+    [entry] = database.manifest()
+    assert entry["status"] == "loaded"
+    assert (entry["rows_loaded"], entry["rows_rejected"], entry["last_record"]) == (25, 0, 25)
+    assert keys(s3, "rejected/") == []
+
+
+def test_valid_json_array_file_loads_every_record(make_loader, s3, database):
+    records = [record(i) for i in range(12)]
+    body = json.dumps(records, indent=2).encode()
+    event = put(s3, "incoming/batch.json", body)
+
+    result = make_loader(batch_size=5).handle_event(event)
+
+    assert result["objects"][0]["rows_loaded"] == 12
+    assert database.events() == {r["id"]: stored(r) for r in records}
+
+
+def test_ndjson_extension_loads_like_json_lines(make_loader, s3, database):
+    records = [record(i) for i in range(3)]
+    event = put(s3, "incoming/feed.ndjson", jsonl(records))
+
+    make_loader().handle_event(event)
+
+    assert database.events() == {r["id"]: stored(r) for r in records}
+
+
+def test_timestamps_are_converted_to_utc_and_payload_defaults_to_an_empty_object(
+    make_loader, s3, database
+):
+    records = [
+        record(1, occurred_at="2024-06-30T23:30:00-02:00", payload=...),
+        record(2, occurred_at="2024-01-01T00:00:00.5Z"),
+        record(3, occurred_at="2024-01-01T05:30:00.000001+05:30"),
+    ]
+    make_loader().handle_event(put(s3, "incoming/tz.jsonl", jsonl(records)))
+
+    rows = database.events()
+    assert rows["evt-000001"] == ("2024-07-01 01:30:00.000000", "view", {})
+    assert rows["evt-000002"][0] == "2024-01-01 00:00:00.500000"
+    assert rows["evt-000003"][0] == "2024-01-01 00:00:00.000001"
+
+
+def test_invalid_records_are_rejected_with_their_line_and_reason_and_the_rest_loads(
+    make_loader, s3, database
+):
+    lines = [
+        json.dumps(record(1)),
+        json.dumps(record(2, occurred_at="2024-03-01T10:00:00")),  # no timezone
+        "",  # blank lines are skipped but still counted
+        "{this is not json",
+        json.dumps(record(3, id="")),
+        json.dumps(record(4, colour="blue")),
+        json.dumps(["an", "array"]),
+        json.dumps(record(5, type=None)),
+        json.dumps(record(6, payload=[1, 2])),
+        json.dumps(record(7, id="x" * 65)),
+        json.dumps(record(8, id=" padded")),
+        json.dumps(record(9, occurred_at="yesterday")),
+        json.dumps(record(10, occurred_at=...)),
+        '{"id": "evt-nan", "occurred_at": "2024-03-01T10:00:00Z", "type": "t", "n": NaN}',
+        json.dumps(record(11)),
+    ]
+    body = ("\n".join(lines) + "\n").encode()
+    event = put(s3, "incoming/mixed.jsonl", body)
+
+    result = make_loader().handle_event(event)["objects"][0]
+
+    assert (result["status"], result["rows_loaded"], result["rows_rejected"]) == ("loaded", 2, 12)
+    assert result["report_key"] == "rejected/mixed.jsonl.jsonl"
+    assert sorted(database.events()) == ["evt-000001", "evt-000011"]
+    rejected = read_jsonl(s3, "rejected/mixed.jsonl.jsonl")
+    assert [(r["line"], r["reason"]) for r in rejected] == [
+        (2, "occurred_at: has no timezone (add Z or an offset such as +02:00)"),
+        (4, "invalid JSON: Expecting property name enclosed in double quotes at character 2"),
+        (5, "id: must not be empty"),
+        (6, "unknown field(s): colour"),
+        (7, "record must be a JSON object, got array"),
+        (8, "type: must be a string, got null"),
+        (9, "payload: must be a JSON object, got array"),
+        (10, "id: is 65 characters long, the maximum is 64"),
+        (11, "id: must not start or end with whitespace"),
+        (12, "occurred_at: is not an ISO-8601 timestamp: 'yesterday'"),
+        (13, "occurred_at: required field is missing"),
+        (14, "invalid JSON: NaN is not valid JSON"),
+    ]
+    assert rejected[0]["record"] == record(2, occurred_at="2024-03-01T10:00:00")
+    assert rejected[1]["text"] == "{this is not json"
+    [entry] = database.manifest()
+    assert (entry["rows_loaded"], entry["rows_rejected"]) == (2, 12)
+    assert entry["report_key"] == "rejected/mixed.jsonl.jsonl"
+
+
+def test_rejected_elements_of_a_json_array_carry_their_record_numbers(make_loader, s3, database):
+    body = json.dumps([record(1), {"id": "evt-2"}, 42, record(4)]).encode()
+    event = put(s3, "incoming/nested/array.json", body)
+
+    make_loader().handle_event(event)
+
+    assert sorted(database.events()) == ["evt-000001", "evt-000004"]
+    assert read_jsonl(s3, "rejected/nested/array.json.jsonl") == [
+        {
+            "record_number": 2,
+            "reason": "occurred_at: required field is missing",
+            "record": {"id": "evt-2"},
+        },
+        {"record_number": 3, "reason": "record must be a JSON object, got number", "record": 42},
+    ]
+
+
+def test_a_line_that_is_not_utf8_is_rejected_and_the_other_lines_load(make_loader, s3, database):
+    body = jsonl([record(1)]) + b'{"id": "caf\xe9"}\n' + jsonl([record(3)])
+    result = make_loader().handle_event(put(s3, "incoming/latin1.jsonl", body))["objects"][0]
+
+    assert (result["rows_loaded"], result["rows_rejected"]) == (2, 1)
+    [rejected] = read_jsonl(s3, "rejected/latin1.jsonl.jsonl")
+    assert rejected["line"] == 2
+    assert rejected["reason"] == "line is not valid UTF-8 (byte 12)"
+    assert rejected["text"] == '{"id": "caf\\xe9"}'
+
+
+def test_url_encoded_keys_are_decoded_before_loading(make_loader, s3, database):
+    key = "incoming/daily report/été 2024+q1.jsonl"
+    response = s3.put_object(Bucket=BUCKET, Key=key, Body=jsonl([record(1), {"id": 2}]))
+    event = s3_event(key, etag=response["ETag"].strip('"'), size=10)
+    assert (
+        "daily+report/%C3%A9t%C3%A9+2024%2Bq1.jsonl" in event["Records"][0]["s3"]["object"]["key"]
+    )
+
+    result = make_loader().handle_event(event)["objects"][0]
+
+    assert (result["key"], result["status"], result["rows_loaded"]) == (key, "loaded", 1)
+    assert keys(s3, "rejected/") == ["rejected/daily report/été 2024+q1.jsonl.jsonl"]
+    assert database.manifest()[0]["object_key"] == key
+
+
+def test_keys_outside_incoming_or_with_other_extensions_are_ignored(make_loader, s3, database):
+    loader = make_loader()
+    events = [
+        put(s3, "outgoing/events.jsonl", jsonl([record(1)])),
+        put(s3, "incoming/events.csv", b"id,type\n1,click\n"),
+        put(s3, "incoming/events.JSONL", jsonl([record(2)])),
+        put(s3, "rejected/events.jsonl.jsonl", jsonl([record(3)])),
+        s3_event("incoming/gone.jsonl", etag="x", size=1, event_name="ObjectRemoved:Delete"),
+    ]
+
+    results = [loader.handle_event(event)["objects"][0] for event in events]
+
+    assert [r["status"] for r in results] == ["ignored"] * 5
+    assert "is not ObjectCreated" in results[-1]["reason"]
+    assert database.events() == {}
+    assert database.manifest() == []
+    logged = [line for line in loader.logs() if line["message"] == "event record ignored"]
+    assert [line["key"] for line in logged] == [
+        "outgoing/events.jsonl",
+        "incoming/events.csv",
+        "incoming/events.JSONL",
+        "rejected/events.jsonl.jsonl",
+        "incoming/gone.jsonl",
+    ]
+
+
+def test_every_record_of_a_multi_record_event_is_processed(make_loader, s3, database):
+    first = put(s3, "incoming/a.jsonl", jsonl([record(1)]))
+    second = put(s3, "incoming/b.json", json.dumps([record(2)]).encode())
+    event = {"Records": first["Records"] + second["Records"]}
+
+    result = make_loader().handle_event(event)
+
+    assert [o["status"] for o in result["objects"]] == ["loaded", "loaded"]
+    assert sorted(database.events()) == ["evt-000001", "evt-000002"]
+
+
+def test_a_later_record_with_the_same_id_replaces_the_earlier_one(make_loader, s3, database):
+    loader = make_loader(batch_size=2)
+    loader.handle_event(put(s3, "incoming/day1.jsonl", jsonl([record(1), record(2)])))
+    updated = record(2, type="refund", payload={"v": 2})
+    loader.handle_event(
+        put(s3, "incoming/day2.jsonl", jsonl([record(3, id="evt-000002"), updated]))
+    )
+
+    rows = database.events()
+    assert rows["evt-000002"] == stored(updated)
+    assert len(rows) == 2
+
+
+def test_versioned_objects_are_read_at_the_version_the_event_names(make_loader, s3, database):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    first = put(s3, "incoming/v.jsonl", jsonl([record(1)]))
+    second = put(s3, "incoming/v.jsonl", jsonl([record(2), record(3)]))
+    loader = make_loader()
+
+    loader.handle_event(first)
+    assert sorted(database.events()) == ["evt-000001"]
+    loader.handle_event(second)
+
+    assert sorted(database.events()) == ["evt-000001", "evt-000002", "evt-000003"]
+    versions = {row["version_id"]: row["rows_loaded"] for row in database.manifest()}
+    assert versions == {
+        first["Records"][0]["s3"]["object"]["versionId"]: 1,
+        second["Records"][0]["s3"]["object"]["versionId"]: 2,
+    }
+
+
+def test_an_unversioned_object_overwritten_before_loading_is_skipped_not_misloaded(
+    make_loader, s3, database
+):
+    stale = put(s3, "incoming/o.jsonl", jsonl([record(1)]))
+    fresh = put(s3, "incoming/o.jsonl", jsonl([record(2)]))
+    loader = make_loader()
+
+    skipped = loader.handle_event(stale)["objects"][0]
+    loaded = loader.handle_event(fresh)["objects"][0]
+
+    assert skipped["status"] == "skipped"
+    assert "was overwritten after this event" in skipped["reason"]
+    assert loaded["status"] == "loaded"
+    assert sorted(database.events()) == ["evt-000002"]
+
+
+def test_an_object_deleted_before_loading_is_skipped(make_loader, s3, database):
+    event = put(s3, "incoming/deleted.jsonl", jsonl([record(1)]))
+    s3.delete_object(Bucket=BUCKET, Key="incoming/deleted.jsonl")
+
+    result = make_loader().handle_event(event)["objects"][0]
+
+    assert result["status"] == "skipped"
+    assert "no longer exists" in result["reason"]
+    assert database.manifest()[0]["status"] == "skipped"
+
+
+def test_each_object_is_logged_as_one_json_line_that_is_also_an_emf_document(
+    make_loader, s3, database
+):
+    loader = make_loader()
+    loader.handle_event(put(s3, "incoming/m.jsonl", jsonl([record(1), {"id": "bad"}])))
+
+    [line] = [entry for entry in loader.logs() if entry["message"] == "object loaded"]
+    directive = line["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "TapStack/Loader"
+    assert directive["Dimensions"] == [["FunctionRole"]]
+    assert line["FunctionRole"] == "loader"
+    names = [metric["Name"] for metric in directive["Metrics"]]
+    assert set(names) >= {"RowsLoaded", "RowsRejected", "ObjectsSkipped", "DurationMs"}
+    assert (line["RowsLoaded"], line["RowsRejected"], line["ObjectsSkipped"]) == (1, 1, 0)
+    assert isinstance(line["DurationMs"], int)
+    assert (line["bucket"], line["key"], line["level"]) == (BUCKET, "incoming/m.jsonl", "INFO")

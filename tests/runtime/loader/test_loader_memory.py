@@ -1,0 +1,69 @@
+"""The loader streams: its memory does not grow with the size of the object.
+
+The object is served by moto in a separate process over HTTP, so the measurement (Python
+allocations of this process, ``tracemalloc``) contains only what the loader itself holds,
+not the emulator's copy of the object.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tracemalloc
+
+import pytest
+
+from tapstack.loader.runtime.loader import Loader
+from tapstack.loader.runtime.observability import JsonLogger
+from tests.runtime.loader.loader_support import BUCKET, REGION, jsonl, put, record
+
+
+@pytest.fixture
+def served_s3(moto_server):
+    s3 = moto_server.client()
+    existing = [bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])]
+    if BUCKET not in existing:
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return s3
+
+
+def peak_while_loading(database, s3, event):
+    loader = Loader(
+        connect=database.loader_connect(),
+        s3=s3,
+        batch_size=500,
+        chunk_size=16 << 10,
+        logger=JsonLogger(io.StringIO()),
+    )
+    try:
+        tracemalloc.start()
+        try:
+            result = loader.handle_event(event)["objects"][0]
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    finally:
+        loader.close()
+    assert result["status"] == "loaded"
+    return peak, result
+
+
+@pytest.mark.parametrize("form", ["jsonl", "json"])
+def test_peak_memory_stays_flat_for_a_ten_times_larger_object(database, served_s3, form):
+    def body(n):
+        records = [record(i, id=f"{form}-{n}-{i}") for i in range(n)]
+        return jsonl(records) if form == "jsonl" else json.dumps(records).encode()
+
+    small_body, large_body = body(2_000), body(20_000)
+    prefix = f"incoming/memory-{database.name}"
+    warm_up = put(served_s3, f"{prefix}/warm-up.{form}", body(50))
+    small = put(served_s3, f"{prefix}/small.{form}", small_body)
+    large = put(served_s3, f"{prefix}/large.{form}", large_body)
+
+    peak_while_loading(database, served_s3, warm_up)  # first-use caches are not the load's
+    small_peak, _ = peak_while_loading(database, served_s3, small)
+    large_peak, result = peak_while_loading(database, served_s3, large)
+
+    assert result["rows_loaded"] == 20_000
+    assert large_peak <= small_peak * 1.25, (small_peak, large_peak)
+    assert large_peak < len(large_body) / 4, (large_peak, len(large_body))
