@@ -12,7 +12,7 @@ CONFIG ?= config/default.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export TAPSTACK_CONFIG := $(CONFIG)
 
-.PHONY: help setup synth test demo lint deploy destroy bench clean
+.PHONY: help setup synth test demo summary lint deploy integration-aws destroy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,21 +25,32 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# checkov pins versions that clash with the project's test tools: own virtualenv.
+CHECKOV_VERSION := 3.3.30
+.venv-checkov/.installed-$(CHECKOV_VERSION):
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --upgrade pip
+	.venv-checkov/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@touch $@
+
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: ## install everything: system packages, Python virtualenv, Node 24, the CDK CLI
+setup: ## install everything: system packages, virtualenvs, Node 24, the CDK CLI, checkov
 	@scripts/setup-system.sh
-	@$(MAKE) --no-print-directory $(VENV)/.installed node_modules/.installed
+	@$(MAKE) --no-print-directory $(VENV)/.installed node_modules/.installed .venv-checkov/.installed-$(CHECKOV_VERSION)
 
 synth: setup ## synthesize the app into cdk.out/
 	$(CDK) synth --quiet
 
-test: setup ## run the whole test suite
-	$(PYTHON) -m pytest
+test: setup ## run the whole test suite (tests/integration deploys a fresh emulator)
+	env -u AWS_ENDPOINT_URL -u TAPSTACK_INTEGRATION_TARGET $(PYTHON) -m pytest
 
-demo: synth ## synthesize and summarize the app (stacks, resources, failover figures)
+demo: setup ## deploy the whole app into the embedded AWS emulator, verify it, load sample data
+	$(PYTHON) -m tapstack --config $(CONFIG) demo $(DEMO_ARGS)
+
+summary: synth ## describe the synthesized app (stacks, resources, failover figures)
 	$(PYTHON) -m tapstack --config $(CONFIG) summary
 
 lint: setup ## ruff and mypy
@@ -49,9 +60,16 @@ lint: setup ## ruff and mypy
 
 deploy: setup ## deploy every stack to the AWS account in the configuration (real AWS)
 	$(CDK) deploy --all --require-approval broadening
+	$(PYTHON) -m tapstack.local.deploy write-outputs
+
+integration-aws: setup ## run the integration suite against the real deployment
+	TAPSTACK_INTEGRATION_TARGET=aws $(PYTHON) -m pytest tests/integration -m integration
 
 destroy: setup ## remove every stack from the AWS account (retained resources stay)
 	$(CDK) destroy --all
 
+bench: setup ## loader benchmark: naive INSERTs vs the TapStack loader vs LOAD DATA (BENCH_ARGS=...)
+	$(PYTHON) bench/loader.py $(BENCH_ARGS)
+
 clean: ## remove build output
-	rm -rf cdk.out cfn-outputs .pytest_cache
+	rm -rf cdk.out cfn-outputs .pytest_cache .tapstack

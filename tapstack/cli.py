@@ -4,6 +4,7 @@ Commands:
     check-config   validate a configuration file and print what it resolves to
     summary        describe a synthesized app (cdk.out/): stacks, regions,
                    resource counts and the modelled failover figures
+    demo           deploy into the embedded AWS emulator, verify, load sample data
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from tapstack import demo as demo_command
 from tapstack.config import ConfigError, TapStackConfig, TapStackConfigWarning, load_config
 from tapstack.failover.model import FailoverModel
 from tapstack.summary import read_assembly
@@ -111,10 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate the configuration file")
     summary = sub.add_parser("summary", help="describe the synthesized app in cdk.out/")
     summary.add_argument("--cdk-out", default="cdk.out", type=Path)
+    demo = sub.add_parser(
+        "demo",
+        help="deploy the app into the embedded AWS emulator, verify it, load sample data",
+    )
+    demo_command.add_arguments(demo)
     return parser
 
 
-COMMANDS = {"check-config": cmd_check_config, "summary": cmd_summary}
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    return demo_command.run(args, console)
+
+
+COMMANDS = {"check-config": cmd_check_config, "summary": cmd_summary, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -189,6 +189,11 @@ class WebConfig(_Frozen):
         default=None, description="Existing EC2 key pair name; unset: instances get no key pair."
     )
     root_volume_gib: Annotated[int, Field(ge=8, le=200)] = 16
+    waf_enabled: bool = Field(
+        default=True,
+        description="Put a WAF web ACL (AWS common rules, known bad inputs, rate limit) "
+        "in front of each load balancer.",
+    )
 
     @field_validator("instance_type")
     @classmethod

@@ -44,8 +44,9 @@ class Synthesized:
             if resource["Type"] == rtype
         }
 
-    def one(self, kind: str, rtype: str) -> dict[str, Any]:
-        found = self.resources(kind, rtype)
+    def one(self, kind: str, rtype: str, prefix: str = "") -> dict[str, Any]:
+        """The one resource of a type (whose logical ID starts with ``prefix``)."""
+        found = {k: v for k, v in self.resources(kind, rtype).items() if k.startswith(prefix)}
         assert len(found) == 1, f"expected one {rtype} in {kind}, found {sorted(found)}"
         return next(iter(found.values()))
 

@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from tapstack.compliance import acknowledge
 from tapstack.config import BackupConfig
 from tapstack.naming import Names
 
@@ -84,6 +85,13 @@ class BackupPlan(Construct):
                 for name in BACKUP_MANAGED_POLICIES
             ],
         )
+        for name in BACKUP_MANAGED_POLICIES:
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]",
+                "AWS Backup's own managed policies are the documented permissions for backing "
+                "up and restoring RDS and S3; a hand-written copy would drift from the service",
+            )
         destination = backup.BackupVault.from_backup_vault_arn(
             self, "CopyDestination", copy_to.backup_vault_arn
         )

@@ -9,6 +9,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
+from tapstack.compliance import acknowledge
 from tapstack.config import DatabaseConfig
 from tapstack.naming import Names
 
@@ -19,9 +20,7 @@ EXPORTED_LOGS = ("error", "slowquery")
 def engine_for(version: str) -> rds.IInstanceEngine:
     """The pinned MySQL engine for a full version such as ``8.4.10``."""
     major = ".".join(version.split(".")[:2])
-    return rds.DatabaseInstanceEngine.mysql(
-        version=rds.MysqlEngineVersion.of(version, major)
-    )
+    return rds.DatabaseInstanceEngine.mysql(version=rds.MysqlEngineVersion.of(version, major))
 
 
 def lifecycle_support(settings: DatabaseConfig) -> rds.EngineLifecycleSupport:
@@ -34,6 +33,8 @@ def lifecycle_support(settings: DatabaseConfig) -> rds.EngineLifecycleSupport:
 class _DatabaseBase(Construct):
     """What the primary and the replica share: security group, subnet
     placement, the TLS-only parameter group, and log groups created up front."""
+
+    instance: rds.DatabaseInstanceBase
 
     def _setup(
         self,
@@ -80,6 +81,34 @@ class _DatabaseBase(Construct):
             for kind in EXPORTED_LOGS
         ]
 
+    def _acknowledge_common(self, retain: bool) -> None:
+        if not retain:
+            for finding in (
+                "AwsSolutions-RDS10",
+                "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled",
+            ):
+                acknowledge(
+                    self.instance,
+                    finding,
+                    "removal_mode is destroy: a throwaway environment that must delete "
+                    "cleanly with its stacks; production uses retain, which turns protection on",
+                )
+        acknowledge(
+            self.instance,
+            "AwsSolutions-RDS11",
+            "MySQL's standard port: the instance sits in private subnets and admits only two "
+            "security groups, so a different port would hide nothing and break client defaults",
+        )
+        role = self.instance.node.try_find_child("MonitoringRole")
+        if role is not None:
+            acknowledge(
+                role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonRDSEnhancedMonitoringRole]",
+                "The AWS-managed policy is the documented permission set for RDS Enhanced "
+                "Monitoring to publish OS metrics to CloudWatch Logs",
+            )
+
     def allow_from(self, peer: ec2.ISecurityGroup, description: str) -> None:
         """Admit MySQL connections from one security group."""
         self.security_group.add_ingress_rule(peer, ec2.Port.tcp(self.port), description)
@@ -109,8 +138,12 @@ class PrimaryDatabase(_DatabaseBase):
     ) -> None:
         super().__init__(scope, construct_id)
         self._setup(
-            vpc=vpc, settings=settings, identifier=names.db_instance, key=key,
-            log_retention=log_retention, removal_policy=removal_policy,
+            vpc=vpc,
+            settings=settings,
+            identifier=names.db_instance,
+            key=key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
         )
         retain = removal_policy == RemovalPolicy.RETAIN
         self.instance = rds.DatabaseInstance(
@@ -142,10 +175,25 @@ class PrimaryDatabase(_DatabaseBase):
             delete_automated_backups=not retain,
             auto_minor_version_upgrade=False,  # the version is pinned in configuration
             publicly_accessible=False,
+            monitoring_interval=Duration.seconds(60),
             removal_policy=RemovalPolicy.SNAPSHOT if retain else RemovalPolicy.DESTROY,
         )
         for group in self.log_groups:
             self.instance.node.add_dependency(group)
+        self._acknowledge_common(retain)
+        # Only the writable primary is checked for these logs (replicas are exempt).
+        acknowledge(
+            self.instance,
+            "NIST.800.53.R5-RDSLoggingEnabled[LogExport::general]",
+            "The general log records every statement with its data (every row the loader "
+            "writes); the error and slow-query logs are exported instead",
+        )
+        acknowledge(
+            self.instance,
+            "NIST.800.53.R5-RDSLoggingEnabled[LogExport::audit]",
+            "MySQL on RDS needs an audit-plugin option group for this log; connections are "
+            "audited through IAM authentication (rds-db:connect) in CloudTrail instead",
+        )
 
 
 class ReplicaDatabase(_DatabaseBase):
@@ -172,8 +220,12 @@ class ReplicaDatabase(_DatabaseBase):
     ) -> None:
         super().__init__(scope, construct_id)
         self._setup(
-            vpc=vpc, settings=settings, identifier=names.db_instance, key=key,
-            log_retention=log_retention, removal_policy=removal_policy,
+            vpc=vpc,
+            settings=settings,
+            identifier=names.db_instance,
+            key=key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
         )
         retain = removal_policy == RemovalPolicy.RETAIN
         source_instance = rds.DatabaseInstance.from_database_instance_attributes(
@@ -206,6 +258,7 @@ class ReplicaDatabase(_DatabaseBase):
             deletion_protection=retain,
             auto_minor_version_upgrade=False,
             publicly_accessible=False,
+            monitoring_interval=Duration.seconds(60),
             engine_lifecycle_support=lifecycle_support(settings),
             removal_policy=RemovalPolicy.SNAPSHOT if retain else RemovalPolicy.DESTROY,
         )
@@ -219,3 +272,17 @@ class ReplicaDatabase(_DatabaseBase):
         cfn.add_property_deletion_override("StorageEncrypted")
         for group in self.log_groups:
             self.instance.node.add_dependency(group)
+        self._acknowledge_common(retain)
+        acknowledge(
+            self.instance,
+            "NIST.800.53.R5-RDSInBackupPlan",
+            "AWS Backup cannot back up read replicas; the primary's daily recovery points are "
+            "copied into this region's vault, and RDS keeps the replica itself current",
+        )
+        if not settings.replica_multi_az:
+            reason = (
+                "The cross-region replica is single-AZ by default (database.replica_multi_az): "
+                "its job is a second region, and Multi-AZ would double its cost"
+            )
+            acknowledge(self.instance, "AwsSolutions-RDS3", reason)
+            acknowledge(self.instance, "NIST.800.53.R5-RDSMultiAZSupport", reason)

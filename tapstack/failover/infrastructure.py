@@ -20,6 +20,7 @@ class FailoverRecord(Construct):
     Attributes:
         health_check: the Route 53 health check.
         record: the failover alias record set.
+        regional_record: an alias ``<region>.<record>.<domain>`` to this region's ALB.
     """
 
     def __init__(
@@ -31,6 +32,7 @@ class FailoverRecord(Construct):
         load_balancer: elbv2.IApplicationLoadBalancer,
         primary: bool,
         set_identifier: str,
+        region: str,
         https: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -61,4 +63,57 @@ class FailoverRecord(Construct):
                 hosted_zone_id=load_balancer.load_balancer_canonical_hosted_zone_id,
                 evaluate_target_health=True,
             ),
+        )
+        # A plain alias per region (e.g. us-west-2.app.example.com): operators reach one
+        # region directly, and the us-east-1 stack can watch the other region by name.
+        self.regional_name = regional_name(dns, region)
+        self.regional_record = route53.CfnRecordSet(
+            self,
+            "RegionalRecord",
+            hosted_zone_name=f"{dns.domain_name}.",
+            name=f"{self.regional_name}.",
+            type="A",
+            alias_target=route53.CfnRecordSet.AliasTargetProperty(
+                dns_name=load_balancer.load_balancer_dns_name,
+                hosted_zone_id=load_balancer.load_balancer_canonical_hosted_zone_id,
+                evaluate_target_health=True,
+            ),
+        )
+
+
+def regional_name(dns: DnsConfig, region: str) -> str:
+    """``<region>.<record>.<domain>``: the name that reaches one region directly."""
+    return f"{region}.{dns.fqdn}"
+
+
+class RegionWatch(Construct):
+    """A Route 53 health check on another region's regional name.
+
+    Route 53 publishes health-check metrics only in us-east-1, and a stack
+    can only alarm in its own region; this check lets the us-east-1 stack
+    alarm on the other region without importing its health check's ID.
+
+    Attributes:
+        health_check: the health check.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dns: DnsConfig,
+        region: str,
+        https: bool = False,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.health_check = route53.HealthCheck(
+            self,
+            "HealthCheck",
+            type=route53.HealthCheckType.HTTPS if https else route53.HealthCheckType.HTTP,
+            fqdn=regional_name(dns, region),
+            port=443 if https else 80,
+            resource_path=dns.health_check_path,
+            request_interval=Duration.seconds(dns.health_check_interval_seconds),
+            failure_threshold=dns.health_check_failure_threshold,
         )

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from tapstack.compliance import acknowledge
 
 PUBLIC_SUBNETS = "public"
 PRIVATE_SUBNETS = "private"
@@ -19,8 +24,11 @@ class Network(Construct):
     the configured services (SSM and friends by default) through interface
     endpoints, so the instances are managed without leaving the VPC.
 
+    Every VPC records its flow logs (all traffic) to an encrypted log group.
+
     Attributes:
         vpc: the VPC.
+        flow_log_group: where the flow logs go.
         endpoint_security_group: the security group of the interface endpoints.
     """
 
@@ -32,6 +40,10 @@ class Network(Construct):
         cidr: str,
         nat_gateways: int,
         interface_endpoints: Sequence[str],
+        flow_log_key: kms.IKey,
+        flow_log_group_name: str,
+        flow_log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
         if nat_gateways not in (1, 2):
@@ -45,7 +57,12 @@ class Network(Construct):
             nat_gateways=nat_gateways,
             subnet_configuration=[
                 ec2.SubnetConfiguration(
-                    name=PUBLIC_SUBNETS, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                    name=PUBLIC_SUBNETS,
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    cidr_mask=24,
+                    # Only the ALB and NAT (with its Elastic IP) live here; nothing
+                    # launched in these subnets should get a public address by default.
+                    map_public_ip_on_launch=False,
                 ),
                 ec2.SubnetConfiguration(
                     name=PRIVATE_SUBNETS,
@@ -57,6 +74,40 @@ class Network(Construct):
             # TapStack keeps out of its templates; nothing uses the default group.
             restrict_default_security_group=False,
         )
+
+        self.flow_log_group = logs.LogGroup(
+            self,
+            "FlowLogGroup",
+            log_group_name=flow_log_group_name,
+            retention=flow_log_retention,
+            encryption_key=flow_log_key,
+            removal_policy=removal_policy,
+        )
+        flow_log = self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+
+        acknowledge(
+            flow_log.node.find_child("IAMRole"),
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            "CDK's flow-log role policy only writes to this VPC's flow-log group; kept inline "
+            "so it cannot be attached to any other principal",
+        )
+        acknowledge(
+            self.vpc,
+            "NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
+            "Closing the default security group takes CDK's Lambda-backed custom resource, "
+            "which TapStack keeps out of its templates; no resource here uses the default group",
+        )
+        for subnet in self.vpc.public_subnets:
+            acknowledge(
+                subnet,
+                "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
+                "Public subnets hold only the internet-facing load balancer and the NAT "
+                "gateways, which need the default route to the internet gateway",
+            )
 
         self.vpc.add_gateway_endpoint(
             "S3Endpoint",
@@ -72,7 +123,7 @@ class Network(Construct):
             allow_all_outbound=False,
         )
         self.endpoint_security_group.add_ingress_rule(
-            ec2.Peer.ipv4(self.vpc.vpc_cidr_block),
+            ec2.Peer.ipv4(cidr),
             ec2.Port.tcp(443),
             "HTTPS from the VPC",
         )
@@ -83,6 +134,7 @@ class Network(Construct):
                 subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
                 security_groups=[self.endpoint_security_group],
                 private_dns_enabled=True,
+                open=False,  # the group above already admits HTTPS from the VPC
             )
 
     @property

@@ -39,6 +39,7 @@ class SecondaryStorageStack(Stack):
             settings=config.storage,
             key=self.data_key.key,
             removal_policy=policy,
+            eventbridge=True,
         )
         self.backup_vault = BackupVault(
             self, "Backup", names=names, key=self.data_key.key, removal_policy=policy

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, region_info
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from tapstack.compliance import acknowledge
 from tapstack.config import StorageConfig
 from tapstack.naming import Names
 
@@ -15,6 +16,8 @@ from tapstack.naming import Names
 INCOMING_PREFIX = "incoming/"
 REJECTED_PREFIX = "rejected/"
 QUARANTINE_PREFIX = "quarantine/"
+#: Where the load balancer's access logs land in the log bucket.
+ALB_LOG_PREFIX = "alb"
 
 
 class DataKey(Construct):
@@ -44,7 +47,9 @@ class DataKey(Construct):
             enable_key_rotation=True,
             alias=names.kms_alias,
             removal_policy=removal_policy,
-            pending_window=Duration.days(30) if removal_policy == RemovalPolicy.RETAIN else Duration.days(7),
+            pending_window=Duration.days(30)
+            if removal_policy == RemovalPolicy.RETAIN
+            else Duration.days(7),
         )
         region = Stack.of(self).region
         # CloudWatch Logs encrypts log groups with this key (RDS logs, flow logs, the loader).
@@ -52,7 +57,13 @@ class DataKey(Construct):
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsInThisAccount",
                 principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
                 resources=["*"],  # in a key policy, "*" means this key
                 conditions={
                     "ArnLike": {
@@ -61,6 +72,20 @@ class DataKey(Construct):
                         )
                     }
                 },
+            )
+        )
+        # EventBridge delivers failed loader events to the encrypted dead-letter
+        # queue; CloudWatch alarms publish to the encrypted alarm topic.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventsAndAlarmsInThisAccount",
+                principals=[
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": names.config.account}},
             )
         )
 
@@ -74,7 +99,9 @@ class DataBuckets(Construct):
 
     Pass ``replicate_to`` (the other region's names) in the primary region to
     replicate every object, delete markers included, with Replication Time
-    Control, encrypting replicas with the other region's key.
+    Control, encrypting replicas with the other region's key. ``eventbridge``
+    sends the bucket's events to EventBridge (how the secondary region's
+    loader, in a later stack, is triggered).
 
     Attributes:
         bucket: the data bucket.
@@ -93,6 +120,7 @@ class DataBuckets(Construct):
         key: kms.IKey,
         removal_policy: RemovalPolicy,
         replicate_to: Names | None = None,
+        eventbridge: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_bucket = s3.Bucket(
@@ -113,6 +141,20 @@ class DataBuckets(Construct):
                 )
             ],
             removal_policy=removal_policy,
+        )
+
+        self._allow_alb_access_logs(names)
+        acknowledge(
+            self.log_bucket,
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            "S3 server access logs and ALB access logs can only be delivered to buckets "
+            "encrypted with SSE-S3, not SSE-KMS",
+        )
+        acknowledge(
+            self.log_bucket,
+            "NIST.800.53.R5-S3BucketReplicationEnabled",
+            "Access logs describe this region's own traffic; each region keeps its own, and "
+            "copying them elsewhere adds no resilience to the platform's data",
         )
 
         self.replication_role: iam.Role | None = None
@@ -163,6 +205,72 @@ class DataBuckets(Construct):
             replication_rules=replication_rules,
             removal_policy=removal_policy,
         )
+        if replicate_to is None:
+            acknowledge(
+                self.bucket,
+                "NIST.800.53.R5-S3BucketReplicationEnabled",
+                "This bucket is the destination of the primary bucket's replication; "
+                "replicating back is a step of the failback runbook, not the steady state",
+            )
+        else:
+            assert self.replication_role is not None
+            self._acknowledge_replication_role(names, replicate_to)
+        if eventbridge:
+            # L1: the L2 ``event_bridge_enabled`` is implemented by a custom resource.
+            cfn_bucket = self.bucket.node.default_child
+            assert isinstance(cfn_bucket, s3.CfnBucket)
+            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                    event_bridge_enabled=True
+                )
+            )
+
+    def _acknowledge_replication_role(self, names: Names, destination: Names) -> None:
+        role = self.replication_role
+        assert role is not None
+        findings = {
+            f"AwsSolutions-IAM5[Resource::{names.data_bucket_arn}/*]": (
+                "Replication reads every object version of the source bucket: the objects "
+                "are the bucket's keys, which a policy can only name with a wildcard"
+            ),
+            f"AwsSolutions-IAM5[Resource::{destination.data_bucket_arn}/*]": (
+                "Replication writes every object of the source into the destination bucket "
+                "under the same keys, so the resource is the bucket's whole key space"
+            ),
+            f"AwsSolutions-IAM5[Resource::{destination.kms_any_key_arn}]": (
+                "IAM cannot grant on a KMS alias ARN; the statement names the region's keys "
+                "and a kms:ResourceAliases condition narrows it to the destination's data key"
+            ),
+            "NIST.800.53.R5-IAMNoInlinePolicy": (
+                "The replication policy belongs to this one role; inline keeps it from being "
+                "attached to any other principal"
+            ),
+        }
+        for finding, reason in findings.items():
+            acknowledge(role, finding, reason)
+
+    def _allow_alb_access_logs(self, names: Names) -> None:
+        """Let Elastic Load Balancing deliver the region's ALB access logs under ``alb/``.
+
+        Written here rather than by the ALB construct because, in the secondary
+        region, the bucket and the load balancer live in different stacks.
+        """
+        elb_account = region_info.RegionInfo.get(names.region).elbv2_account
+        principal: iam.IPrincipal = (
+            iam.AccountPrincipal(elb_account)  # regions opened before August 2022
+            if elb_account
+            else iam.ServicePrincipal("logdelivery.elasticloadbalancing.amazonaws.com")
+        )
+        self.log_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlbAccessLogDelivery",
+                principals=[principal],
+                actions=["s3:PutObject"],
+                resources=[
+                    f"{self.log_bucket.bucket_arn}/{ALB_LOG_PREFIX}/AWSLogs/{names.config.account}/*"
+                ],
+            )
+        )
 
     def _replication_role(self, names: Names, destination: Names, key: kms.IKey) -> iam.Role:
         """The replication role, written out so that every grant is exact.
@@ -211,7 +319,9 @@ class DataBuckets(Construct):
                 actions=["kms:Decrypt"],
                 resources=[key.key_arn],
                 conditions={
-                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [f"{source_arn}/*", source_arn]},
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:s3:arn": [f"{source_arn}/*", source_arn]
+                    },
                     "StringEquals": {"kms:ViaService": f"s3.{names.region}.amazonaws.com"},
                 },
             )

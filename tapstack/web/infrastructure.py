@@ -6,13 +6,17 @@ import base64
 import gzip
 from pathlib import Path
 
-from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from tapstack.compliance import acknowledge
 from tapstack.config import WebConfig
 
 SERVER_SOURCE = Path(__file__).parent / "runtime" / "server.py"
@@ -112,6 +116,7 @@ class WebTier(Construct):
         construct_id: str,
         *,
         vpc: ec2.IVpc,
+        vpc_cidr: str,
         settings: WebConfig,
         region: str,
         role: str,
@@ -119,6 +124,10 @@ class WebTier(Construct):
         certificate_arn: str | None = None,
         database_host: str | None = None,
         database_port: int = 3306,
+        access_logs_bucket_name: str | None = None,
+        access_logs_prefix: str = "alb",
+        log_key: kms.IKey | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -135,6 +144,12 @@ class WebTier(Construct):
             allow_all_outbound=False,
         )
         self.alb_security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP")
+        acknowledge(
+            self.alb_security_group,
+            "AwsSolutions-EC23",
+            "Internet-facing load balancer: HTTP (and HTTPS when configured) from anywhere is "
+            "its purpose; the instances behind it admit only this group",
+        )
         if self.uses_tls:
             self.alb_security_group.add_ingress_rule(
                 ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS"
@@ -159,7 +174,7 @@ class WebTier(Construct):
         )
         if database_host is not None:
             self.instance_security_group.add_egress_rule(
-                ec2.Peer.ipv4(vpc.vpc_cidr_block),
+                ec2.Peer.ipv4(vpc_cidr),
                 ec2.Port.tcp(database_port),
                 "MySQL inside the VPC (health check)",
             )
@@ -181,6 +196,12 @@ class WebTier(Construct):
             managed_policies=[
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
             ],
+        )
+        acknowledge(
+            self.instance_role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+            "Session Manager replaces SSH; this AWS-managed policy is the documented minimum "
+            "for the SSM agent and is kept current by AWS",
         )
 
         user_data = ec2.UserData.custom(
@@ -241,6 +262,13 @@ class WebTier(Construct):
                 pause_time=Duration.minutes(5),
             ),
         )
+        acknowledge(
+            self.auto_scaling_group,
+            "AwsSolutions-AS3",
+            "Launch and terminate events reach the alarm topic through an EventBridge rule "
+            "(Monitoring/ScalingEvents); group notifications would publish as the service-linked "
+            "role, which the encrypted topic's key cannot name before that role exists",
+        )
         Annotations.of(self.auto_scaling_group).acknowledge_warning(
             "@aws-cdk/aws-autoscaling:desiredCapacitySet",
             "desired capacity is a reviewed configuration value; a deploy resetting it is intended",
@@ -259,6 +287,16 @@ class WebTier(Construct):
             drop_invalid_header_fields=True,
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
         )
+
+        if access_logs_bucket_name is not None:
+            # Attributes, not log_access_logs(): the bucket (and its delivery policy)
+            # may live in another stack, which log_access_logs() cannot write to.
+            for name, value in (
+                ("access_logs.s3.enabled", "true"),
+                ("access_logs.s3.bucket", access_logs_bucket_name),
+                ("access_logs.s3.prefix", access_logs_prefix),
+            ):
+                self.load_balancer.set_attribute(name, value)
 
         self.target_group = elbv2.ApplicationTargetGroup(
             self,
@@ -289,7 +327,7 @@ class WebTier(Construct):
                 default_target_groups=[self.target_group],
                 open=False,
             )
-            self.load_balancer.add_listener(
+            redirect = self.load_balancer.add_listener(
                 "HttpListener",
                 port=80,
                 protocol=elbv2.ApplicationProtocol.HTTP,
@@ -298,15 +336,145 @@ class WebTier(Construct):
                 ),
                 open=False,
             )
+            acknowledge(
+                redirect,
+                "NIST.800.53.R5-ELBv2ACMCertificateRequired",
+                "This HTTP listener only redirects to the HTTPS listener on 443, which serves "
+                "the configured ACM certificate",
+            )
         else:
-            self.load_balancer.add_listener(
+            listener = self.load_balancer.add_listener(
                 "HttpListener",
                 port=80,
                 protocol=elbv2.ApplicationProtocol.HTTP,
                 default_target_groups=[self.target_group],
                 open=False,
             )
+            reason = (
+                "No certificate is configured for this region (certificate_arn unset), so the "
+                "listener serves plain HTTP; set one to serve HTTPS and redirect HTTP to it"
+            )
+            for finding in (
+                "NIST.800.53.R5-ALBHttpToHttpsRedirection",
+                "NIST.800.53.R5-ELBv2ACMCertificateRequired",
+            ):
+                acknowledge(listener, finding, reason)
+
+        if removal_policy != RemovalPolicy.RETAIN:
+            acknowledge(
+                self.load_balancer,
+                "NIST.800.53.R5-ELBDeletionProtectionEnabled",
+                "removal_mode is destroy: a throwaway environment that must delete cleanly "
+                "with its stacks; production configurations use retain, which turns protection on",
+            )
+        if settings.waf_enabled:
+            self.web_acl = WebAcl(
+                self,
+                "WebAcl",
+                scope_name=f"{project}-{role}",
+                log_key=log_key,
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+            )
+            wafv2.CfnWebACLAssociation(
+                self,
+                "WebAclAssociation",
+                resource_arn=self.load_balancer.load_balancer_arn,
+                web_acl_arn=self.web_acl.acl.attr_arn,
+            )
+        else:
+            acknowledge(
+                self.load_balancer,
+                "NIST.800.53.R5-ALBWAFEnabled",
+                "The web ACL is switched off in this configuration (web.waf_enabled: false)",
+            )
 
     @property
     def listener_port(self) -> int:
         return 443 if self.uses_tls else 80
+
+
+class WebAcl(Construct):
+    """A regional WAF web ACL for the load balancer: AWS's common and
+    known-bad-inputs rule groups, and a per-address rate limit.
+
+    Attributes:
+        acl: the web ACL.
+    """
+
+    RATE_LIMIT_PER_5_MINUTES = 2000
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        scope_name: str,
+        log_key: kms.IKey | None,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True,
+                metric_name=f"{scope_name}-{name}",
+                sampled_requests_enabled=True,
+            )
+
+        def managed(priority: int, name: str) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=name
+                    )
+                ),
+                visibility_config=visibility(name),
+            )
+
+        self.acl = wafv2.CfnWebACL(
+            self,
+            "Acl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility("web-acl"),
+            rules=[
+                managed(0, "AWSManagedRulesCommonRuleSet"),
+                managed(1, "AWSManagedRulesKnownBadInputsRuleSet"),
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RatePerAddress",
+                    priority=2,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            aggregate_key_type="IP", limit=self.RATE_LIMIT_PER_5_MINUTES
+                        )
+                    ),
+                    visibility_config=visibility("rate-per-address"),
+                ),
+            ],
+        )
+        # WAF requires the aws-waf-logs- prefix, and the ARN without the ":*" suffix.
+        log_group_name = f"aws-waf-logs-{scope_name}-{Stack.of(self).region}"
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            log_group_name=log_group_name,
+            retention=log_retention,
+            encryption_key=log_key,
+            removal_policy=removal_policy,
+        )
+        stack = Stack.of(self)
+        logging = wafv2.CfnLoggingConfiguration(
+            self,
+            "Logging",
+            resource_arn=self.acl.attr_arn,
+            log_destination_configs=[
+                f"arn:aws:logs:{stack.region}:{stack.account}:log-group:{log_group_name}"
+            ],
+        )
+        logging.node.add_dependency(self.log_group)

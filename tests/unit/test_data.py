@@ -62,7 +62,9 @@ def test_secondary_stack_reads_the_key_arn_by_parameter_name_not_export(
 # --- S3 --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kind", "name"), [("primary", PRIMARY_BUCKET), ("secondary-storage", SECONDARY_BUCKET)])
+@pytest.mark.parametrize(
+    ("kind", "name"), [("primary", PRIMARY_BUCKET), ("secondary-storage", SECONDARY_BUCKET)]
+)
 def test_data_bucket_is_versioned_kms_encrypted_private_and_without_acls(
     synth: Synthesized, kind: str, name: str
 ) -> None:
@@ -108,7 +110,8 @@ def test_access_logs_go_to_the_log_bucket_through_a_bucket_policy_not_an_acl(
 ) -> None:
     data = _bucket(synth, kind, "-data-")
     log_bucket_id = next(
-        k for k, v in synth.resources(kind, "AWS::S3::Bucket").items()
+        k
+        for k, v in synth.resources(kind, "AWS::S3::Bucket").items()
         if "-logs-" in v["Properties"]["BucketName"]
     )
     assert data["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": log_bucket_id}
@@ -119,7 +122,9 @@ def test_access_logs_go_to_the_log_bucket_through_a_bucket_policy_not_an_acl(
         for p in synth.resources(kind, "AWS::S3::BucketPolicy").values()
         if p["Properties"]["Bucket"] == {"Ref": log_bucket_id}
     )
-    delivery = [s for s in log_policy if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}]
+    delivery = [
+        s for s in log_policy if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+    ]
     assert len(delivery) == 1 and delivery[0]["Action"] == "s3:PutObject"
     log_bucket = _bucket(synth, kind, "-logs-")
     assert log_bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
@@ -161,7 +166,9 @@ def test_replication_role_grants_exactly_what_replication_needs(synth: Synthesiz
     statements = {s["Sid"]: s for s in _statements(synth, "primary") if "Sid" in s}
     assert statements["WriteReplicas"]["Resource"] == f"arn:aws:s3:::{SECONDARY_BUCKET}/*"
     assert sorted(statements["WriteReplicas"]["Action"]) == [
-        "s3:ReplicateDelete", "s3:ReplicateObject", "s3:ReplicateTags",
+        "s3:ReplicateDelete",
+        "s3:ReplicateObject",
+        "s3:ReplicateTags",
     ]
     encrypt = statements["EncryptReplicas"]
     # IAM cannot grant on an alias ARN: the region's keys, narrowed to the alias.
@@ -211,7 +218,7 @@ def test_master_password_is_managed_by_rds_and_never_in_the_template(synth: Synt
     assert synth.resources("primary", "AWS::SecretsManager::Secret") == {}
     for kind, template in synth.templates.items():
         text = json.dumps(template)
-        assert "\"MasterUserPassword\"" not in text, kind
+        assert '"MasterUserPassword"' not in text, kind
         assert "resolve:secretsmanager" not in text, kind
         for key, output in template.get("Outputs", {}).items():
             assert "secret" not in key.lower() and "password" not in key.lower()
@@ -236,9 +243,7 @@ def test_database_logs_go_to_log_groups_created_with_retention_and_the_key(
 
 
 @pytest.mark.parametrize("kind", ["primary", "secondary"])
-def test_database_admits_only_the_web_tier_on_the_mysql_port(
-    synth: Synthesized, kind: str
-) -> None:
+def test_database_admits_only_the_web_tier_on_the_mysql_port(synth: Synthesized, kind: str) -> None:
     groups = synth.resources(kind, "AWS::EC2::SecurityGroup")
     db_group = next(k for k in groups if k.startswith("DatabaseSecurityGroup"))
     assert "SecurityGroupIngress" not in groups[db_group]["Properties"]
@@ -283,7 +288,10 @@ def test_replica_is_encrypted_with_the_secondary_key_and_accepted_by_cloudformat
 
 @pytest.mark.parametrize(
     ("kind", "name"),
-    [("primary", "tapstack-prod-vault-us-east-1"), ("secondary-storage", "tapstack-prod-vault-us-west-2")],
+    [
+        ("primary", "tapstack-prod-vault-us-east-1"),
+        ("secondary-storage", "tapstack-prod-vault-us-west-2"),
+    ],
 )
 def test_each_region_has_a_vault_encrypted_with_its_key(
     synth: Synthesized, kind: str, name: str
@@ -316,7 +324,8 @@ def test_backup_selection_covers_the_database_and_the_data_bucket(synth: Synthes
     resources = json.dumps(selection["BackupSelection"]["Resources"])
     db_id = next(iter(synth.resources("primary", "AWS::RDS::DBInstance")))
     bucket_id = next(
-        k for k, v in synth.resources("primary", "AWS::S3::Bucket").items()
+        k
+        for k, v in synth.resources("primary", "AWS::S3::Bucket").items()
         if "-data-" in v["Properties"]["BucketName"]
     )
     assert db_id in resources and bucket_id in resources
@@ -365,17 +374,29 @@ def test_destroy_mode_lets_everything_go(synth_variant: Synthesized) -> None:
     [
         ("database", "backup_retention_days", 0, r"database\.backup_retention_days = 0"),
         ("database", "backup_retention_days", 36, r"database\.backup_retention_days = 36"),
-        ("database", "engine_version", "8.4.99", r"database\.engine_version = '8\.4\.99': must be a pinned MySQL"),
+        (
+            "database",
+            "engine_version",
+            "8.4.99",
+            r"database\.engine_version = '8\.4\.99': must be a pinned MySQL",
+        ),
         ("database", "engine_version", "5.7.44", r"database\.engine_version = '5\.7\.44'"),
         ("database", "engine_version", "8.4", r"database\.engine_version = '8\.4'"),
         ("database", "instance_class", "t4g.medium", r"database\.instance_class = 't4g\.medium'"),
         ("database", "allocated_storage_gib", 10, r"database\.allocated_storage_gib = 10"),
         ("backup", "retention_days", 0, r"backup\.retention_days = 0"),
         ("backup", "schedule", "daily", r"backup\.schedule = 'daily': must be an AWS cron"),
-        ("storage", "noncurrent_version_expiration_days", 0, r"storage\.noncurrent_version_expiration_days = 0"),
+        (
+            "storage",
+            "noncurrent_version_expiration_days",
+            0,
+            r"storage\.noncurrent_version_expiration_days = 0",
+        ),
     ],
 )
-def test_bad_data_settings_are_rejected(section: str, field: str, value: Any, expected: str) -> None:
+def test_bad_data_settings_are_rejected(
+    section: str, field: str, value: Any, expected: str
+) -> None:
     data = default_config_data()
     data.setdefault(section, {})[field] = value
     with pytest.raises(ConfigError) as info:
@@ -386,7 +407,10 @@ def test_bad_data_settings_are_rejected(section: str, field: str, value: Any, ex
 def test_mysql_8_0_is_accepted_with_a_cost_warning() -> None:
     data = default_config_data()
     data["database"]["engine_version"] = "8.0.46"
-    with pytest.warns(TapStackConfigWarning, match=r"MySQL 8\.0 left RDS standard support on 2026-07-31.*Extended Support"):
+    with pytest.warns(
+        TapStackConfigWarning,
+        match=r"MySQL 8\.0 left RDS standard support on 2026-07-31.*Extended Support",
+    ):
         config = parse_config(data)
     assert config.database.engine_version == "8.0.46"
 

@@ -16,7 +16,9 @@ from tests.support import DEFAULT_CONFIG, Synthesized
 def test_health_check_probes_the_regions_alb_health_path_every_10_seconds(
     synth: Synthesized, kind: str
 ) -> None:
-    config = synth.one(kind, "AWS::Route53::HealthCheck")["Properties"]["HealthCheckConfig"]
+    config = synth.one(kind, "AWS::Route53::HealthCheck", "FailoverHealthCheck")["Properties"][
+        "HealthCheckConfig"
+    ]
     lb_id = next(iter(synth.resources(kind, "AWS::ElasticLoadBalancingV2::LoadBalancer")))
     assert config["Type"] == "HTTP"
     assert config["Port"] == 80
@@ -30,8 +32,10 @@ def test_health_check_probes_the_regions_alb_health_path_every_10_seconds(
 def test_failover_alias_record_refers_to_the_zone_by_name(
     synth: Synthesized, kind: str, role: str
 ) -> None:
-    record = synth.one(kind, "AWS::Route53::RecordSet")["Properties"]
-    health_check_id = next(iter(synth.resources(kind, "AWS::Route53::HealthCheck")))
+    record = synth.one(kind, "AWS::Route53::RecordSet", "FailoverRecord")["Properties"]
+    health_check_id = next(
+        k for k in synth.resources(kind, "AWS::Route53::HealthCheck") if k.startswith("Failover")
+    )
     lb_id = next(iter(synth.resources(kind, "AWS::ElasticLoadBalancingV2::LoadBalancer")))
     assert record["HostedZoneName"] == "tapstack.example.com."
     assert "HostedZoneId" not in record
@@ -48,16 +52,16 @@ def test_failover_alias_record_refers_to_the_zone_by_name(
 
 def test_set_identifiers_differ_between_regions(synth: Synthesized) -> None:
     ids = {
-        synth.one(kind, "AWS::Route53::RecordSet")["Properties"]["SetIdentifier"]
+        synth.one(kind, "AWS::Route53::RecordSet", "FailoverRecord")["Properties"]["SetIdentifier"]
         for kind in ("primary", "secondary")
     }
     assert ids == {"tapstack-prod-primary-us-east-1", "tapstack-prod-standby-us-west-2"}
 
 
 def test_https_health_check_when_the_alb_serves_tls(synth_variant: Synthesized) -> None:
-    config = synth_variant.one("primary", "AWS::Route53::HealthCheck")["Properties"][
-        "HealthCheckConfig"
-    ]
+    config = synth_variant.one("primary", "AWS::Route53::HealthCheck", "FailoverHealthCheck")[
+        "Properties"
+    ]["HealthCheckConfig"]
     assert (config["Type"], config["Port"]) == ("HTTPS", 443)
 
 
@@ -81,3 +85,28 @@ def test_modelled_failover_figures_follow_the_configuration() -> None:
     slow = FailoverModel(health_check_interval=30, failure_threshold=3)
     assert (slow.detection, slow.read_rto) == (90, 150)
     assert json.dumps(model.rows()).count("detection") >= 2
+
+
+@pytest.mark.parametrize(("kind", "region"), [("primary", "us-east-1"), ("secondary", "us-west-2")])
+def test_each_region_also_gets_a_plain_regional_alias(
+    synth: Synthesized, kind: str, region: str
+) -> None:
+    record = synth.one(kind, "AWS::Route53::RecordSet", "FailoverRegionalRecord")["Properties"]
+    assert record["Name"] == f"{region}.app.tapstack.example.com."
+    assert record["HostedZoneName"] == "tapstack.example.com."
+    assert "Failover" not in record and "SetIdentifier" not in record
+    assert record["AliasTarget"]["EvaluateTargetHealth"] is True
+
+
+def test_us_east_1_stack_watches_the_other_region_by_its_regional_name(
+    synth: Synthesized,
+) -> None:
+    watch = synth.one("primary", "AWS::Route53::HealthCheck", "OtherRegionWatch")["Properties"]
+    config = watch["HealthCheckConfig"]
+    assert config["FullyQualifiedDomainName"] == "us-west-2.app.tapstack.example.com"
+    assert config["ResourcePath"] == "/health"
+    assert synth.resources("secondary", "AWS::Route53::HealthCheck").keys() == {
+        k
+        for k in synth.resources("secondary", "AWS::Route53::HealthCheck")
+        if k.startswith("Failover")
+    }

@@ -42,6 +42,14 @@ LOCKED: dict[str, dict[str, str]] = {
         "WebTargetGroupFE6444AE": "AWS::ElasticLoadBalancingV2::TargetGroup",
         "FailoverHealthCheckB7C7DF10": "AWS::Route53::HealthCheck",
         "FailoverRecord9E9280D2": "AWS::Route53::RecordSet",
+        "NetworkFlowLogGroup4F8CEEEF": "AWS::Logs::LogGroup",
+        "WebWebAclFFF190F2": "AWS::WAFv2::WebACL",
+        "WebWebAclLogGroupF5900463": "AWS::Logs::LogGroup",
+        "LoaderDeadLetterQueueADDEEE20": "AWS::SQS::Queue",
+        "LoaderLogGroupC8484073": "AWS::Logs::LogGroup",
+        "LoaderFunction8EC4C94F": "AWS::Lambda::Function",
+        "AlarmTopicC2164170": "AWS::SNS::Topic",
+        "MonitoringDashboard0C3675C6": "AWS::CloudWatch::Dashboard",
     },
 }
 

@@ -21,12 +21,11 @@ def test_vpc_uses_the_configured_cidr(synth: Synthesized, kind: str) -> None:
 
 @pytest.mark.parametrize("kind", REGIONS)
 def test_two_public_and_two_private_subnets_span_two_azs(synth: Synthesized, kind: str) -> None:
-    subnets = synth.resources(kind, "AWS::EC2::Subnet").values()
-    public = [s for s in subnets if s["Properties"]["MapPublicIpOnLaunch"]]
-    private = [s for s in subnets if not s["Properties"]["MapPublicIpOnLaunch"]]
-    assert len(public) == 2 and len(private) == 2
-    region = synth.templates[kind]["Resources"]
-    assert region  # non-empty template
+    subnets = synth.resources(kind, "AWS::EC2::Subnet")
+    public = [s for k, s in subnets.items() if k.startswith("NetworkVpcpublic")]
+    private = [s for k, s in subnets.items() if k.startswith("NetworkVpcprivate")]
+    assert len(public) == 2 and len(private) == 2 and len(subnets) == 4
+    assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
     for group in (public, private):
         azs = {s["Properties"]["AvailabilityZone"] for s in group}
         assert len(azs) == 2
@@ -77,4 +76,5 @@ def test_endpoint_security_group_admits_only_https_from_the_vpc(
     ingress = endpoint_group["Properties"]["SecurityGroupIngress"]
     assert len(ingress) == 1
     assert ingress[0]["FromPort"] == 443 and ingress[0]["ToPort"] == 443
-    assert "Fn::GetAtt" in ingress[0]["CidrIp"], "the VPC's own CIDR, not 0.0.0.0/0"
+    expected = {"primary": "10.10.0.0/16", "secondary": "10.20.0.0/16"}[kind]
+    assert ingress[0]["CidrIp"] == expected, "the VPC's own CIDR, not 0.0.0.0/0"

@@ -245,6 +245,7 @@ def test_user_data_rejects_an_unknown_role() -> None:
             stack,
             "Web",
             vpc=vpc,
+            vpc_cidr="10.0.0.0/16",
             settings=WebConfig(),
             region="us-east-1",
             role="leader",

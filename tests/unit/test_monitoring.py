@@ -1,0 +1,92 @@
+"""Observability per region: the encrypted alarm topic with its e-mail
+subscription, the dashboard, scaling events, and the WAF in front of the ALB."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support import Synthesized
+
+REGIONS = [("primary", "us-east-1"), ("secondary", "us-west-2")]
+
+
+@pytest.mark.parametrize(("kind", "region"), REGIONS)
+def test_alarm_topic_is_encrypted_tls_only_and_subscribed(
+    synth: Synthesized, kind: str, region: str
+) -> None:
+    topic = synth.one(kind, "AWS::SNS::Topic")["Properties"]
+    assert topic["TopicName"] == f"tapstack-prod-alarms-{region}"
+    assert "KmsMasterKeyId" in topic
+    subscription = synth.one(kind, "AWS::SNS::Subscription")["Properties"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
+    policy = synth.one(kind, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Statement"]
+    )
+
+
+@pytest.mark.parametrize(("kind", "region"), REGIONS)
+def test_dashboard_covers_traffic_errors_capacity_database_replication_and_loader(
+    synth: Synthesized, kind: str, region: str
+) -> None:
+    dashboard = synth.one(kind, "AWS::CloudWatch::Dashboard")["Properties"]
+    assert dashboard["DashboardName"] == f"tapstack-prod-{region}"
+    body = json.dumps(dashboard["DashboardBody"])
+    for metric in (
+        "RequestCount",
+        "HTTPCode_Target_5XX_Count",
+        "TargetResponseTime",
+        "HealthyHostCount",
+        "CPUUtilization",
+        "FreeStorageSpace",
+        "DatabaseConnections",
+        "RowsLoaded",
+    ):
+        assert metric in body, metric
+    assert ("ReplicaLag" in body) == (kind == "secondary")
+    assert ("ReplicationLatency" in body) == (kind == "primary")
+
+
+@pytest.mark.parametrize(("kind", "_region"), REGIONS)
+def test_launch_and_terminate_events_reach_the_topic(
+    synth: Synthesized, kind: str, _region: str
+) -> None:
+    rule = synth.one(kind, "AWS::Events::Rule", "MonitoringScalingEvents")["Properties"]
+    assert rule["EventPattern"]["source"] == ["aws.autoscaling"]
+    assert "EC2 Instance Launch Successful" in rule["EventPattern"]["detail-type"]
+    assert "EC2 Instance Terminate Successful" in rule["EventPattern"]["detail-type"]
+    topic_id = next(iter(synth.resources(kind, "AWS::SNS::Topic")))
+    assert rule["Targets"][0]["Arn"] == {"Ref": topic_id}
+
+
+@pytest.mark.parametrize(("kind", "_region"), REGIONS)
+def test_a_waf_web_acl_with_logging_guards_the_load_balancer(
+    synth: Synthesized, kind: str, _region: str
+) -> None:
+    acl_id, acl = next(iter(synth.resources(kind, "AWS::WAFv2::WebACL").items()))
+    rules = {r["Name"] for r in acl["Properties"]["Rules"]}
+    assert rules == {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "RatePerAddress",
+    }
+    assert acl["Properties"]["Scope"] == "REGIONAL"
+    association = synth.one(kind, "AWS::WAFv2::WebACLAssociation")["Properties"]
+    assert association["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    logging = synth.one(kind, "AWS::WAFv2::LoggingConfiguration")["Properties"]
+    assert ":log-group:aws-waf-logs-" in logging["LogDestinationConfigs"][0]
+
+
+def test_alarm_thresholds_come_from_configuration(synth: Synthesized) -> None:
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in synth.resources("secondary", "AWS::CloudWatch::Alarm").values()
+    }
+    assert alarms["tapstack-prod-us-west-2-web-cpu-high"]["Threshold"] == 80
+    assert alarms["tapstack-prod-us-west-2-replica-lag-high"]["Threshold"] == 60
+    assert alarms["tapstack-prod-us-west-2-db-free-storage-low"]["Threshold"] == 5 * 1024**3
+    assert alarms["tapstack-prod-us-west-2-no-healthy-hosts"]["TreatMissingData"] == "breaching"
+    assert alarms["tapstack-prod-us-west-2-loader-errors"]["TreatMissingData"] == "notBreaching"
