@@ -5,16 +5,21 @@ Commands:
     summary        describe a synthesized app (cdk.out/): stacks, regions,
                    resource counts and the modelled failover figures
     demo           deploy into the embedded AWS emulator, verify, load sample data
+    bootstrap-database
+                   create the loader's schema and IAM database user (once, after
+                   the first deploy) by invoking the primary loader's bootstrap action
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -22,6 +27,7 @@ from rich.table import Table
 from tapstack import demo as demo_command
 from tapstack.config import ConfigError, TapStackConfig, TapStackConfigWarning, load_config
 from tapstack.failover.model import FailoverModel
+from tapstack.naming import Names
 from tapstack.summary import read_assembly
 
 DEFAULT_CONFIG = "config/default.yaml"
@@ -118,14 +124,59 @@ def build_parser() -> argparse.ArgumentParser:
         help="deploy the app into the embedded AWS emulator, verify it, load sample data",
     )
     demo_command.add_arguments(demo)
+    sub.add_parser(
+        "bootstrap-database",
+        help="create the loader's schema and database user (invokes the primary loader)",
+    )
     return parser
+
+
+BOOTSTRAP_EVENT = {"tapstack_action": "bootstrap"}
+
+
+def invoke_bootstrap(config: TapStackConfig, lambda_client: Any) -> dict[str, Any]:
+    """Invoke the primary loader's bootstrap action and return its JSON result.
+
+    Raises ``RuntimeError`` with the function's error when it fails."""
+    function = Names(config, config.primary.region).loader_function
+    response = lambda_client.invoke(
+        FunctionName=function,
+        InvocationType="RequestResponse",
+        Payload=json.dumps(BOOTSTRAP_EVENT).encode(),
+    )
+    body = response["Payload"].read().decode() or "null"
+    if response.get("FunctionError"):
+        raise RuntimeError(f"{function} failed: {body}")
+    result: dict[str, Any] = json.loads(body) or {}
+    return result
+
+
+def cmd_bootstrap_database(args: argparse.Namespace, console: Console) -> int:
+    config = _load(args.config, console)
+    if config is None:
+        return 2
+    import boto3
+
+    client = boto3.client("lambda", region_name=config.primary.region)
+    try:
+        result = invoke_bootstrap(config, client)
+    except RuntimeError as exc:
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        return 1
+    console.print_json(data=result)
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return demo_command.run(args, console)
 
 
-COMMANDS = {"check-config": cmd_check_config, "summary": cmd_summary, "demo": cmd_demo}
+COMMANDS = {
+    "check-config": cmd_check_config,
+    "summary": cmd_summary,
+    "demo": cmd_demo,
+    "bootstrap-database": cmd_bootstrap_database,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -391,9 +391,16 @@ class BackupConfig(_Frozen):
 class LoaderConfig(_Frozen):
     """The S3 -> MySQL loader function."""
 
-    memory_mb: Annotated[int, Field(ge=128, le=10240)] = 512
+    memory_mb: Annotated[int, Field(ge=128, le=10240)] = Field(
+        default=1769,
+        description="Lambda memory; 1769 MB buys one full vCPU, and loading is CPU-bound.",
+    )
     timeout_seconds: Annotated[int, Field(ge=10, le=900)] = 300
-    reserved_concurrency: Annotated[int, Field(ge=1, le=1000)] = 5
+    reserved_concurrency: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        default=5,
+        description="Concurrent loads (and so database connections) at most; null reserves "
+        "nothing (new accounts with a concurrency limit of 10 cannot reserve any).",
+    )
     batch_size: Annotated[int, Field(ge=100, le=100000)] = 5000
     database_user: str = "tapstack_loader"
 

@@ -259,7 +259,6 @@ class ReplicaDatabase(_DatabaseBase):
             auto_minor_version_upgrade=False,
             publicly_accessible=False,
             monitoring_interval=Duration.seconds(60),
-            engine_lifecycle_support=lifecycle_support(settings),
             removal_policy=RemovalPolicy.SNAPSHOT if retain else RemovalPolicy.DESTROY,
         )
         cfn = self.instance.node.default_child

@@ -172,8 +172,16 @@ class Loader(Construct):
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
+                # Without it a deleted object reads as 403 (retried, dead-lettered), not 404.
+                sid="TellMissingObjectsApart",
+                actions=["s3:ListBucket"],
+                resources=[bucket_arn],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
                 sid="WriteReports",
-                actions=["s3:PutObject"],
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
                 resources=[
                     f"{bucket_arn}/{REJECTED_PREFIX}*",
                     f"{bucket_arn}/{QUARANTINE_PREFIX}*",

@@ -301,6 +301,21 @@ class Monitoring(Construct):
             missing=Missing.NOT_BREACHING,
         )
         role = self.names.role
+        quarantined = cloudwatch.Metric(
+            namespace=LOADER_NAMESPACE,
+            metric_name="ObjectsQuarantined",
+            dimensions_map={"FunctionRole": role},
+            statistic="Sum",
+            period=five_min,
+        )
+        self._alarm(
+            "loader-quarantined",
+            metric=quarantined,
+            threshold=0,
+            description="An object under incoming/ could not be parsed at all and was moved "
+            "to quarantine/ (nothing from it was loaded)",
+            missing=Missing.NOT_BREACHING,  # emitted only when it happens
+        )
         rows = [
             cloudwatch.Metric(
                 namespace=LOADER_NAMESPACE,
@@ -311,7 +326,7 @@ class Monitoring(Construct):
             )
             for name in ("RowsLoaded", "RowsRejected")
         ]
-        self._graph("Loader", "Loader rows", *rows)
+        self._graph("Loader", "Loader rows", *rows, quarantined)
         self._graph("Loader", "Loader errors, throttles, dead letters", errors, throttles, depth)
 
     def watch_replication(

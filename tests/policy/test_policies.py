@@ -46,6 +46,7 @@ EXPECTED_ALARMS = {
         "loader-errors",
         "loader-throttles",
         "loader-dead-letters",
+        "loader-quarantined",
         "s3-replication-failures",
         "s3-replication-latency",
         "primary-health-check",
@@ -66,6 +67,7 @@ EXPECTED_ALARMS = {
         "loader-errors",
         "loader-throttles",
         "loader-dead-letters",
+        "loader-quarantined",
     },
 }
 
@@ -78,7 +80,7 @@ def test_each_region_has_its_alarms(synth: Synthesized, kind: str) -> None:
         for a in synth.resources(kind, "AWS::CloudWatch::Alarm").values()
     }
     assert names == EXPECTED_ALARMS[kind]
-    assert len(names) == {"primary": 17, "secondary": 14}[kind]
+    assert len(names) == {"primary": 18, "secondary": 15}[kind]
 
 
 @pytest.mark.parametrize("kind", REGIONAL)
@@ -183,9 +185,7 @@ def test_nothing_is_stored_unencrypted(synth: Synthesized, kind: str) -> None:
             assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], logical_id
         elif rtype == "AWS::RDS::DBInstance":
             assert props.get("StorageEncrypted") is True or "KmsKeyId" in props, logical_id
-        elif rtype == "AWS::SQS::Queue":
-            assert "KmsMasterKeyId" in props, logical_id
-        elif rtype == "AWS::SNS::Topic":
+        elif rtype == "AWS::SQS::Queue" or rtype == "AWS::SNS::Topic":
             assert "KmsMasterKeyId" in props, logical_id
         elif rtype == "AWS::Logs::LogGroup":
             assert "KmsKeyId" in props, logical_id

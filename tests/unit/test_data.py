@@ -281,6 +281,8 @@ def test_replica_is_encrypted_with_the_secondary_key_and_accepted_by_cloudformat
     assert props["EnableIAMDatabaseAuthentication"] is True
     assert props["PubliclyAccessible"] is False
     assert "MasterUsername" not in props and "EngineVersion" not in props
+    # Not a parameter of CreateDBInstanceReadReplica: a replica inherits it from its source.
+    assert "EngineLifecycleSupport" not in props
 
 
 # --- AWS Backup ------------------------------------------------------------

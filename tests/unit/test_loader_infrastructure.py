@@ -34,7 +34,7 @@ def test_function_runs_the_newest_python_in_the_private_subnets(
     assert fn["FunctionName"] == f"tapstack-prod-loader-{region}"
     assert fn["Runtime"] == "python3.14"
     assert fn["Handler"] == "loader.handler.handler"
-    assert fn["MemorySize"] == 512 and fn["Timeout"] == 300
+    assert fn["MemorySize"] == 1769 and fn["Timeout"] == 300
     assert fn["ReservedConcurrentExecutions"] == 5
     subnets = json.dumps(fn["VpcConfig"]["SubnetIds"]).lower()
     assert "private" in subnets and "public" not in subnets
@@ -77,7 +77,16 @@ def test_s3_access_is_limited_to_the_loaders_prefixes(
     statements = {s.get("Sid"): s for s in _loader_statements(synth, kind)}
     assert statements["ReadIncoming"]["Resource"] == f"{bucket}/incoming/*"
     assert sorted(statements["ReadIncoming"]["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
-    assert statements["WriteReports"]["Action"] == "s3:PutObject"
+    assert sorted(statements["WriteReports"]["Action"]) == [
+        "s3:AbortMultipartUpload",
+        "s3:PutObject",
+    ]
+    assert statements["TellMissingObjectsApart"] == {
+        "Action": "s3:ListBucket",
+        "Effect": "Allow",
+        "Resource": bucket,
+        "Sid": "TellMissingObjectsApart",
+    }
     assert sorted(statements["WriteReports"]["Resource"]) == [
         f"{bucket}/quarantine/*",
         f"{bucket}/rejected/*",
@@ -89,6 +98,7 @@ def test_s3_access_is_limited_to_the_loaders_prefixes(
         if a.startswith("s3:")
     ]
     assert "s3:*" not in s3_actions and "s3:DeleteObject" not in s3_actions
+    assert "s3:PutObject" not in statements["ReadIncoming"]["Action"]
 
 
 @pytest.mark.parametrize(("kind", "region"), REGIONS)

@@ -102,10 +102,51 @@ def classify_key(key: str) -> str | None:
     return FORMATS.get(dot + extension) if stem else None
 
 
+def _from_eventbridge(event: dict[str, Any]) -> list[ObjectRef | IgnoredRecord]:
+    """An EventBridge ``Object Created`` event (how the secondary region's loader is
+    triggered): one object, its key not URL-encoded."""
+    try:
+        detail = event["detail"]
+        bucket = detail["bucket"]["name"]
+        obj = detail["object"]
+        key = obj["key"]
+    except (KeyError, TypeError):
+        raise EventError("not an S3 Object Created event: no detail.bucket/object") from None
+    fmt = classify_key(key)
+    if fmt is None:
+        return [IgnoredRecord(bucket, key, _NOT_LOADABLE)]
+    return [
+        ObjectRef(
+            bucket=bucket,
+            key=key,
+            format=fmt,
+            etag=str(obj.get("etag") or "").strip('"'),
+            version_id=obj.get("version-id") or None,
+            size=obj.get("size"),
+            region=event.get("region"),
+        )
+    ]
+
+
+_NOT_LOADABLE = f"key is not under {INCOMING_PREFIX} with a .jsonl, .ndjson or .json name"
+
+
 def parse_event(event: Any) -> list[ObjectRef | IgnoredRecord]:
-    """Turn an S3 event notification into objects to load and records to ignore."""
+    """Turn an S3 event notification (or the EventBridge form of an S3 Object
+    Created event) into objects to load and records to ignore."""
     if not isinstance(event, dict):
         raise EventError(f"expected an S3 event object, got {type(event).__name__}")
+    if event.get("source") == "aws.s3" and "detail-type" in event:
+        if event["detail-type"] != "Object Created":
+            detail = event.get("detail") or {}
+            return [
+                IgnoredRecord(
+                    (detail.get("bucket") or {}).get("name"),
+                    (detail.get("object") or {}).get("key"),
+                    f"event {event['detail-type']} is not Object Created",
+                )
+            ]
+        return _from_eventbridge(event)
     if event.get("Event") == "s3:TestEvent":
         return [IgnoredRecord(event.get("Bucket"), None, "s3:TestEvent")]
     records = event.get("Records")
@@ -126,13 +167,7 @@ def parse_event(event: Any) -> list[ObjectRef | IgnoredRecord]:
             continue
         fmt = classify_key(key)
         if fmt is None:
-            parsed.append(
-                IgnoredRecord(
-                    bucket,
-                    key,
-                    f"key is not under {INCOMING_PREFIX} with a .jsonl, .ndjson or .json name",
-                )
-            )
+            parsed.append(IgnoredRecord(bucket, key, _NOT_LOADABLE))
             continue
         parsed.append(
             ObjectRef(

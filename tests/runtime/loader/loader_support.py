@@ -110,7 +110,7 @@ class CapturedLoader:
 
 # ------------------------------------------------------------ data helpers
 def record(i: int, **changes: Any) -> dict[str, Any]:
-    """A valid ``events`` record."""
+    """A valid ``events`` record; keyword arguments replace fields, ``...`` removes one."""
     document: dict[str, Any] = {
         "id": f"evt-{i:06d}",
         "occurred_at": f"2024-03-{1 + i % 28:02d}T10:{i % 60:02d}:00.{i % 1000:03d}000+02:00",

@@ -143,3 +143,36 @@ def test_report_keys_keep_the_key_relative_to_incoming():
     )
     assert unversioned.object_id != versioned.object_id
     assert len(unversioned.object_id) == 64
+
+
+def test_eventbridge_events_other_than_object_created_are_ignored():
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Deleted",
+        "detail": {"bucket": {"name": "b"}, "object": {"key": "incoming/a.jsonl"}},
+    }
+    assert parse_event(event) == [
+        IgnoredRecord("b", "incoming/a.jsonl", "event Object Deleted is not Object Created")
+    ]
+    with pytest.raises(EventError, match="no detail.bucket/object"):
+        parse_event({"source": "aws.s3", "detail-type": "Object Created", "detail": {}})
+
+
+def test_eventbridge_keys_are_taken_as_they_are_not_url_decoded():
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "region": "us-west-2",
+        "detail": {
+            "bucket": {"name": "b"},
+            "object": {"key": "incoming/a+b c.json", "etag": "e1", "version-id": "v1", "size": 3},
+        },
+    }
+    [ref] = parse_event(event)
+    assert isinstance(ref, ObjectRef)
+    assert (ref.key, ref.format, ref.version_id, ref.etag) == (
+        "incoming/a+b c.json",
+        "json",
+        "v1",
+        "e1",
+    )

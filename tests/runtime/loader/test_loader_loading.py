@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 from tests.runtime.loader.loader_support import (
     BUCKET,
@@ -271,3 +272,48 @@ def test_each_object_is_logged_as_one_json_line_that_is_also_an_emf_document(
     assert (line["RowsLoaded"], line["RowsRejected"], line["ObjectsSkipped"]) == (1, 1, 0)
     assert isinstance(line["DurationMs"], int)
     assert (line["bucket"], line["key"], line["level"]) == (BUCKET, "incoming/m.jsonl", "INFO")
+
+
+def eventbridge_event(s3_event_payload):
+    """The EventBridge form of the same S3 event, as the secondary region's rule delivers it."""
+    s3_record = s3_event_payload["Records"][0]["s3"]
+
+    obj = {
+        "key": urllib.parse.unquote_plus(s3_record["object"]["key"]),
+        "size": s3_record["object"]["size"],
+        "etag": s3_record["object"]["eTag"],
+        "sequencer": "0066C3A1D2E3F4A5B6",
+    }
+    if "versionId" in s3_record["object"]:
+        obj["version-id"] = s3_record["object"]["versionId"]
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-26T12:00:00Z",
+        "region": "us-west-2",
+        "resources": [f"arn:aws:s3:::{s3_record['bucket']['name']}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": s3_record["bucket"]["name"]},
+            "object": obj,
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
+    }
+
+
+def test_eventbridge_object_created_events_load_like_notifications(make_loader, s3, database):
+    records = [record(i) for i in range(7)]
+    event = eventbridge_event(put(s3, "incoming/from eventbridge.jsonl", jsonl(records)))
+
+    result = make_loader().handle_event(event)
+
+    assert result["objects"][0]["status"] == "loaded"
+    assert database.events() == {r["id"]: stored(r) for r in records}
+    again = make_loader().handle_event(event)["objects"][0]
+    assert (again["status"], again["reason"]) == ("skipped", "already loaded (manifest)")
+    assert len(database.events()) == 7
