@@ -31,6 +31,26 @@ class TapStackApp:
         return [*ordered, self.secondary_storage, self.primary, self.secondary]
 
 
+#: Feature flags whose old behaviour TapStack must never get, whatever cdk.json
+#: says or when no cdk.json is read at all (``python app.py``, tests): S3 access
+#: logs through a bucket policy rather than the LogDeliveryWrite ACL, and Auto
+#: Scaling groups with launch templates rather than deprecated launch configurations.
+REQUIRED_FEATURE_FLAGS = (
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy",
+    "@aws-cdk/aws-autoscaling:generateLaunchTemplateInsteadOfLaunchConfig",
+)
+
+
+def require_feature_flags(app: cdk.App) -> None:
+    """Turn the required flags on when unset; refuse an app that turns one off."""
+    for flag in REQUIRED_FEATURE_FLAGS:
+        value = app.node.try_get_context(flag)
+        if value is None:
+            app.node.set_context(flag, True)
+        elif str(value).lower() != "true":
+            raise ValueError(f"TapStack needs the CDK feature flag {flag} on, got {value!r}")
+
+
 def build_app(config: TapStackConfig, *, app: cdk.App | None = None) -> TapStackApp:
     """Create every stack of the app for ``config``.
 
@@ -40,6 +60,7 @@ def build_app(config: TapStackConfig, *, app: cdk.App | None = None) -> TapStack
     synthesis: an unacknowledged finding fails it.
     """
     app = app or cdk.App()
+    require_feature_flags(app)
     register_policy_packs(app)
 
     def env(region: str) -> cdk.Environment:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,31 +24,17 @@ from rich.console import Console
 from rich.table import Table
 
 from tapstack import demo as demo_command
-from tapstack.config import ConfigError, TapStackConfig, TapStackConfigWarning, load_config
+from tapstack.config import TapStackConfig
 from tapstack.failover.model import FailoverModel
 from tapstack.naming import Names
+from tapstack.reporting import load_config_or_report
 from tapstack.summary import read_assembly
 
 DEFAULT_CONFIG = "config/default.yaml"
 
 
-def _load(path: str, console: Console) -> TapStackConfig | None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", TapStackConfigWarning)
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
-            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
-            return None
-    for warning in caught:
-        console.print(
-            f"[bold yellow]warning:[/] {warning.message}", soft_wrap=True, highlight=False
-        )
-    return config
-
-
 def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
-    config = _load(args.config, console)
+    config = load_config_or_report(args.config, console)
     if config is None:
         return 2
     console.print(
@@ -71,7 +56,7 @@ def failover_table(config: TapStackConfig) -> Table:
 
 
 def cmd_summary(args: argparse.Namespace, console: Console) -> int:
-    config = _load(args.config, console)
+    config = load_config_or_report(args.config, console)
     if config is None:
         return 2
     try:
@@ -152,7 +137,7 @@ def invoke_bootstrap(config: TapStackConfig, lambda_client: Any) -> dict[str, An
 
 
 def cmd_bootstrap_database(args: argparse.Namespace, console: Console) -> int:
-    config = _load(args.config, console)
+    config = load_config_or_report(args.config, console)
     if config is None:
         return 2
     import boto3

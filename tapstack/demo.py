@@ -30,7 +30,6 @@ import os
 import signal
 import sys
 import time
-import warnings
 import xml.etree.ElementTree as ET  # noqa: S405 - our own pytest's JUnit report
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,10 +43,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tapstack.config import ConfigError, TapStackConfig, TapStackConfigWarning, load_config
+from tapstack.config import TapStackConfig
 from tapstack.local import deploy as deployer
 from tapstack.local import process
 from tapstack.local.emulator import CREDENTIALS, Emulator, EmulatorError
+from tapstack.reporting import load_config_or_report
 
 ROOT = deployer.ROOT
 DEFAULT_CONFIG = "config/default.yaml"
@@ -181,7 +181,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     """Run the demo for parsed ``args`` (needs ``config`` and the ``add_arguments`` options)."""
     console = console or Console(width=max(Console().width, 110))
     args.config = str(Path(args.config).resolve())  # the CDK CLI runs in the project root
-    config = _load_config(args.config, console)
+    config = load_config_or_report(args.config, console)
     if config is None:
         return 2
     timings = Timings()
@@ -227,19 +227,6 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _load_config(path: str, console: Console) -> TapStackConfig | None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", TapStackConfigWarning)
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
-            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
-            return None
-    for warning in caught:
-        console.print(f"[bold yellow]warning:[/] {warning.message}", soft_wrap=True)
-    return config
 
 
 def _status_updater(console: Console, title: str) -> tuple[Any, Callable[[str], None]]:

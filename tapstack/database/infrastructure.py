@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
@@ -109,6 +111,36 @@ class _DatabaseBase(Construct):
                 "Monitoring to publish OS metrics to CloudWatch Logs",
             )
 
+    def _common(
+        self,
+        names: Names,
+        settings: DatabaseConfig,
+        vpc: ec2.IVpc,
+        key: kms.IKey,
+        retain: bool,
+    ) -> dict[str, Any]:
+        """Properties the primary and the replica share."""
+        return {
+            "instance_identifier": names.db_instance,
+            "instance_type": ec2.InstanceType(settings.instance_class.removeprefix("db.")),
+            "vpc": vpc,
+            "vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            "security_groups": [self.security_group],
+            "port": settings.port,
+            "storage_type": rds.StorageType.GP3,
+            "storage_encryption_key": key,
+            "max_allocated_storage": settings.max_allocated_storage_gib,
+            "parameter_group": self.parameter_group,
+            "iam_authentication": True,
+            "cloudwatch_logs_exports": list(EXPORTED_LOGS),
+            "copy_tags_to_snapshot": True,
+            "deletion_protection": retain,
+            "auto_minor_version_upgrade": False,  # the version is pinned in configuration
+            "publicly_accessible": False,
+            "monitoring_interval": Duration.seconds(60),  # Enhanced Monitoring
+            "removal_policy": RemovalPolicy.SNAPSHOT if retain else RemovalPolicy.DESTROY,
+        }
+
     def allow_from(self, peer: ec2.ISecurityGroup, description: str) -> None:
         """Admit MySQL connections from one security group."""
         self.security_group.add_ingress_rule(peer, ec2.Port.tcp(self.port), description)
@@ -149,34 +181,17 @@ class PrimaryDatabase(_DatabaseBase):
         self.instance = rds.DatabaseInstance(
             self,
             "Instance",
-            instance_identifier=names.db_instance,
+            **self._common(names, settings, vpc, key, retain),
             engine=engine_for(settings.engine_version),
             engine_lifecycle_support=lifecycle_support(settings),
-            instance_type=ec2.InstanceType(settings.instance_class.removeprefix("db.")),
-            vpc=vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            security_groups=[self.security_group],
-            port=settings.port,
             database_name=settings.database_name,
             multi_az=settings.multi_az,
-            storage_type=rds.StorageType.GP3,
             allocated_storage=settings.allocated_storage_gib,
-            max_allocated_storage=settings.max_allocated_storage_gib,
             storage_encrypted=True,
-            storage_encryption_key=key,
             credentials=rds.Credentials.from_username("admin"),
             manage_master_user_password=True,
-            iam_authentication=True,
-            parameter_group=self.parameter_group,
-            cloudwatch_logs_exports=list(EXPORTED_LOGS),
             backup_retention=Duration.days(settings.backup_retention_days),
-            copy_tags_to_snapshot=True,
-            deletion_protection=retain,
             delete_automated_backups=not retain,
-            auto_minor_version_upgrade=False,  # the version is pinned in configuration
-            publicly_accessible=False,
-            monitoring_interval=Duration.seconds(60),
-            removal_policy=RemovalPolicy.SNAPSHOT if retain else RemovalPolicy.DESTROY,
         )
         for group in self.log_groups:
             self.instance.node.add_dependency(group)
@@ -240,26 +255,9 @@ class ReplicaDatabase(_DatabaseBase):
         self.instance = rds.DatabaseInstanceReadReplica(
             self,
             "Instance",
-            instance_identifier=names.db_instance,
+            **self._common(names, settings, vpc, key, retain),
             source_database_instance=source_instance,
-            instance_type=ec2.InstanceType(settings.instance_class.removeprefix("db.")),
-            vpc=vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            security_groups=[self.security_group],
-            port=settings.port,
-            storage_type=rds.StorageType.GP3,
-            storage_encryption_key=key,
-            max_allocated_storage=settings.max_allocated_storage_gib,
             multi_az=settings.replica_multi_az,
-            parameter_group=self.parameter_group,
-            iam_authentication=True,
-            cloudwatch_logs_exports=list(EXPORTED_LOGS),
-            copy_tags_to_snapshot=True,
-            deletion_protection=retain,
-            auto_minor_version_upgrade=False,
-            publicly_accessible=False,
-            monitoring_interval=Duration.seconds(60),
-            removal_policy=RemovalPolicy.SNAPSHOT if retain else RemovalPolicy.DESTROY,
         )
         cfn = self.instance.node.default_child
         assert isinstance(cfn, rds.CfnDBInstance)

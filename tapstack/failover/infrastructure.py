@@ -11,6 +11,23 @@ from constructs import Construct
 from tapstack.config import DnsConfig
 
 
+def health_check(
+    scope: Construct, *, dns: DnsConfig, fqdn: str, https: bool, measure_latency: bool = False
+) -> route53.HealthCheck:
+    """A Route 53 health check on ``<fqdn>/health`` with the configured pace."""
+    return route53.HealthCheck(
+        scope,
+        "HealthCheck",
+        type=route53.HealthCheckType.HTTPS if https else route53.HealthCheckType.HTTP,
+        fqdn=fqdn,
+        port=443 if https else 80,
+        resource_path=dns.health_check_path,
+        request_interval=Duration.seconds(dns.health_check_interval_seconds),
+        failure_threshold=dns.health_check_failure_threshold,
+        measure_latency=measure_latency,
+    )
+
+
 class FailoverRecord(Construct):
     """Route 53 HTTP(S) health check on ``<alb>/health`` and a failover alias A record.
 
@@ -36,15 +53,11 @@ class FailoverRecord(Construct):
         https: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.health_check = route53.HealthCheck(
+        self.health_check = health_check(
             self,
-            "HealthCheck",
-            type=route53.HealthCheckType.HTTPS if https else route53.HealthCheckType.HTTP,
+            dns=dns,
             fqdn=load_balancer.load_balancer_dns_name,
-            port=443 if https else 80,
-            resource_path=dns.health_check_path,
-            request_interval=Duration.seconds(dns.health_check_interval_seconds),
-            failure_threshold=dns.health_check_failure_threshold,
+            https=https,
             measure_latency=True,
         )
         # L1 on purpose: the L2 ARecord needs the zone's ID, which lives in another
@@ -107,13 +120,6 @@ class RegionWatch(Construct):
         https: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.health_check = route53.HealthCheck(
-            self,
-            "HealthCheck",
-            type=route53.HealthCheckType.HTTPS if https else route53.HealthCheckType.HTTP,
-            fqdn=regional_name(dns, region),
-            port=443 if https else 80,
-            resource_path=dns.health_check_path,
-            request_interval=Duration.seconds(dns.health_check_interval_seconds),
-            failure_threshold=dns.health_check_failure_threshold,
+        self.health_check = health_check(
+            self, dns=dns, fqdn=regional_name(dns, region), https=https
         )

@@ -144,3 +144,23 @@ def test_destroy_mode_releases_the_hosted_zone_and_the_alb(synth_variant: Synthe
     lb = synth_variant.one("primary", "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
     attributes = {a["Key"]: a["Value"] for a in lb["LoadBalancerAttributes"]}
     assert attributes["deletion_protection.enabled"] == "false"
+
+
+def test_required_feature_flags_are_on_even_without_cdk_json() -> None:
+    import aws_cdk as cdk
+
+    from tapstack.app import REQUIRED_FEATURE_FLAGS, require_feature_flags
+
+    app = cdk.App()
+    require_feature_flags(app)
+    assert all(app.node.try_get_context(flag) is True for flag in REQUIRED_FEATURE_FLAGS)
+
+
+def test_an_app_that_turns_a_required_flag_off_is_refused() -> None:
+    import aws_cdk as cdk
+
+    from tapstack.app import require_feature_flags
+
+    app = cdk.App(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": False})
+    with pytest.raises(ValueError, match="serverAccessLogsUseBucketPolicy on, got False"):
+        require_feature_flags(app)

@@ -199,3 +199,46 @@ def test_no_warnings_for_the_default_configuration() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", TapStackConfigWarning)
         load_config(DEFAULT_CONFIG)
+
+
+def test_commands_print_the_mysql_8_0_cost_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from tapstack.cli import main
+
+    data = default_config_data()
+    data["database"]["engine_version"] = "8.0.46"
+    path = tmp_path / "eight-oh.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["--config", str(path), "check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "warning:" in out and "left RDS standard support on 2026-07-31" in out
+
+
+def test_synth_prints_the_mysql_8_0_cost_warning_and_still_succeeds(tmp_path: Path) -> None:
+    import yaml
+
+    data = default_config_data()
+    data["database"]["engine_version"] = "8.0.46"
+    path = tmp_path / "eight-oh.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env={
+            "TAPSTACK_CONFIG": str(path),
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "CDK_OUTDIR": str(tmp_path / "out"),
+            "CDK_VALIDATION": "false",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "WARNING: database.engine_version '8.0.46': MySQL 8.0 left RDS standard" in (
+        result.stderr + result.stdout
+    )
+    assert (tmp_path / "out" / "tapstack-prod-primary.template.json").exists()
