@@ -8,6 +8,8 @@ Commands:
     bootstrap-database
                    create the loader's schema and IAM database user (once, after
                    the first deploy) by invoking the primary loader's bootstrap action
+    redrive        after promoting a replica: send that region's loader an event for
+                   every object under incoming/ (loaded ones are skipped)
 """
 
 from __future__ import annotations
@@ -109,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="deploy the app into the embedded AWS emulator, verify it, load sample data",
     )
     demo_command.add_arguments(demo)
+    redrive_parser = sub.add_parser(
+        "redrive",
+        help="after promoting a replica, load every object under incoming/ not loaded yet",
+    )
+    redrive_parser.add_argument("--region", required=True, help="region whose loader to run")
+    redrive_parser.add_argument(
+        "--dry-run", action="store_true", help="count the objects, invoke nothing"
+    )
     sub.add_parser(
         "bootstrap-database",
         help="create the loader's schema and database user (invokes the primary loader)",
@@ -152,6 +162,38 @@ def cmd_bootstrap_database(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_redrive(args: argparse.Namespace, console: Console) -> int:
+    config = load_config_or_report(args.config, console)
+    if config is None:
+        return 2
+    regions = [r.region for r in config.regions]
+    if args.region not in regions:
+        console.print(
+            f"[bold red]error:[/] --region {args.region!r} is not one of {', '.join(regions)}",
+            soft_wrap=True,
+        )
+        return 2
+    import boto3
+
+    from tapstack.loader.redrive import redrive
+
+    names = Names(config, args.region)
+    result = redrive(
+        boto3.client("s3", region_name=args.region),
+        boto3.client("lambda", region_name=args.region),
+        bucket=names.data_bucket,
+        function_name=names.loader_function,
+        region=args.region,
+        dry_run=args.dry_run,
+    )
+    verb = "would send" if args.dry_run else "sent"
+    console.print(
+        f"{verb} {result.objects} object(s) in {result.events} event(s) to "
+        f"{names.loader_function}; already loaded objects are skipped by the manifest"
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return demo_command.run(args, console)
 
@@ -161,6 +203,7 @@ COMMANDS = {
     "summary": cmd_summary,
     "demo": cmd_demo,
     "bootstrap-database": cmd_bootstrap_database,
+    "redrive": cmd_redrive,
 }
 
 

@@ -252,7 +252,6 @@ class DnsConfig(_Frozen):
     health_check_failure_threshold: Annotated[int, Field(ge=1, le=10)] = Field(
         default=3, description="Consecutive failures before an endpoint counts as unhealthy."
     )
-    health_check_path: str = "/health"
 
     @field_validator("domain_name")
     @classmethod
@@ -274,13 +273,6 @@ class DnsConfig(_Frozen):
     def _zone_id(cls, value: str | None) -> str | None:
         if value is not None and not _ZONE_ID_RE.match(value):
             raise ValueError("must be a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ")
-        return value
-
-    @field_validator("health_check_path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        if not value.startswith("/") or " " in value:
-            raise ValueError("must be an absolute URL path such as /health")
         return value
 
     @property
@@ -346,6 +338,17 @@ class DatabaseConfig(_Frozen):
         if not re.match(r"^[a-z][a-z0-9_]{0,63}$", value):
             raise ValueError("must start with a letter and hold only a-z, 0-9 and _ (at most 64)")
         return value
+
+    @model_validator(mode="after")
+    def _extended_support(self) -> DatabaseConfig:
+        if self.is_mysql_8_0 and self.engine_lifecycle_support.endswith("-disabled"):
+            raise ValueError(
+                f"database.engine_lifecycle_support: {self.engine_lifecycle_support!r} with "
+                f"engine_version {self.engine_version!r}: MySQL 8.0 left RDS standard support "
+                "on 2026-07-31, and RDS refuses to create it without Extended Support; choose "
+                f"an 8.4 version (default {DEFAULT_MYSQL_VERSION}) or enable Extended Support"
+            )
+        return self
 
     @model_validator(mode="after")
     def _storage(self) -> DatabaseConfig:
@@ -621,19 +624,18 @@ def config_warnings(config: TapStackConfig) -> list[str]:
     messages = []
     db = config.database
     if db.is_mysql_8_0:
-        if db.engine_lifecycle_support == "open-source-rds-extended-support":
-            messages.append(
-                f"database.engine_version {db.engine_version!r}: MySQL 8.0 left RDS standard "
-                "support on 2026-07-31; this database is billed RDS Extended Support (about "
-                "$0.10 per vCPU-hour, on the Multi-AZ standby and the replica too). Choose an "
-                f"8.4 version (default {DEFAULT_MYSQL_VERSION}) to avoid the charge."
-            )
-        else:
-            messages.append(
-                f"database.engine_version {db.engine_version!r}: MySQL 8.0 left RDS standard "
-                "support on 2026-07-31 and Extended Support is disabled, so RDS will upgrade "
-                "this database to 8.4 automatically. Plan the upgrade to 8.4 yourself."
-            )
+        messages.append(
+            f"database.engine_version {db.engine_version!r}: MySQL 8.0 left RDS standard "
+            "support on 2026-07-31; this database is billed RDS Extended Support (about "
+            "$0.10 per vCPU-hour, on the Multi-AZ standby and the replica too). Choose an "
+            f"8.4 version (default {DEFAULT_MYSQL_VERSION}) to avoid the charge."
+        )
+    if "us-east-1" not in (config.primary.region, config.secondary.region):
+        messages.append(
+            "neither region is us-east-1: Route 53 publishes health-check metrics only "
+            "there, so no health-check alarms are created (the per-region ALB and host "
+            "alarms still are)."
+        )
     if config.web.ssh_allowed_cidr and not config.web.key_pair_name:
         messages.append(
             "web.ssh_allowed_cidr is set but web.key_pair_name is not: port 22 opens to that "

@@ -19,7 +19,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 @pytest.fixture(scope="session")
 def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """A second shape, synthesized once: TLS, SSH from one address, a key pair,
-    an existing hosted zone, NAT per AZ, a Graviton instance type and destroy mode."""
+    an existing hosted zone, NAT per AZ, a Graviton instance type, destroy mode and
+    non-default alarm thresholds."""
     data = default_config_data()
     data["primary"]["nat_gateways"] = 2
     data["primary"]["certificate_arn"] = (
@@ -30,6 +31,13 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     data["web"]["instance_type"] = "t4g.small"
     data["dns"]["hosted_zone_id"] = "Z0123456789ABCDEFGHIJ"
     data["removal_mode"] = "destroy"
+    data["monitoring"].update(
+        cpu_alarm_percent=70,
+        replica_lag_alarm_seconds=120,
+        rds_free_storage_alarm_gib=9,
+        target_response_time_alarm_seconds=0.5,
+        alb_5xx_alarm_count=3,
+    )
     return synthesize(data, tmp_path_factory.mktemp("cdk.out.variant"))
 
 

@@ -9,6 +9,7 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from tapstack.config import DnsConfig
+from tapstack.web.infrastructure import HEALTH_PATH
 
 
 def health_check(
@@ -21,11 +22,17 @@ def health_check(
         type=route53.HealthCheckType.HTTPS if https else route53.HealthCheckType.HTTP,
         fqdn=fqdn,
         port=443 if https else 80,
-        resource_path=dns.health_check_path,
+        resource_path=HEALTH_PATH,
         request_interval=Duration.seconds(dns.health_check_interval_seconds),
         failure_threshold=dns.health_check_failure_threshold,
         measure_latency=measure_latency,
     )
+
+
+def zone_name(dns: DnsConfig) -> str | None:
+    """Records name their zone by ID when the user brings one (unambiguous), else by
+    name: the dns stack owns it, in another stack whose outputs are not imported."""
+    return None if dns.hosted_zone_id is not None else f"{dns.domain_name}."
 
 
 class FailoverRecord(Construct):
@@ -65,7 +72,8 @@ class FailoverRecord(Construct):
         self.record = route53.CfnRecordSet(
             self,
             "Record",
-            hosted_zone_name=f"{dns.domain_name}.",
+            hosted_zone_id=dns.hosted_zone_id,
+            hosted_zone_name=zone_name(dns),
             name=f"{dns.fqdn}.",
             type="A",
             set_identifier=set_identifier,
@@ -83,7 +91,8 @@ class FailoverRecord(Construct):
         self.regional_record = route53.CfnRecordSet(
             self,
             "RegionalRecord",
-            hosted_zone_name=f"{dns.domain_name}.",
+            hosted_zone_id=dns.hosted_zone_id,
+            hosted_zone_name=zone_name(dns),
             name=f"{self.regional_name}.",
             type="A",
             alias_target=route53.CfnRecordSet.AliasTargetProperty(

@@ -269,6 +269,11 @@ class Loader(Construct):
             source_account=stack.account,
         )
         bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            # AWS Backup of S3 turns EventBridge delivery on for the buckets it protects;
+            # declaring it keeps the template and the bucket in agreement (no drift).
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            ),
             lambda_configurations=[
                 s3.CfnBucket.LambdaConfigurationProperty(
                     event="s3:ObjectCreated:*",
@@ -285,7 +290,7 @@ class Loader(Construct):
                     ),
                 )
                 for suffix in SUFFIXES
-            ]
+            ],
         )
         # S3 checks that it may invoke the function when the configuration is set.
         bucket.node.add_dependency(permission)

@@ -74,18 +74,21 @@ class DataKey(Construct):
                 },
             )
         )
-        # EventBridge delivers failed loader events to the encrypted dead-letter
-        # queue; CloudWatch alarms publish to the encrypted alarm topic.
+        # CloudWatch alarms publish to the encrypted alarm topic, and EventBridge
+        # delivers scaling events to it and failed loader events to the encrypted
+        # dead-letter queue. Unconditioned, as AWS documents these statements: the
+        # services do not all pass aws:SourceAccount to KMS, and a condition they do not
+        # meet silently drops every notification. The topic's and queue's own policies
+        # decide who may send to them.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowEventsAndAlarmsInThisAccount",
+                sid="AllowAlarmsAndEventsToUseTheKeyForTopicsAndQueues",
                 principals=[
-                    iam.ServicePrincipal("events.amazonaws.com"),
                     iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                    iam.ServicePrincipal("events.amazonaws.com"),
                 ],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy, "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": names.config.account}},
             )
         )
 

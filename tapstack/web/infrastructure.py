@@ -21,7 +21,10 @@ from tapstack.config import WebConfig
 
 SERVER_SOURCE = Path(__file__).parent / "runtime" / "server.py"
 SERVER_PATH = "/opt/tapstack/server.py"
+#: Deep health (database, maintenance): Route 53 moves traffic between regions on it.
 HEALTH_PATH = "/health"
+#: Process liveness: the target group (and so Auto Scaling) replaces instances on it only.
+LIVENESS_PATH = "/livez"
 
 
 def server_payload() -> str:
@@ -243,6 +246,8 @@ class WebTier(Construct):
             ],
         )
 
+        # CloudFormation rejects MinInstancesInService >= MaxSize during a rolling update.
+        in_service = max(0, min(settings.min_capacity, settings.max_capacity - 1))
         self.auto_scaling_group = autoscaling.AutoScalingGroup(
             self,
             "AutoScalingGroup",
@@ -258,7 +263,7 @@ class WebTier(Construct):
             ),
             update_policy=autoscaling.UpdatePolicy.rolling_update(
                 max_batch_size=1,
-                min_instances_in_service=settings.min_capacity,
+                min_instances_in_service=in_service,
                 pause_time=Duration.minutes(5),
             ),
         )
@@ -308,7 +313,9 @@ class WebTier(Construct):
             targets=[self.auto_scaling_group],
             deregistration_delay=Duration.seconds(30),
             health_check=elbv2.HealthCheck(
-                path=HEALTH_PATH,
+                # Not the deep /health: during a database failover every target would
+                # fail it, and Auto Scaling would replace every healthy instance.
+                path=LIVENESS_PATH,
                 healthy_http_codes="200",
                 interval=Duration.seconds(10),
                 timeout=Duration.seconds(5),

@@ -37,9 +37,11 @@ def test_listener_forwards_to_the_web_target_group(region: Region) -> None:
         assert redirect["Type"] == "redirect"
 
 
-def test_target_group_health_check_is_the_deep_health_endpoint(region: Region) -> None:
+def test_target_group_health_check_is_the_liveness_endpoint(region: Region) -> None:
+    # The deep /health is Route 53's (tests/integration/test_dns.py); the target group
+    # checks liveness so that a database failover does not recycle every instance.
     (group,) = region.target_groups
-    assert group["HealthCheckPath"] == "/health"
+    assert group["HealthCheckPath"] == "/livez"
     assert group["Port"] == region.target.config.web.app_port
     assert group["Protocol"] == "HTTP"
     assert group["VpcId"] == region.vpc_id

@@ -83,6 +83,41 @@ def test_each_region_has_its_alarms(synth: Synthesized, kind: str) -> None:
     assert len(names) == {"primary": 18, "secondary": 15}[kind]
 
 
+#: How each alarm treats missing data, chosen per metric: counters that are absent when
+#: nothing happens are fine when missing; gauges whose absence means the thing is gone breach.
+TREAT_MISSING = {
+    "web-cpu-high": "missing",
+    "alb-5xx": "notBreaching",
+    "target-5xx": "notBreaching",
+    "unhealthy-hosts": "notBreaching",
+    "no-healthy-hosts": "breaching",
+    "target-response-time": "notBreaching",
+    "db-cpu-high": "missing",
+    "db-free-storage-low": "breaching",
+    "db-free-memory-low": "breaching",
+    "db-connections-high": "missing",
+    "replica-lag-high": "breaching",
+    "loader-errors": "notBreaching",
+    "loader-throttles": "notBreaching",
+    "loader-dead-letters": "notBreaching",
+    "loader-quarantined": "notBreaching",
+    "s3-replication-failures": "notBreaching",
+    "s3-replication-latency": "notBreaching",
+    "primary-health-check": "breaching",
+    "standby-health-check": "breaching",
+}
+
+
+@pytest.mark.parametrize("kind", REGIONAL)
+def test_each_alarm_treats_missing_data_as_its_metric_requires(
+    synth: Synthesized, kind: str
+) -> None:
+    region = {"primary": "us-east-1", "secondary": "us-west-2"}[kind]
+    for alarm in synth.resources(kind, "AWS::CloudWatch::Alarm").values():
+        name = alarm["Properties"]["AlarmName"].removeprefix(f"tapstack-prod-{region}-")
+        assert alarm["Properties"]["TreatMissingData"] == TREAT_MISSING[name], name
+
+
 @pytest.mark.parametrize("kind", REGIONAL)
 def test_every_alarm_notifies_the_topic_on_alarm_and_on_ok(synth: Synthesized, kind: str) -> None:
     topic_id = next(iter(synth.resources(kind, "AWS::SNS::Topic")))
@@ -136,13 +171,17 @@ def test_no_iam_statement_allows_every_action(synth: Synthesized, kind: str) -> 
 def test_resource_star_only_in_key_policies_where_it_means_this_key(
     synth: Synthesized, kind: str
 ) -> None:
+    identity_statements = []
     for resource in synth.templates[kind]["Resources"].values():
         props = resource.get("Properties", {})
-        if "PolicyDocument" not in props or resource["Type"] != "AWS::IAM::Policy":
-            continue
-        for statement in props["PolicyDocument"]["Statement"]:
-            assert statement.get("Resource") != "*", statement
-            assert "*" not in _as_list(statement.get("Resource")), statement
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            identity_statements += props["PolicyDocument"]["Statement"]
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                identity_statements += policy["PolicyDocument"]["Statement"]
+    assert identity_statements or kind in ("dns", "secondary-storage")
+    for statement in identity_statements:
+        assert "*" not in _as_list(statement.get("Resource")), statement
 
 
 @pytest.mark.parametrize("kind", REGIONAL)

@@ -417,11 +417,21 @@ def test_mysql_8_0_is_accepted_with_a_cost_warning() -> None:
     assert config.database.engine_version == "8.0.46"
 
 
-def test_mysql_8_0_without_extended_support_warns_about_the_forced_upgrade() -> None:
+def test_mysql_8_0_without_extended_support_is_rejected_because_rds_would_refuse_it() -> None:
     data = default_config_data()
     data["database"]["engine_version"] = "8.0.46"
     data["database"]["engine_lifecycle_support"] = "open-source-rds-extended-support-disabled"
-    with pytest.warns(TapStackConfigWarning, match="upgrade this database to 8.4 automatically"):
+    with pytest.raises(ConfigError, match=r"RDS refuses to create it without Extended Support"):
+        parse_config(data)
+    data["database"]["engine_version"] = "8.4.10"
+    assert parse_config(data).database.engine_lifecycle_support.endswith("-disabled")
+
+
+def test_regions_without_us_east_1_warn_that_health_check_alarms_cannot_exist() -> None:
+    data = default_config_data()
+    data["primary"]["region"] = "eu-west-1"
+    data["secondary"]["region"] = "eu-central-1"
+    with pytest.warns(TapStackConfigWarning, match="no health-check alarms are created"):
         parse_config(data)
 
 
@@ -429,3 +439,21 @@ def test_mysql_8_4_raises_no_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", TapStackConfigWarning)
         parse_config(default_config_data())
+
+
+def test_the_data_key_lets_logs_alarms_and_events_use_it(synth: Synthesized) -> None:
+    for kind, region in (("primary", "us-east-1"), ("secondary-storage", "us-west-2")):
+        statements = synth.one(kind, "AWS::KMS::Key")["Properties"]["KeyPolicy"]["Statement"]
+        by_sid = {s.get("Sid"): s for s in statements}
+        logs = by_sid["AllowCloudWatchLogsInThisAccount"]
+        assert logs["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}
+        assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == (
+            f"arn:aws:logs:{region}:123456789012:log-group:*"
+        )
+        services = by_sid["AllowAlarmsAndEventsToUseTheKeyForTopicsAndQueues"]
+        assert sorted(services["Principal"]["Service"]) == [
+            "cloudwatch.amazonaws.com",
+            "events.amazonaws.com",
+        ]
+        assert sorted(services["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+        assert "Condition" not in services, "a condition the services do not meet drops alarms"

@@ -176,7 +176,9 @@ def test_primary_bucket_notifies_the_function_itself_for_each_suffix(synth: Synt
         for k, v in synth.resources("primary", "AWS::S3::Bucket").items()
         if "-data-" in v["Properties"]["BucketName"]
     )
-    configs = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    notifications = bucket["Properties"]["NotificationConfiguration"]
+    assert notifications["EventBridgeConfiguration"] == {"EventBridgeEnabled": True}
+    configs = notifications["LambdaConfigurations"]
     assert len(configs) == 3
     suffixes = set()
     for config in configs:

@@ -80,7 +80,19 @@ def test_a_waf_web_acl_with_logging_guards_the_load_balancer(
     assert ":log-group:aws-waf-logs-" in logging["LogDestinationConfigs"][0]
 
 
-def test_alarm_thresholds_come_from_configuration(synth: Synthesized) -> None:
+def test_alarm_thresholds_follow_the_configuration(synth_variant: Synthesized) -> None:
+    alarms = {
+        a["Properties"]["AlarmName"].removeprefix("tapstack-prod-us-west-2-"): a["Properties"]
+        for a in synth_variant.resources("secondary", "AWS::CloudWatch::Alarm").values()
+    }
+    assert alarms["web-cpu-high"]["Threshold"] == 70
+    assert alarms["replica-lag-high"]["Threshold"] == 120
+    assert alarms["db-free-storage-low"]["Threshold"] == 9 * 1024**3
+    assert alarms["target-response-time"]["Threshold"] == 0.5
+    assert alarms["alb-5xx"]["Threshold"] == 3 and alarms["target-5xx"]["Threshold"] == 3
+
+
+def test_alarm_thresholds_default_sensibly(synth: Synthesized) -> None:
     alarms = {
         a["Properties"]["AlarmName"]: a["Properties"]
         for a in synth.resources("secondary", "AWS::CloudWatch::Alarm").values()

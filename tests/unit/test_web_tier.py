@@ -78,6 +78,35 @@ def test_auto_scaling_group_spans_private_subnets_with_elb_health_checks(
     assert rolling["MinInstancesInService"] == 2
 
 
+def test_rolling_updates_keep_in_service_below_max_as_cloudformation_requires() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_ec2 as ec2
+
+    from tapstack.config import WebConfig
+    from tapstack.web.infrastructure import WebTier
+
+    stack = cdk.Stack(cdk.App(), "Scratch")
+    vpc = ec2.Vpc(stack, "Vpc", restrict_default_security_group=False)
+    settings = WebConfig(min_capacity=3, desired_capacity=3, max_capacity=3, waf_enabled=False)
+    WebTier(
+        stack,
+        "Web",
+        vpc=vpc,
+        vpc_cidr="10.0.0.0/16",
+        settings=settings,
+        region="us-east-1",
+        role="primary",
+        project="x",
+    )
+    template = cdk.assertions.Template.from_stack(stack).to_json()
+    asg = next(
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::AutoScaling::AutoScalingGroup"
+    )
+    assert asg["UpdatePolicy"]["AutoScalingRollingUpdate"]["MinInstancesInService"] == 2
+
+
 @pytest.mark.parametrize("kind", REGIONS)
 def test_cpu_target_tracking_scales_the_group(synth: Synthesized, kind: str) -> None:
     policy = synth.one(kind, "AWS::AutoScaling::ScalingPolicy")["Properties"]
@@ -107,9 +136,15 @@ def test_load_balancer_is_internet_facing_in_public_subnets(synth: Synthesized, 
 
 
 @pytest.mark.parametrize("kind", REGIONS)
-def test_target_group_checks_health_on_the_health_path(synth: Synthesized, kind: str) -> None:
+def test_target_group_checks_liveness_not_the_deep_health_that_route_53_uses(
+    synth: Synthesized, kind: str
+) -> None:
     tg = synth.one(kind, "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
-    assert tg["HealthCheckPath"] == "/health"
+    # /health fails while the database fails over; Auto Scaling would replace every
+    # healthy instance. The load balancer checks the process; Route 53 the region.
+    assert tg["HealthCheckPath"] == "/livez"
+    route53 = synth.one(kind, "AWS::Route53::HealthCheck", "FailoverHealthCheck")
+    assert route53["Properties"]["HealthCheckConfig"]["ResourcePath"] == "/health"
     assert tg["Matcher"] == {"HttpCode": "200"}
     assert tg["Port"] == 8080
     assert tg["HealthCheckIntervalSeconds"] == 10

@@ -15,8 +15,12 @@ Configured only through environment variables:
     TAPSTACK_INSTANCE_ID       instance id override; otherwise read from IMDSv2
     TAPSTACK_IMDS_URL          metadata base URL (default http://169.254.169.254)
 
-``GET /`` serves a small HTML page, ``GET /health`` a JSON report (503 when unhealthy); HEAD
-works for both. Each request is logged to stdout as one JSON line.
+``GET /`` serves a small HTML page; ``GET /health`` a JSON report of the region's health
+(503 when the database is unreachable or the maintenance file exists), which Route 53 uses to
+decide which region gets traffic; ``GET /livez`` answers 200 as long as the process serves,
+which the load balancer (and so Auto Scaling) uses, so that a database outage or a drained
+region does not make Auto Scaling replace healthy instances. HEAD works for all three. Each
+request is logged to stdout as one JSON line.
 """
 
 from __future__ import annotations
@@ -199,6 +203,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/health":
             code, report = self._health()
             self._send(code, "application/json", json.dumps(report).encode("utf-8"))
+        elif path == "/livez":
+            alive = {"status": "alive", "instance_id": self.server.instance_id}
+            self._send(200, "application/json", json.dumps(alive).encode("utf-8"))
         else:
             self._send(404, "application/json", b'{"error": "not found"}')
 

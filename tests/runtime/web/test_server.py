@@ -277,6 +277,21 @@ def test_database_probe_checks_again_once_the_cache_has_expired(settings):
     assert probe.check()["reachable"] is False
 
 
+# --------------------------------------------------------------------------- /livez
+
+
+def test_livez_stays_200_while_health_fails_so_auto_scaling_keeps_the_instance(settings, tmp_path):
+    maintenance = tmp_path / "maintenance"
+    maintenance.write_text("draining\n")
+    drained = server.Settings(**{**vars(settings), "maintenance_file": str(maintenance)})
+    with serving(with_db(drained, closed_port())) as srv:
+        health_status, _ = get_json(srv.server_port, "/health")
+        live_status, live = get_json(srv.server_port, "/livez")
+    assert health_status == 503
+    assert live_status == 200
+    assert live == {"status": "alive", "instance_id": INSTANCE_ID}
+
+
 # --------------------------------------------------------------------------- HEAD, 404, 405
 
 
