@@ -486,7 +486,7 @@ def _data_path(
     if args.skip_data_path:
         timings.phases["data path"] = Phase("data path", "skipped", 0.0, "--skip-data-path")
         return True
-    from tapstack.local.datapath import run_data_path
+    from tapstack.local.datapath import SAMPLE_INVALID, SAMPLE_VALID, run_data_path
     from tapstack.local.mariadb import MariaDBNotInstalledError
 
     region = config.primary.region
@@ -506,10 +506,13 @@ def _data_path(
                     loader_user=config.loader.database_user,
                 )
         except MariaDBNotInstalledError as error:
-            phase.status = "skipped"
+            phase.status = "failed"
             phase.note = str(error)
-            console.print(f"[yellow]data path skipped:[/] {error}", highlight=False)
-            return True
+            console.print(
+                f"[bold red]data path failed:[/] {escape(str(error))} (`make setup` installs it)",
+                highlight=False,
+            )
+            return False
         except Exception as error:  # noqa: BLE001 - reported, the demo exits non-zero
             phase.status = "failed"
             phase.note = f"{type(error).__name__}: {error}"
@@ -538,8 +541,17 @@ def _data_path(
         f"MariaDB {loaded.server.split('-')[1] if '-' in loaded.server else loaded.server}",
     )
     console.print(table)
-    ok = loaded.status == "loaded" and loaded.rows_in_table == loaded.loaded
-    return ok
+    expected = {
+        "object status": ("loaded", loaded.status),
+        "rows loaded": (SAMPLE_VALID, loaded.loaded),
+        "rows in the table": (SAMPLE_VALID, loaded.rows_in_table),
+        "records rejected": (SAMPLE_INVALID, loaded.rejected),
+        "redelivery": ("skipped", loaded.redelivery.split(":", 1)[0]),
+    }
+    wrong = {what: pair for what, pair in expected.items() if pair[0] != pair[1]}
+    for what, (want, got) in wrong.items():
+        console.print(f"[bold red]data path:[/] {what}: expected {want!r}, got {got!r}")
+    return not wrong
 
 
 # ---------------------------------------------------------------------------

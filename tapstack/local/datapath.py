@@ -26,6 +26,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 SAMPLE_KEY = "incoming/demo/{stamp}/events.jsonl"
+#: What the sample must produce: the demo fails when the loader disagrees.
+SAMPLE_VALID = 6
+SAMPLE_INVALID = 3
 
 
 def sample_records() -> list[str]:

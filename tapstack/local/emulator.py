@@ -10,8 +10,9 @@ group), waits until it listens on a free port of 127.0.0.1 and stops it again on
 Why a child process and not ``ThreadedMotoServer`` in the caller's own process:
 
 * cleanup is certain: the child exits when its standard input closes (the parent died, even
-  by SIGKILL) and, on Linux, on ``PR_SET_PDEATHSIG``; ``stop()`` signals its whole process
-  group. Nothing survives the command that started it unless it asked for ``detached=True``
+  by SIGKILL); ``stop()`` signals its whole process group. (No ``preexec_fn``: Python code
+  between fork and exec is unsafe in a threaded parent such as a pytest session.) Nothing
+  survives the command that started it unless it asked for ``detached=True``
   (``tapstack demo --keep``);
 * moto's state is global per process: a test elsewhere in the same pytest session that uses
   ``moto.mock_aws`` would reset or intercept the emulator's backends;
@@ -212,13 +213,6 @@ class Emulator:
             stderr=self._log,
             env=env,
             start_new_session=True,  # own process group: Ctrl-C reaches us, we stop it
-            # PDEATHSIG fires when the *thread* that started the child ends: main thread only.
-            # Standard input closing (our end dies with us) covers every other case.
-            preexec_fn=(
-                _die_with_parent
-                if not self.detached and threading.current_thread() is threading.main_thread()
-                else None
-            ),
         )
         try:
             self.port = self._wait_ready()
@@ -303,18 +297,6 @@ class Emulator:
         except (OSError, RuntimeError):
             return []
         return [json.loads(line) for line in lines if line.strip()]
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: deliver SIGTERM to the child when its parent dies."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
 
 
 # ---------------------------------------------------------------------------

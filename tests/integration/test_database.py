@@ -51,6 +51,7 @@ def test_primary_lists_its_cross_region_replica(primary: Region, secondary: Regi
 
 def test_databases_sit_in_the_private_subnets(region: Region) -> None:
     subnets = {s["SubnetIdentifier"] for s in region.database["DBSubnetGroup"]["Subnets"]}
+    assert len(subnets) == 2, subnets
     assert subnets <= {s["SubnetId"] for s in region.subnets.private + region.subnets.isolated}
 
 

@@ -37,7 +37,9 @@ def test_loader_may_be_invoked_by_its_trigger(region: Region) -> None:
         region.client("lambda").get_policy(FunctionName=region.names.loader_function)["Policy"]
     )
     principals = {s["Principal"]["Service"] for s in policy["Statement"]}
-    assert principals & {"s3.amazonaws.com", "events.amazonaws.com"}, policy
+    # The primary's bucket notifies the function; the secondary's rule invokes it.
+    expected = "s3.amazonaws.com" if region.names.is_primary else "events.amazonaws.com"
+    assert expected in principals, policy
     for statement in policy["Statement"]:
         if statement["Principal"]["Service"] == "s3.amazonaws.com":
             source = statement["Condition"]["ArnLike"]["AWS:SourceArn"]
@@ -62,30 +64,40 @@ def _bucket_notifications(region: Region) -> list[dict]:
     ]
 
 
-def test_loader_is_triggered_by_objects_created_in_its_data_bucket(
-    target: Target, region: Region
+def test_secondary_loader_is_triggered_by_an_eventbridge_rule(secondary: Region) -> None:
+    rules = _eventbridge_rules(secondary)
+    assert len(rules) == 1, f"expected one rule targeting {secondary.names.loader_function}"
+    pattern = json.loads(rules[0]["EventPattern"])
+    assert pattern["source"] == ["aws.s3"]
+    assert pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["bucket"]["name"] == [secondary.names.data_bucket]
+    assert "incoming/" in json.dumps(pattern["detail"]["object"])
+
+
+def test_both_data_buckets_send_their_events_to_eventbridge(target: Target, region: Region) -> None:
+    target.skip_in_emulator("AWS::S3::Bucket", "NotificationConfiguration.EventBridgeConfiguration")
+    configuration = region.client("s3").get_bucket_notification_configuration(
+        Bucket=region.names.data_bucket
+    )
+    assert "EventBridgeConfiguration" in configuration, configuration
+
+
+def test_primary_loader_is_notified_by_its_bucket_for_incoming_objects(
+    target: Target, primary: Region
 ) -> None:
-    rules = _eventbridge_rules(region)
-    if rules:  # EventBridge: the bucket belongs to another stack (the secondary region)
-        pattern = json.loads(rules[0]["EventPattern"])
-        assert pattern["source"] == ["aws.s3"]
-        assert pattern["detail"]["bucket"]["name"] == [region.names.data_bucket]
-        assert "incoming/" in json.dumps(pattern["detail"]["object"])
-        if not target.emulated:
-            bridge = region.client("s3").get_bucket_notification_configuration(
-                Bucket=region.names.data_bucket
-            )
-            assert "EventBridgeConfiguration" in bridge, bridge
-        return
+    assert _eventbridge_rules(primary) == [], "the primary is triggered by its bucket"
     target.skip_in_emulator("AWS::S3::Bucket", "NotificationConfiguration")
-    notifications = _bucket_notifications(region)
-    assert notifications, f"nothing triggers {region.names.loader_function}"
+    notifications = _bucket_notifications(primary)
+    assert len(notifications) == 3, f"one per suffix for {primary.names.loader_function}"
+    suffixes = set()
     for notification in notifications:
         assert notification["Events"] == ["s3:ObjectCreated:*"]
         rules = {
             r["Name"].lower(): r["Value"] for r in notification["Filter"]["Key"]["FilterRules"]
         }
         assert rules["prefix"] == "incoming/"
+        suffixes.add(rules["suffix"])
+    assert suffixes == {".jsonl", ".ndjson", ".json"}
 
 
 def test_loader_failures_go_to_its_dead_letter_queue(target: Target, region: Region) -> None:

@@ -46,4 +46,5 @@ def test_vpc_endpoints_for_s3_and_the_configured_interfaces(region: Region) -> N
         assert endpoint is not None, f"no {name} interface endpoint in {region.name}"
         assert endpoint["VpcEndpointType"] == "Interface"
         assert endpoint["ServiceName"] == f"com.amazonaws.{region.name}.{name}"
-        assert set(endpoint.get("SubnetIds", [])) <= Subnets.ids(region.subnets.private)
+        assert endpoint.get("SubnetIds"), f"{name} endpoint is in no subnet"
+        assert set(endpoint["SubnetIds"]) <= Subnets.ids(region.subnets.private)

@@ -56,8 +56,20 @@ def test_auto_scaling_group_sizes(region: Region) -> None:
 
 
 def test_instances_run_in_the_private_subnets(region: Region) -> None:
-    group = region.auto_scaling_group
-    in_service = [i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService"]
+    """On AWS, a fresh deployment may still be launching instances: wait for them."""
+    autoscaling = region.client("autoscaling")
+    name = region.auto_scaling_group["AutoScalingGroupName"]
+    deadline = time.monotonic() + (0 if region.target.emulated else HEALTHY_WITHIN_SECONDS)
+    while True:
+        (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+            "AutoScalingGroups"
+        ]
+        in_service = [
+            i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService"
+        ]
+        if len(in_service) >= group["MinSize"] or time.monotonic() >= deadline:
+            break
+        time.sleep(15)
     assert len(in_service) >= group["MinSize"]
     reservations = region.client("ec2").describe_instances(InstanceIds=in_service)["Reservations"]
     instances = [i for r in reservations for i in r["Instances"]]
