@@ -15,7 +15,8 @@ Optional:
     DB_CONNECT_TIMEOUT      seconds, default 10
     DB_READ_TIMEOUT         seconds per statement read, default 300
     LOCK_TIMEOUT_SECONDS    longest wait for another invocation loading the same object;
-                            default: half of the invocation's remaining time
+                            default: half of the invocation's remaining time; never more
+                            than DB_READ_TIMEOUT minus 5 seconds
     LOG_LEVEL               DEBUG, INFO (default), WARNING or ERROR
     FUNCTION_ROLE           value of the FunctionRole metric dimension, default ``loader``
 """

@@ -5,11 +5,20 @@ the few differences are in ``Dialect``.
 
 Manifest states (``tapstack_load_manifest.status``), one row per object version:
 
-``loading``      an invocation holds the object's lock and is loading it
+``loading``      an invocation holds the key's lock and is loading this version
 ``failed``       the last attempt raised (``error`` says why); the next attempt resumes
 ``loaded``       done; redeliveries skip it
 ``quarantined``  the object could not be parsed; copied to ``quarantine/``; nothing loaded
-``skipped``      the version no longer exists in S3 (overwritten or deleted before loading)
+``skipped``      the version no longer exists in S3 (overwritten or deleted before loading);
+                 nothing of it was loaded
+``superseded``   a newer version of the same key is (being) loaded, so this one is not: it
+                 would overwrite the newer rows (see ``loader``); ``error`` names the newer one
+``partial``      the version disappeared from S3 after earlier attempts had committed
+                 ``rows_loaded`` of its records; those rows stay, the rest never loads
+
+Every state but ``loading`` and ``failed`` is final: redeliveries skip the version.
+``sequencer`` is the S3 event's sequencer (NULL when the event had none) and ``key_id``
+groups the versions of one key; the named lock is per key (``lock_name``).
 
 ``last_record`` is the checkpoint: every valid record with a number up to it is committed.
 It is updated in the same transaction as each batch, so after a crash the retry resumes
@@ -25,6 +34,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .events import ObjectRef
 from .schema import MANIFEST_COLUMNS, MANIFEST_TABLE, Table
 
 __all__ = [
@@ -35,9 +45,11 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "MissingSchemaError",
+    "OtherVersion",
     "PreparedBatch",
     "acquire_object_lock",
     "check_schema",
+    "ping",
     "prepare_session",
     "read_only_reason",
     "release_object_lock",
@@ -49,6 +61,7 @@ SESSION_SQL_MODE = (
     "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
     "NO_ENGINE_SUBSTITUTION"
 )
+ER_LOCK_DEADLOCK = 1213
 BOOTSTRAP_HINT = (
     'run the bootstrap action once: invoke the loader function with {"tapstack_action": '
     '"bootstrap"} (e.g. aws lambda invoke --function-name <loader> --cli-binary-format '
@@ -120,13 +133,35 @@ def read_only_reason(conn: Any) -> str | None:
         )
         settings = {name.lower(): str(value).upper() for name, value in cursor.fetchall()}
     conn.commit()
-    enabled = sorted(name for name, value in settings.items() if value in ("ON", "1"))
+    # Anything but "off" counts: MariaDB 11 turns read_only into a set of values
+    # (e.g. NO_LOCK), none of which accepts the loader's writes.
+    enabled = sorted(
+        (name, value) for name, value in settings.items() if value not in ("OFF", "0", "")
+    )
     if not enabled:
         return None
     return (
-        f"the database is read-only ({', '.join(f'{name}=ON' for name in enabled)}): this is "
+        f"the database is read-only ({', '.join(f'{n}={v}' for n, v in enabled)}): this is "
         "a replica; the rows and the manifest arrive through replication from the primary"
     )
+
+
+def ping(conn: Any, timeout: float) -> None:
+    """``conn.ping()`` that gives up after ``timeout`` seconds instead of the connection's
+    read timeout (minutes), so a socket that died silently while Lambda was frozen fails fast.
+
+    pymysql applies its private ``_read_timeout``/``_write_timeout`` to the socket on every
+    read and write; they are lowered for the ping only. Other connections are pinged as is.
+    """
+    if not (hasattr(conn, "_read_timeout") and hasattr(conn, "_write_timeout")):
+        conn.ping(reconnect=False)
+        return
+    saved = conn._read_timeout, conn._write_timeout
+    conn._read_timeout = conn._write_timeout = timeout
+    try:
+        conn.ping(reconnect=False)
+    finally:
+        conn._read_timeout, conn._write_timeout = saved
 
 
 def check_schema(conn: Any, table: Table) -> None:
@@ -157,27 +192,28 @@ def check_schema(conn: Any, table: Table) -> None:
         raise MissingSchemaError("; ".join(problems) + f". To create the schema, {BOOTSTRAP_HINT}")
 
 
-def lock_name(object_id: str) -> str:
+def lock_name(key_id: str) -> str:
     # MySQL limits lock names to 64 characters.
-    return "tapstack-load:" + hashlib.sha256(object_id.encode()).hexdigest()[:40]
+    return "tapstack-load:" + hashlib.sha256(key_id.encode()).hexdigest()[:40]
 
 
-def acquire_object_lock(conn: Any, object_id: str, timeout: float) -> None:
-    """Take the object's named lock on this connection; it is released when the connection
-    closes, so a crashed invocation never leaves it held."""
+def acquire_object_lock(conn: Any, key_id: str, timeout: float) -> None:
+    """Take the named lock of an object key (every version of it) on this connection; it is
+    released when the connection closes, so a crashed invocation never leaves it held."""
     with conn.cursor() as cursor:
-        cursor.execute("SELECT GET_LOCK(%s, %s)", (lock_name(object_id), max(0, int(timeout))))
+        cursor.execute("SELECT GET_LOCK(%s, %s)", (lock_name(key_id), max(0, int(timeout))))
         (granted,) = cursor.fetchone()
     conn.commit()
     if granted != 1:
         raise LockTimeout(
-            f"another invocation is still loading this object after waiting {timeout:.0f}s"
+            "another invocation is still loading this object (a version of this key) after "
+            f"waiting {timeout:.0f}s"
         )
 
 
-def release_object_lock(conn: Any, object_id: str) -> None:
+def release_object_lock(conn: Any, key_id: str) -> None:
     with conn.cursor() as cursor:
-        cursor.execute("SELECT RELEASE_LOCK(%s)", (lock_name(object_id),))
+        cursor.execute("SELECT RELEASE_LOCK(%s)", (lock_name(key_id),))
         cursor.fetchall()
     conn.commit()
 
@@ -193,12 +229,40 @@ class ManifestEntry:
     error: str | None
 
 
+def _identity(ref: ObjectRef) -> tuple[Any, ...]:
+    """key_id, bucket, object_key, version_id, etag, size_bytes, sequencer."""
+    return (ref.key_id, ref.bucket, ref.key, ref.version_id, ref.etag, ref.size, ref.sequencer)
+
+
+@dataclass(frozen=True)
+class OtherVersion:
+    """Another version of the same key, as the manifest knows it."""
+
+    version_id: str | None
+    etag: str
+    sequencer: str | None
+    status: str
+
+
 class Manifest:
-    """Reads and writes the manifest row of one object (under its lock)."""
+    """Reads and writes the manifest row of one object version (under its key's lock)."""
 
     def __init__(self, conn: Any, object_id: str) -> None:
         self.conn = conn
         self.object_id = object_id
+
+    def other_versions(self, key_id: str, statuses: tuple[str, ...]) -> list[OtherVersion]:
+        """The key's other versions whose status is one of ``statuses``."""
+        marks = ", ".join(["%s"] * len(statuses))
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                f"SELECT version_id, etag, sequencer, status FROM `{MANIFEST_TABLE}` "  # noqa: S608 - constant identifiers
+                f"WHERE key_id = %s AND object_id <> %s AND status IN ({marks})",
+                (key_id, self.object_id, *statuses),
+            )
+            rows = cursor.fetchall()
+        self.conn.commit()
+        return [OtherVersion(*row) for row in rows]
 
     def get(self) -> ManifestEntry | None:
         with self.conn.cursor() as cursor:
@@ -211,17 +275,32 @@ class Manifest:
         self.conn.commit()
         return ManifestEntry(*row) if row else None
 
-    def begin_attempt(
-        self, *, bucket: str, key: str, version_id: str | None, etag: str, size: int | None
-    ) -> None:
+    def begin_attempt(self, ref: ObjectRef) -> None:
         with self.conn.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO `{MANIFEST_TABLE}` (object_id, bucket, object_key, version_id, "  # noqa: S608 - constant identifiers
-                "etag, size_bytes, status, attempts, started_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, 'loading', 1, UTC_TIMESTAMP(6), "
-                "UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE status = 'loading', "
-                "attempts = attempts + 1, error = NULL, updated_at = UTC_TIMESTAMP(6)",
-                (self.object_id, bucket, key, version_id, etag, size),
+                f"INSERT INTO `{MANIFEST_TABLE}` (object_id, key_id, bucket, object_key, "  # noqa: S608 - constant identifiers
+                "version_id, etag, size_bytes, sequencer, status, attempts, started_at, "
+                "updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'loading', 1, "
+                "UTC_TIMESTAMP(6), UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE "
+                "status = 'loading', attempts = attempts + 1, error = NULL, "
+                "sequencer = COALESCE(sequencer, %s), updated_at = UTC_TIMESTAMP(6)",
+                (self.object_id, *_identity(ref), ref.sequencer),
+            )
+        self.conn.commit()
+
+    def mark_superseded(self, ref: ObjectRef, reason: str) -> None:
+        """Final state, without an attempt: a newer version of the key is (being) loaded."""
+        reason = reason[:4000]
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO `{MANIFEST_TABLE}` (object_id, key_id, bucket, object_key, "  # noqa: S608 - constant identifiers
+                "version_id, etag, size_bytes, sequencer, status, error, started_at, "
+                "updated_at, finished_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
+                "'superseded', %s, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6)) "
+                "ON DUPLICATE KEY UPDATE status = 'superseded', error = %s, "
+                "sequencer = COALESCE(sequencer, %s), updated_at = UTC_TIMESTAMP(6), "
+                "finished_at = UTC_TIMESTAMP(6)",
+                (self.object_id, *_identity(ref), reason, reason, ref.sequencer),
             )
         self.conn.commit()
 
@@ -305,6 +384,7 @@ class BatchWriter:
         self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
         self.rows_committed = 0
         self.batches_committed = 0
+        self.deadlocks_retried = 0
 
     def start(self) -> BatchWriter:
         self._thread.start()
@@ -342,14 +422,27 @@ class BatchWriter:
             if self._error is not None:
                 continue  # drain until told to stop
             try:
+                self._commit(batch)
+            except BaseException as error:  # noqa: BLE001 - re-raised on the caller's thread
+                self._error = error
+                continue
+            self.rows_committed += batch.rows
+            self.batches_committed += 1
+
+    def _commit(self, batch: PreparedBatch) -> None:
+        """One transaction: the batch and its checkpoint. An InnoDB deadlock (1213) rolls
+        the whole transaction back, so the batch is simply run again, once."""
+        for attempt in (1, 2):
+            try:
                 with self.conn.cursor() as cursor:
                     cursor.execute(batch.sql)
                     cursor.execute(
                         self.checkpoint_sql, (batch.rows, batch.last_record, batch.rows_rejected)
                     )
                 self.conn.commit()
-            except BaseException as error:  # noqa: BLE001 - re-raised on the caller's thread
-                self._error = error
-                continue
-            self.rows_committed += batch.rows
-            self.batches_committed += 1
+                return
+            except Exception as error:
+                if attempt == 2 or getattr(error, "args", ())[:1] != (ER_LOCK_DEADLOCK,):
+                    raise
+                self.conn.rollback()
+                self.deadlocks_retried += 1

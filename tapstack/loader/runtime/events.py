@@ -12,6 +12,12 @@ Reports live in the same bucket under the key relative to ``incoming/``. For
   relative key means ``day.json`` and ``day.jsonl`` can never share a report);
 * an unparseable object: ``quarantine/2024/day.json`` (a copy) and
   ``quarantine/2024/day.json.reason.json``.
+
+Each record's ``sequencer`` (``Records[].s3.object.sequencer``, or ``detail.object.sequencer``
+in the EventBridge form) orders the events of one key: the greater hexadecimal value is the
+later event. Sequencers may differ in length, so they are compared after left-padding the
+shorter one with zeros (``sequencer_is_newer``). A missing or non-hexadecimal sequencer
+(``tapstack redrive`` sends none) is ``None``: unknown.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ __all__ = [
     "IgnoredRecord",
     "ObjectRef",
     "parse_event",
+    "sequencer_is_newer",
 ]
 
 INCOMING_PREFIX = "incoming/"
@@ -52,6 +59,7 @@ class ObjectRef:
     version_id: str | None = None
     size: int | None = None
     region: str | None = None
+    sequencer: str | None = None  # upper-case hex; None when the event had none
 
     @property
     def relative_key(self) -> str:
@@ -66,6 +74,12 @@ class ObjectRef:
     def object_id(self) -> str:
         """sha256 of bucket, key and version: the manifest's primary key."""
         text = "\0".join((self.bucket, self.key, self.version_token))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @property
+    def key_id(self) -> str:
+        """sha256 of bucket and key: names the lock shared by every version of the key."""
+        text = "\0".join((self.bucket, self.key))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @property
@@ -92,6 +106,25 @@ class IgnoredRecord:
     bucket: str | None
     key: str | None
     reason: str
+
+
+def _sequencer(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    text = value.strip().upper()
+    if not text or len(text) > 64 or text.strip(_HEX_DIGITS):
+        return None
+    return text
+
+
+_HEX_DIGITS = "0123456789ABCDEF"
+
+
+def sequencer_is_newer(sequencer: str, than: str) -> bool:
+    """Whether ``sequencer`` is a later event of the same key than ``than`` (S3's rule:
+    left-pad the shorter value with zeros, then compare as strings)."""
+    width = max(len(sequencer), len(than))
+    return sequencer.upper().rjust(width, "0") > than.upper().rjust(width, "0")
 
 
 def classify_key(key: str) -> str | None:
@@ -124,6 +157,7 @@ def _from_eventbridge(event: dict[str, Any]) -> list[ObjectRef | IgnoredRecord]:
             version_id=obj.get("version-id") or None,
             size=obj.get("size"),
             region=event.get("region"),
+            sequencer=_sequencer(obj.get("sequencer")),
         )
     ]
 
@@ -178,6 +212,7 @@ def parse_event(event: Any) -> list[ObjectRef | IgnoredRecord]:
                 version_id=obj.get("versionId") or None,
                 size=obj.get("size"),
                 region=record.get("awsRegion"),
+                sequencer=_sequencer(obj.get("sequencer")),
             )
         )
     return parsed

@@ -80,12 +80,20 @@ def _loader(settings: Settings, logger: JsonLogger) -> Loader:
     return _cache["loader"]  # type: ignore[no-any-return]
 
 
+#: GET_LOCK waits on the server without sending anything, so the client must keep reading
+#: for longer than the wait: a wait up to the read timeout would end in "Lost connection"
+#: (2013) instead of a clean ``LockTimeout``.
+LOCK_WAIT_READ_MARGIN = 5.0
+
+
 def _lock_timeout(context: Any, settings: Settings) -> float:
-    """Wait for a concurrent loader of the same object at most half the remaining time."""
+    """Wait for a concurrent loader of the same object key at most half the remaining time,
+    and at most the database read timeout minus ``LOCK_WAIT_READ_MARGIN``."""
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     budget = remaining_ms() / 2000.0 if callable(remaining_ms) else 60.0
     if settings.lock_timeout is not None:
         budget = min(budget, settings.lock_timeout)
+    budget = min(budget, settings.read_timeout - LOCK_WAIT_READ_MARGIN)
     return max(1.0, budget)
 
 

@@ -3,17 +3,56 @@
 For each object named in an S3 event the loader:
 
 1. skips it if the database is read-only (a replica: the data arrives by replication);
-2. takes a named lock for the object version (``GET_LOCK`` on its own connection, so a
-   second invocation for the same object waits, then sees it loaded and skips; the server
-   releases the lock if the holder dies);
-3. reads the manifest row: ``loaded``/``quarantined``/``skipped`` objects are not touched
-   again; ``loading``/``failed`` ones resume after their checkpoint;
+2. takes a named lock for the object key - bucket and key, shared by all its versions
+   (``GET_LOCK`` on its own connection, so a second invocation for the same object waits,
+   then sees it loaded and skips, and two versions of a key never load at the same time;
+   the server releases the lock if the holder dies);
+3. reads the manifest row: ``loaded``/``quarantined``/``skipped``/``superseded``/``partial``
+   versions are not touched again; ``loading``/``failed`` ones resume after their
+   checkpoint - unless a newer version of the key is loaded (see below);
 4. streams the object from S3 (``GetObject`` with the event's ``versionId``, or ``If-Match``
    its ETag when the bucket is unversioned, so it loads exactly the version the event names)
    and validates every record against the table schema. Valid records go out in batches,
    one transaction per batch together with the manifest checkpoint; invalid ones are spooled
    to a temporary file and uploaded to ``rejected/`` at the end;
 5. marks the manifest row ``loaded``.
+
+An older version never overwrites a newer one
+---------------------------------------------
+S3 delivers events late, twice and out of order, so the event of an older version of a key
+can arrive after a newer version was loaded. Under the key's lock, before writing anything,
+the loader compares this version with the key's other versions in the manifest that have
+(or will have) rows in the table - status ``loading``, ``failed``, ``loaded`` or
+``partial``:
+
+* both have an S3 event ``sequencer`` (stored in the manifest): if the other one is greater
+  (hex values compared after left-padding the shorter with zeros, S3's rule), this version
+  is marked ``superseded`` and nothing of it is written - not even ids the newer version
+  lacks: the newer version replaced the object;
+* either has no sequencer (``tapstack redrive`` sends none; a version loaded from such an
+  event stores none): the order is asked of S3 instead - this version loads only if it is
+  the key's current version (``HeadObject``: the same version id, or the same ETag when the
+  bucket is unversioned); otherwise it is ``superseded``. The current version is the newest
+  one, and a newer upload has its own event.
+
+Versions that wrote nothing (``quarantined``, ``skipped``, ``superseded``) do not count:
+loading an older version after them leaves the table as processing the events in order
+would have. A version whose ``failed`` attempt committed some batches and is then
+superseded keeps those rows (they predate the newer version's, which replaced them).
+
+Versions that disappear
+-----------------------
+A version deleted or overwritten (unversioned bucket) before it is read is ``skipped``. If
+it disappears after earlier attempts committed some of its batches, it is marked
+``partial`` instead, with an ERROR log naming the object and the number of committed
+records: those rows stay and the rest can never be read.
+
+Connections
+-----------
+The connection is kept between invocations. It is replaced without being used when it has
+been idle for more than ``MAX_IDLE_SECONDS`` (Lambda may have frozen the environment and
+the network path may have dropped it silently), and otherwise checked with a ping that gives
+up after ``PING_TIMEOUT_SECONDS`` instead of the read timeout (minutes).
 
 Files that cannot be parsed load nothing
 ----------------------------------------
@@ -40,9 +79,10 @@ Each batch is one multi-row ``INSERT ... VALUES (...),(...) ON DUPLICATE KEY UPD
 built from literals escaped in Python (see ``schema``), followed by the manifest checkpoint
 ``UPDATE`` and ``COMMIT``. A background thread (``database.BatchWriter``) runs the
 statements while the main thread decodes and validates the next batch, so Python and the
-database work at the same time. ``LOAD DATA LOCAL INFILE`` was measured too: it costs the
-server a little less per row, but it needs ``local_infile=1`` on the server and on the
-client (which lets the server read any file the function can), turns data errors into
+database work at the same time; a batch that hits an InnoDB deadlock (1213, which rolls the
+whole transaction back) is run again once. ``LOAD DATA LOCAL INFILE`` was measured too: it
+costs the server a little less per row, but it needs ``local_infile=1`` on the server and on
+the client (which lets the server read any file the function can), turns data errors into
 warnings, and its ``REPLACE`` needs the ``DELETE`` privilege; the INSERT path needs only
 ``SELECT, INSERT, UPDATE`` and fails loudly in strict mode.
 """
@@ -66,14 +106,17 @@ from .database import (
     BatchWriter,
     Dialect,
     Manifest,
+    ManifestEntry,
+    OtherVersion,
     PreparedBatch,
     acquire_object_lock,
     check_schema,
+    ping,
     prepare_session,
     read_only_reason,
     release_object_lock,
 )
-from .events import IgnoredRecord, ObjectRef, parse_event
+from .events import IgnoredRecord, ObjectRef, parse_event, sequencer_is_newer
 from .formats import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_RECORD_BYTES,
@@ -88,6 +131,8 @@ from .schema import EVENTS, RecordError, Table
 __all__ = [
     "DEFAULT_BATCH_MAX_BYTES",
     "DEFAULT_BATCH_SIZE",
+    "MAX_IDLE_SECONDS",
+    "PING_TIMEOUT_SECONDS",
     "Loader",
     "ObjectResult",
 ]
@@ -95,6 +140,18 @@ __all__ = [
 DEFAULT_BATCH_SIZE = 5000
 DEFAULT_BATCH_MAX_BYTES = 2 << 20  # far below max_allowed_packet (16 MiB MariaDB, 64 MiB RDS)
 DEFAULT_LOCK_TIMEOUT = 60.0
+#: A kept connection idle for longer is replaced without being used: after a Lambda freeze
+#: its socket may be dead without either side knowing, and a read on it would wait for the
+#: read timeout. Reconnecting costs tens of milliseconds.
+MAX_IDLE_SECONDS = 60.0
+#: The liveness ping of a kept connection gives up after this long (a healthy one answers in
+#: about a millisecond).
+PING_TIMEOUT_SECONDS = 5.0
+
+#: Manifest states after which a version is never touched again.
+_FINAL_STATES = ("loaded", "quarantined", "skipped", "superseded", "partial")
+#: Manifest states of versions whose rows are, or will be, in the table.
+_HAS_ROWS = ("loading", "failed", "loaded", "partial")
 
 
 _GC_THRESHOLD_WHILE_LOADING = 50_000
@@ -137,7 +194,7 @@ class ObjectResult:
 
     bucket: str | None
     key: str | None
-    status: str  # loaded | quarantined | skipped | ignored
+    status: str  # loaded | quarantined | skipped | superseded | partial | ignored
     version_id: str | None = None
     reason: str | None = None
     rows_loaded: int = 0
@@ -199,6 +256,9 @@ class Loader:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         logger: JsonLogger | None = None,
         metrics: MetricsEmitter | None = None,
+        max_idle: float = MAX_IDLE_SECONDS,
+        ping_timeout: float = PING_TIMEOUT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -212,7 +272,11 @@ class Loader:
         self.lock_timeout = lock_timeout
         self.log = logger or JsonLogger()
         self.metrics = metrics or MetricsEmitter(self.log)
+        self.max_idle = max_idle
+        self.ping_timeout = ping_timeout
+        self._clock = clock
         self._conn: Any = None
+        self._last_used = 0.0
         self._dialect: Dialect | None = None
         self._schema_checked = False
 
@@ -244,6 +308,7 @@ class Loader:
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
             raise
+        self._last_used = self._clock()
         result.duration_ms = int((time.monotonic() - started) * 1000)
         self._emit(result)
         return result
@@ -254,11 +319,16 @@ class Loader:
     # -------------------------------------------------------- connection
     def _connection(self) -> Any:
         if self._conn is not None:
-            try:
-                self._conn.ping(reconnect=False)
-                return self._conn
-            except Exception:  # noqa: BLE001 - a dead cached connection is simply replaced
+            idle = self._clock() - self._last_used
+            if idle > self.max_idle:
+                self.log.debug("replacing an idle database connection", idle_s=round(idle, 1))
                 self._discard_connection()
+            else:
+                try:
+                    ping(self._conn, self.ping_timeout)
+                    return self._conn
+                except Exception:  # noqa: BLE001 - a dead cached connection is simply replaced
+                    self._discard_connection()
         conn = self._connect()
         try:
             self._dialect = prepare_session(conn)
@@ -266,6 +336,7 @@ class Loader:
             conn.close()
             raise
         self._conn = conn
+        self._last_used = self._clock()
         self._schema_checked = False
         return conn
 
@@ -286,15 +357,15 @@ class Loader:
         if not self._schema_checked:
             check_schema(conn, self.table)
             self._schema_checked = True
-        acquire_object_lock(conn, ref.object_id, lock_timeout)
+        acquire_object_lock(conn, ref.key_id, lock_timeout)
         result = self._load_locked(conn, ref)
-        release_object_lock(conn, ref.object_id)
+        release_object_lock(conn, ref.key_id)
         return result
 
     def _load_locked(self, conn: Any, ref: ObjectRef) -> ObjectResult:
         manifest = Manifest(conn, ref.object_id)
         entry = manifest.get()
-        if entry is not None and entry.status in ("loaded", "quarantined", "skipped"):
+        if entry is not None and entry.status in _FINAL_STATES:
             manifest.note_skipped_delivery()
             return ObjectResult(
                 ref.bucket,
@@ -304,22 +375,89 @@ class Loader:
                 f"already {entry.status} (manifest)",
                 report_key=entry.report_key,
             )
+        newer = self._newer_version(ref, manifest)
+        if newer is not None:
+            manifest.mark_superseded(ref, newer)
+            return ObjectResult(ref.bucket, ref.key, "superseded", ref.version_id, newer)
         resume_after = entry.last_record if entry is not None else 0
-        manifest.begin_attempt(
-            bucket=ref.bucket,
-            key=ref.key,
-            version_id=ref.version_id,
-            etag=ref.etag,
-            size=ref.size,
-        )
+        manifest.begin_attempt(ref)
         try:
             return self._load_attempt(conn, ref, manifest, resume_after)
         except ObjectGone as gone:
-            manifest.finish("skipped", error=str(gone))
-            return ObjectResult(ref.bucket, ref.key, "skipped", ref.version_id, str(gone))
+            return self._gone(ref, manifest, gone)
         except BaseException as error:
             self._record_failure(conn, manifest, error)
             raise
+
+    def _newer_version(self, ref: ObjectRef, manifest: Manifest) -> str | None:
+        """Why this version must not load because a newer one of the key has rows, or None
+        (the rules are in the module docstring)."""
+        others = manifest.other_versions(ref.key_id, _HAS_ROWS)
+        if not others:
+            return None
+        if ref.sequencer is not None:
+            for other in others:
+                if other.sequencer is not None and sequencer_is_newer(
+                    other.sequencer, ref.sequencer
+                ):
+                    return (
+                        f"a newer version of {ref.uri} is {other.status} "
+                        f"({_version_token(other)}, sequencer {other.sequencer} > "
+                        f"{ref.sequencer}); loading {ref.version_token} would overwrite its rows"
+                    )
+            if all(other.sequencer is not None for other in others):
+                return None
+        if self._is_current_version(ref):
+            return None
+        other = next((o for o in others if o.sequencer is None), others[0])
+        return (
+            f"{ref.version_token} is no longer the current version of {ref.uri} in S3 and "
+            f"{_version_token(other)} is {other.status}; without sequencers on both events "
+            "only the current version may load"
+        )
+
+    def _is_current_version(self, ref: ObjectRef) -> bool:
+        try:
+            head = self.s3.head_object(Bucket=ref.bucket, Key=ref.key)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("404", "NoSuchKey") or status == 404:
+                return False  # deleted: no version of the key is current
+            raise
+        if ref.version_id:
+            return bool(head.get("VersionId") == ref.version_id)
+        return str(head.get("ETag") or "").strip('"') == ref.etag
+
+    def _gone(self, ref: ObjectRef, manifest: Manifest, gone: ObjectGone) -> ObjectResult:
+        """The version disappeared: ``skipped`` if nothing of it was committed, else
+        ``partial``."""
+        entry: ManifestEntry | None = manifest.get()
+        committed = entry.rows_loaded if entry is not None else 0
+        if not committed:
+            manifest.finish("skipped", error=str(gone))
+            return ObjectResult(ref.bucket, ref.key, "skipped", ref.version_id, str(gone))
+        assert entry is not None
+        reason = (
+            f"{gone}; {committed} of its records were committed by earlier attempts and stay "
+            "in the table, the rest can never be loaded"
+        )
+        manifest.finish(
+            "partial",
+            rows_rejected=entry.rows_rejected,
+            last_record=entry.last_record,
+            error=reason,
+        )
+        self.log.error(
+            "object partly loaded: its version disappeared from S3 after some of its records "
+            "were committed",
+            uri=ref.uri,
+            version_id=ref.version_id,
+            etag=ref.etag,
+            rows_committed=committed,
+            reason=str(gone),
+        )
+        return ObjectResult(ref.bucket, ref.key, "partial", ref.version_id, reason)
 
     def _record_failure(self, conn: Any, manifest: Manifest, error: BaseException) -> None:
         """Best effort: the original error is what matters and is re-raised by the caller."""
@@ -424,6 +562,12 @@ class Loader:
             if rows:
                 flush()
             writer.close()
+            if writer.deadlocks_retried:
+                self.log.warning(
+                    "batches were run again after an InnoDB deadlock",
+                    uri=ref.uri,
+                    batches=writer.deadlocks_retried,
+                )
         except MalformedObject as problem:
             writer.abort()
             raise RuntimeError(
@@ -535,12 +679,12 @@ class Loader:
             {
                 "RowsLoaded": result.rows_loaded,
                 "RowsRejected": result.rows_rejected,
-                "ObjectsSkipped": int(result.status in ("skipped", "ignored")),
+                "ObjectsSkipped": int(result.status in ("skipped", "superseded", "ignored")),
                 "ObjectsQuarantined": int(result.status == "quarantined"),
                 "DurationMs": result.duration_ms,
             },
             message=_MESSAGES[result.status],
-            level="WARNING" if result.status == "quarantined" else "INFO",
+            level=_LEVELS.get(result.status, "INFO"),
             **{k: v for k, v in asdict(result).items() if v is not None},
         )
 
@@ -549,8 +693,15 @@ _MESSAGES = {
     "loaded": "object loaded",
     "quarantined": "object quarantined: it cannot be parsed, nothing was loaded",
     "skipped": "object skipped",
+    "superseded": "object skipped: a newer version of its key is loaded",
+    "partial": "object partly loaded: its version disappeared from S3",
     "ignored": "event record ignored",
 }
+_LEVELS = {"quarantined": "WARNING", "partial": "WARNING"}  # partial also logs an ERROR
+
+
+def _version_token(other: OtherVersion) -> str:
+    return f"version:{other.version_id}" if other.version_id else f"etag:{other.etag}"
 
 
 def _gone_reason(error: ClientError, ref: ObjectRef) -> str | None:

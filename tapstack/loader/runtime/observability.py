@@ -12,7 +12,8 @@ with the ``FUNCTION_ROLE`` variable), one EMF document per object handled:
 * ``RowsLoaded`` - records written by this invocation (Count)
 * ``RowsRejected`` - records written to ``rejected/`` (Count)
 * ``ObjectsSkipped`` - objects not loaded: already loaded, ignored key, read-only database,
-  or gone from S3 (Count; the ``reason`` property says which)
+  gone from S3, or superseded by a newer version of the key (Count; the ``status`` and
+  ``reason`` properties say which)
 * ``ObjectsQuarantined`` - objects moved to ``quarantine/`` (Count)
 * ``DurationMs`` - time spent on the object (Milliseconds)
 """

@@ -10,8 +10,12 @@ Rules for the default ``events`` table (one JSON object per record):
 * ``id``: non-empty string of at most 64 printable characters without leading or trailing
   whitespace (MySQL compares ``VARCHAR`` keys with trailing spaces ignored, so ``"a "`` and
   ``"a"`` would silently be the same row). Compared case-sensitively (``utf8mb4_bin``).
-* ``occurred_at``: ISO-8601 timestamp string with a timezone (``Z`` or ``±HH:MM``), converted
-  to UTC and stored as ``DATETIME(6)``; years 1000-9999 (the ``DATETIME`` range).
+* ``occurred_at``: ISO-8601 timestamp string with a timezone (``Z`` or ``±HH:MM``), in any
+  form ``datetime.fromisoformat`` accepts (so also basic format ``20240501T120000Z`` and week
+  dates ``2024-W18-3T12:00:00Z``), converted to UTC and stored as ``DATETIME(6)``; years
+  1000-9999 (the ``DATETIME`` range). The SQL literal is always the canonical
+  ``YYYY-MM-DD HH:MM:SS.ffffff`` text of the parsed instant, so the server never sees a
+  value it could refuse.
 * ``type``: non-empty string of at most 64 printable characters.
 * ``payload``: JSON object, stored as ``JSON``; ``{}`` when the field is absent (``null`` is
   rejected: a record either has a payload object or omits it).
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import json
 import json.encoder
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,6 +106,11 @@ def _fast_json_encoder() -> Callable[[Any], str]:
 
 _encode_json = _fast_json_encoder()
 _fromisoformat = datetime.fromisoformat
+# Matched only after fromisoformat accepted the text (which checks month and day ranges).
+_CANONICAL_UTC = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}"
+    r"(?:Z|\+00:00)"
+).fullmatch
 
 
 class VarChar:
@@ -150,14 +160,12 @@ class Timestamp:
             raise RecordError("has no timezone (add Z or an offset such as +02:00)")
         if moment.year < 1000:
             raise RecordError("is before the year 1000 (outside the DATETIME range)")
-        size = len(value)
-        if (
-            ((size == 27 and value[26] == "Z") or (size == 32 and value.endswith("+00:00")))
-            and value[10] == "T"
-            and value[19] == "."
-        ):
+        if _CANONICAL_UTC(value) is not None:
             # Fast path for the canonical UTC forms (2024-05-01T12:00:00.123456Z or
-            # ...+00:00), already validated by fromisoformat: the UTC text is a slice.
+            # ...+00:00): the SQL text is a slice. Only this exact shape qualifies -
+            # fromisoformat also accepts week dates, basic format, any separator, a comma
+            # before the fraction... whose text MySQL would refuse, so everything else is
+            # formatted from the parsed value below.
             return "'" + value[:10] + " " + value[11:26] + "'"
         try:
             utc = moment.astimezone(UTC)
@@ -272,10 +280,12 @@ EVENTS = Table(
 MANIFEST_TABLE = "tapstack_load_manifest"
 MANIFEST_COLUMNS = (
     "object_id",
+    "key_id",
     "bucket",
     "object_key",
     "version_id",
     "etag",
+    "sequencer",
     "size_bytes",
     "status",
     "rows_loaded",
@@ -296,13 +306,17 @@ def manifest_ddl() -> str:
     return f"""CREATE TABLE IF NOT EXISTS `{MANIFEST_TABLE}` (
   `object_id` CHAR(64) CHARACTER SET ascii NOT NULL
       COMMENT 'sha256 of bucket, key and version id (or ETag when unversioned)',
+  `key_id` CHAR(64) CHARACTER SET ascii NOT NULL
+      COMMENT 'sha256 of bucket and key: finds the other versions of the same key',
   `bucket` VARCHAR(63) CHARACTER SET ascii NOT NULL,
   `object_key` VARCHAR(1024) NOT NULL,
   `version_id` VARCHAR(1024) CHARACTER SET ascii NULL,
   `etag` VARCHAR(128) CHARACTER SET ascii NOT NULL,
+  `sequencer` VARCHAR(64) CHARACTER SET ascii NULL
+      COMMENT 'S3 event sequencer (hex); NULL when the event had none (redrive)',
   `size_bytes` BIGINT NULL,
   `status` VARCHAR(16) CHARACTER SET ascii NOT NULL
-      COMMENT 'loading | failed | loaded | quarantined | skipped',
+      COMMENT 'loading | failed | loaded | quarantined | skipped | superseded | partial',
   `rows_loaded` BIGINT NOT NULL DEFAULT 0,
   `rows_rejected` BIGINT NOT NULL DEFAULT 0,
   `last_record` BIGINT NOT NULL DEFAULT 0
@@ -317,5 +331,6 @@ def manifest_ddl() -> str:
   `finished_at` DATETIME(6) NULL,
   PRIMARY KEY (`object_id`),
   KEY `manifest_by_key` (`bucket`, `object_key`(255)),
+  KEY `manifest_by_key_id` (`key_id`),
   KEY `manifest_by_status` (`status`, `updated_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""

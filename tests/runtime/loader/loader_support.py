@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import urllib.parse
 from collections.abc import Callable
@@ -135,6 +136,14 @@ def jsonl(records: list[Any]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
 
 
+_sequencers = itertools.count(0x0066C3A1D2E3F4A5B6)
+
+
+def next_sequencer() -> str:
+    """A sequencer greater than every one handed out before (S3's are 18 hex digits)."""
+    return f"{next(_sequencers):018X}"
+
+
 def s3_event(
     key: str,
     *,
@@ -143,14 +152,22 @@ def s3_event(
     version_id: str | None = None,
     bucket: str = BUCKET,
     event_name: str = "ObjectCreated:Put",
+    sequencer: Any = ...,
 ) -> dict[str, Any]:
-    """An S3 event notification exactly as S3 sends it (keys URL-encoded, + for space)."""
+    """An S3 event notification exactly as S3 sends it (keys URL-encoded, + for space).
+
+    ``sequencer``: ``...`` (default) takes the next one, so later events order after earlier
+    ones as they do in S3; ``None`` leaves it out, as ``tapstack redrive`` does.
+    """
     obj: dict[str, Any] = {
         "key": urllib.parse.quote_plus(key, safe="/"),
         "size": size,
         "eTag": etag,
-        "sequencer": "0066C3A1D2E3F4A5B6",
     }
+    if sequencer is ...:
+        sequencer = next_sequencer()
+    if sequencer is not None:
+        obj["sequencer"] = sequencer
     if version_id:
         obj["versionId"] = version_id
     return {
@@ -182,8 +199,9 @@ def s3_event(
     }
 
 
-def put(s3: Any, key: str, body: bytes, bucket: str = BUCKET) -> dict[str, Any]:
-    """Upload an object and return the S3 event its upload produces."""
+def put(s3: Any, key: str, body: bytes, bucket: str = BUCKET, **event: Any) -> dict[str, Any]:
+    """Upload an object and return the S3 event its upload produces (``event``: options of
+    ``s3_event``, e.g. ``sequencer=None``)."""
     response = s3.put_object(Bucket=bucket, Key=key, Body=body)
     return s3_event(
         key,
@@ -191,7 +209,16 @@ def put(s3: Any, key: str, body: bytes, bucket: str = BUCKET) -> dict[str, Any]:
         size=len(body),
         version_id=response.get("VersionId"),
         bucket=bucket,
+        **event,
     )
+
+
+def without_sequencer(event: dict[str, Any]) -> dict[str, Any]:
+    """The same event as ``tapstack redrive`` sends it: no sequencer."""
+    copy = json.loads(json.dumps(event))
+    for item in copy["Records"]:
+        item["s3"]["object"].pop("sequencer", None)
+    return copy
 
 
 def read_jsonl(s3: Any, key: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from tapstack.loader.runtime.bootstrap import (
     bootstrap_database,
 )
 from tapstack.loader.runtime.connections import connection_factory
-from tapstack.loader.runtime.database import Dialect, MissingSchemaError
+from tapstack.loader.runtime.database import Dialect, MissingSchemaError, read_only_reason
 from tapstack.local.mariadb import free_port
 from tests.runtime.loader.loader_support import (
     LOADER_PASSWORD,
@@ -204,3 +204,40 @@ def test_bad_identifiers_are_refused_before_reaching_sql(mariadb):
             )
     finally:
         root.close()
+
+
+class ServerVariables:
+    """A connection whose SHOW GLOBAL VARIABLES returns the given values."""
+
+    def __init__(self, **values):
+        self.values = values
+
+    def cursor(self):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def execute(self, sql, args=None):
+        assert sql.startswith("SHOW GLOBAL VARIABLES")
+
+    def fetchall(self):
+        return list(self.values.items())
+
+    def commit(self):
+        pass
+
+
+def test_any_read_only_value_other_than_off_makes_the_database_read_only():
+    """MariaDB 11 turns read_only into a set of values such as NO_LOCK."""
+    reason = read_only_reason(ServerVariables(read_only="NO_LOCK", innodb_read_only="OFF"))
+
+    assert reason is not None
+    assert reason.startswith("the database is read-only (read_only=NO_LOCK)")
+    for value in ("ON", "1", "NO_LOCK_NO_ADMIN", "on"):
+        assert read_only_reason(ServerVariables(read_only=value)) is not None, value
+    for value in ("OFF", "0", "", "off"):
+        assert read_only_reason(ServerVariables(read_only=value, super_read_only=value)) is None

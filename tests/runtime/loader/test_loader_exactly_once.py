@@ -401,3 +401,111 @@ def test_a_loader_can_be_closed_and_used_again(make_loader, s3, database):
     loader.handle_event(put(s3, "incoming/two.jsonl", jsonl([record(2)])))
 
     assert sorted(database.events()) == ["evt-000001", "evt-000002"]
+
+
+def test_a_version_that_disappears_after_some_batches_were_committed_is_marked_partial(
+    make_loader, s3, database
+):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    records = [record(i) for i in range(60)]
+    event = put(s3, "incoming/vanishing.jsonl", jsonl(records))
+    connect = database.loader_connect()
+    crashing = make_loader(batch_size=20, connect=lambda: CommitFailsOnBatch(connect(), 2))
+    with pytest.raises(pymysql.err.OperationalError, match="injected at commit"):
+        crashing.handle_event(event)  # the first batch of 20 is committed
+    version_id = event["Records"][0]["s3"]["object"]["versionId"]
+    s3.delete_object(Bucket=BUCKET, Key="incoming/vanishing.jsonl", VersionId=version_id)
+    retry = make_loader(batch_size=20)
+
+    result = retry.handle_event(event)["objects"][0]
+
+    assert (result["status"], result["rows_loaded"]) == ("partial", 0)
+    assert "no longer exists; 20 of its records were committed" in result["reason"]
+    [entry] = database.manifest()
+    assert (entry["status"], entry["rows_loaded"], entry["last_record"]) == ("partial", 20, 20)
+    assert "20 of its records were committed by earlier attempts" in entry["error"]
+    assert len(database.events()) == 20
+    [error] = [line for line in retry.logs() if line["level"] == "ERROR"]
+    assert "partly loaded" in error["message"]
+    assert (error["uri"], error["version_id"], error["rows_committed"]) == (
+        f"s3://{BUCKET}/incoming/vanishing.jsonl",
+        version_id,
+        20,
+    )
+    again = make_loader().handle_event(event)["objects"][0]
+    assert (again["status"], again["reason"]) == ("skipped", "already partial (manifest)")
+
+
+def test_a_version_that_disappears_before_anything_was_committed_is_skipped(
+    make_loader, s3, database
+):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    event = put(s3, "incoming/gone-early.jsonl", jsonl([record(1)]))
+    version_id = event["Records"][0]["s3"]["object"]["versionId"]
+    s3.delete_object(Bucket=BUCKET, Key="incoming/gone-early.jsonl", VersionId=version_id)
+
+    result = make_loader().handle_event(event)["objects"][0]
+
+    assert result["status"] == "skipped"
+    assert database.manifest()[0]["status"] == "skipped"
+
+
+class DeadlocksOnInserts(CommitFailsOnBatch):
+    """A connection whose ``deadlock_on``-th INSERTs (1-based) fail as InnoDB deadlock victims."""
+
+    def __init__(self, conn, deadlock_on):
+        super().__init__(conn, fail_on=0)
+        self._deadlock_on = set(deadlock_on)
+        self._inserts = 0
+
+    def cursor(self):
+        owner = self
+
+        class Cursor(_WatchingCursor):
+            def execute(self, query, args=None):
+                if isinstance(query, bytes) and query.startswith(b"INSERT INTO `events`"):
+                    owner._inserts += 1
+                    if owner._inserts in owner._deadlock_on:
+                        raise pymysql.err.OperationalError(
+                            1213, "Deadlock found when trying to get lock; try restarting"
+                        )
+                return super().execute(query, args)
+
+        return Cursor(self._conn.cursor(), self)
+
+
+def test_a_batch_chosen_as_a_deadlock_victim_is_run_again_once_and_written_once(
+    make_loader, s3, database
+):
+    database.audit_writes()
+    records = [record(i) for i in range(60)]
+    event = put(s3, "incoming/deadlock.jsonl", jsonl(records))
+    connect = database.loader_connect()
+    loader = make_loader(batch_size=20, connect=lambda: DeadlocksOnInserts(connect(), {2}))
+
+    result = loader.handle_event(event)["objects"][0]
+
+    assert (result["status"], result["rows_loaded"]) == ("loaded", 60)
+    assert_written_exactly_once(database, records)
+    [entry] = database.manifest()
+    assert (entry["status"], entry["attempts"], entry["rows_loaded"]) == ("loaded", 1, 60)
+    [warning] = [line for line in loader.logs() if line["level"] == "WARNING"]
+    assert (warning["message"], warning["batches"]) == (
+        "batches were run again after an InnoDB deadlock",
+        1,
+    )
+
+
+def test_a_batch_that_deadlocks_twice_fails_the_invocation_after_the_committed_batches(
+    make_loader, s3, database
+):
+    records = [record(i) for i in range(60)]
+    event = put(s3, "incoming/deadlock-twice.jsonl", jsonl(records))
+    connect = database.loader_connect()
+    loader = make_loader(batch_size=20, connect=lambda: DeadlocksOnInserts(connect(), {2, 3}))
+
+    with pytest.raises(pymysql.err.OperationalError, match="Deadlock found"):
+        loader.handle_event(event)
+
+    [entry] = database.manifest()
+    assert (entry["status"], entry["last_record"], entry["rows_loaded"]) == ("failed", 20, 20)

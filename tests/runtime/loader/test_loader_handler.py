@@ -288,3 +288,15 @@ def test_the_runtime_imports_as_a_standalone_loader_package(tmp_path):
     )
 
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_lock_wait_stays_five_seconds_below_the_database_read_timeout():
+    """GET_LOCK sends nothing while it waits: a wait as long as the read timeout would end in
+    'Lost connection' (2013) instead of a LockTimeout."""
+    base = {"DB_HOST": "h", "DB_NAME": "d", "DB_USER": "u", "AWS_REGION": REGION}
+    default = Settings.from_env(base)  # DB_READ_TIMEOUT 300
+    short = Settings.from_env({**base, "DB_READ_TIMEOUT": "30"})
+
+    assert lambda_handler._lock_timeout(context(remaining_ms=900_000), default) == 295
+    assert lambda_handler._lock_timeout(context(remaining_ms=900_000), short) == 25
+    assert lambda_handler._lock_timeout(context(remaining_ms=20_000), short) == 10

@@ -317,3 +317,52 @@ def test_eventbridge_object_created_events_load_like_notifications(make_loader, 
     again = make_loader().handle_event(event)["objects"][0]
     assert (again["status"], again["reason"]) == ("skipped", "already loaded (manifest)")
     assert len(database.events()) == 7
+
+
+# Forms datetime.fromisoformat accepts besides the usual one, with the UTC instant each must
+# be stored as; None: must be rejected (outside the DATETIME range).
+UNUSUAL_TIMESTAMPS = {
+    "2024-W18-3T12:00:00.123456Z": "2024-05-01 12:00:00.123456",  # ISO week date
+    "2024-W18-3T12:00:00.123456+00:00": "2024-05-01 12:00:00.123456",
+    "2024-W18-3T14:00:00.123456+02:00": "2024-05-01 12:00:00.123456",
+    "2024W183T120000.000001Z": "2024-05-01 12:00:00.000001",  # basic week date
+    "20240501T120000Z": "2024-05-01 12:00:00.000000",  # basic format
+    "20240501T120000.123456Z": "2024-05-01 12:00:00.123456",
+    "2024-05-01T12:00:00,123456Z": "2024-05-01 12:00:00.123456",  # decimal comma
+    "2024-05-01 12:00:00.123456Z": "2024-05-01 12:00:00.123456",  # space separator
+    "2024-05-01x12:00:00.123456Z": "2024-05-01 12:00:00.123456",  # any separator
+    "2024-05-01T12Z": "2024-05-01 12:00:00.000000",  # hours only
+    "2024-05-01T12:00:00.123456-00:00": "2024-05-01 12:00:00.123456",
+    "2024-05-01T12:00:00.1234567Z": "2024-05-01 12:00:00.123456",  # 7 fraction digits
+    "1000-W01-1T00:00:00.000000Z": None,  # week 1 of 1000 starts in 999
+}
+
+
+def test_timestamps_in_any_form_fromisoformat_accepts_load_as_their_utc_instant_or_are_rejected(
+    make_loader, s3, database
+):
+    """Week dates once reached MySQL as '2024-W18-3 12:00:00.123456' and failed every batch."""
+    odd = [record(100 + n, occurred_at=value) for n, value in enumerate(UNUSUAL_TIMESTAMPS)]
+    ordinal = record(200, occurred_at="2024-122T12:00:00Z")  # accepted by newer Pythons only
+    records = [record(1), *odd, ordinal, record(2)]
+    event = put(s3, "incoming/odd-timestamps.jsonl", jsonl(records))
+
+    result = make_loader(batch_size=100).handle_event(event)["objects"][0]
+
+    assert result["status"] == "loaded"
+    rows = database.events()
+    assert rows["evt-000001"] == stored(record(1))
+    assert rows["evt-000002"] == stored(record(2))
+    for document, expected in zip(odd, UNUSUAL_TIMESTAMPS.values(), strict=True):
+        stored_at = rows.get(document["id"], (None,))[0]
+        assert stored_at == expected, document["occurred_at"]
+    rejected = {r["record"]["id"]: r["reason"] for r in read_jsonl(s3, result["report_key"])}
+    assert (
+        rejected["evt-000112"]
+        == "occurred_at: is before the year 1000 (outside the DATETIME range)"
+    )
+    if ordinal["id"] in rows:
+        assert rows[ordinal["id"]][0] == "2024-05-01 12:00:00.000000"
+    else:
+        assert rejected[ordinal["id"]].startswith("occurred_at: is not an ISO-8601 timestamp")
+    assert len(rows) + len(rejected) == len(records)
