@@ -55,7 +55,7 @@ if str(REPO) not in sys.path:
 BUCKET = "tapstack-bench"
 DATABASE = "tapstack_bench"
 LOADER_USER = "tapstack_loader"
-LOADER_PASSWORD = "bench-only-password"  # noqa: S105 - throwaway local server
+LOADER_PASSWORD = "bench-only-password"  # a throwaway local server, deleted after the run
 REGION = "us-east-1"
 TYPES = (
     "page_view",
@@ -314,7 +314,7 @@ class MotoServer:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

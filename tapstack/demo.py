@@ -30,7 +30,7 @@ import os
 import signal
 import sys
 import time
-import xml.etree.ElementTree as ET  # noqa: S405 - our own pytest's JUnit report
+import xml.etree.ElementTree as ET  # our own pytest's JUnit report
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -513,7 +513,7 @@ def _data_path(
                 highlight=False,
             )
             return False
-        except Exception as error:  # noqa: BLE001 - reported, the demo exits non-zero
+        except Exception as error:  # reported, the demo exits non-zero
             phase.status = "failed"
             phase.note = f"{type(error).__name__}: {error}"
             console.print(f"[bold red]data path failed:[/] {escape(phase.note)}", highlight=False)

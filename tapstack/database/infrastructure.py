@@ -83,6 +83,12 @@ class _DatabaseBase(Construct):
             for kind in EXPORTED_LOGS
         ]
 
+    def _finish(self, retain: bool) -> None:
+        """After the instance exists: its log groups first, then the shared acknowledgements."""
+        for group in self.log_groups:
+            self.instance.node.add_dependency(group)
+        self._acknowledge_common(retain)
+
     def _acknowledge_common(self, retain: bool) -> None:
         if not retain:
             for finding in (
@@ -193,9 +199,7 @@ class PrimaryDatabase(_DatabaseBase):
             backup_retention=Duration.days(settings.backup_retention_days),
             delete_automated_backups=not retain,
         )
-        for group in self.log_groups:
-            self.instance.node.add_dependency(group)
-        self._acknowledge_common(retain)
+        self._finish(retain)
         # Only the writable primary is checked for these logs (replicas are exempt).
         acknowledge(
             self.instance,
@@ -267,9 +271,7 @@ class ReplicaDatabase(_DatabaseBase):
         # CloudFormation rejects StorageEncrypted beside SourceDBInstanceIdentifier
         # (cfn-lint E3020); encryption follows KmsKeyId.
         cfn.add_property_deletion_override("StorageEncrypted")
-        for group in self.log_groups:
-            self.instance.node.add_dependency(group)
-        self._acknowledge_common(retain)
+        self._finish(retain)
         acknowledge(
             self.instance,
             "NIST.800.53.R5-RDSInBackupPlan",

@@ -67,6 +67,11 @@ class FailoverRecord(Construct):
             https=https,
             measure_latency=True,
         )
+        to_load_balancer = route53.CfnRecordSet.AliasTargetProperty(
+            dns_name=load_balancer.load_balancer_dns_name,
+            hosted_zone_id=load_balancer.load_balancer_canonical_hosted_zone_id,
+            evaluate_target_health=True,
+        )
         # L1 on purpose: the L2 ARecord needs the zone's ID, which lives in another
         # stack (and region); HostedZoneName lets this stack name the zone instead.
         self.record = route53.CfnRecordSet(
@@ -79,11 +84,7 @@ class FailoverRecord(Construct):
             set_identifier=set_identifier,
             failover="PRIMARY" if primary else "SECONDARY",
             health_check_id=self.health_check.health_check_id,
-            alias_target=route53.CfnRecordSet.AliasTargetProperty(
-                dns_name=load_balancer.load_balancer_dns_name,
-                hosted_zone_id=load_balancer.load_balancer_canonical_hosted_zone_id,
-                evaluate_target_health=True,
-            ),
+            alias_target=to_load_balancer,
         )
         # A plain alias per region (e.g. us-west-2.app.example.com): operators reach one
         # region directly, and the us-east-1 stack can watch the other region by name.
@@ -95,11 +96,7 @@ class FailoverRecord(Construct):
             hosted_zone_name=zone_name(dns),
             name=f"{self.regional_name}.",
             type="A",
-            alias_target=route53.CfnRecordSet.AliasTargetProperty(
-                dns_name=load_balancer.load_balancer_dns_name,
-                hosted_zone_id=load_balancer.load_balancer_canonical_hosted_zone_id,
-                evaluate_target_health=True,
-            ),
+            alias_target=to_load_balancer,
         )
 
 

@@ -248,6 +248,35 @@ def tool_environment(
     return env
 
 
+def _cdk(
+    command: str,
+    arguments: list[str],
+    stacks: list[AssemblyStack],
+    env: Mapping[str, str],
+    cdk_out: str | os.PathLike[str],
+    *,
+    log: IO[str] | None,
+    on_line: LineCallback | None,
+) -> Completed:
+    """Run one CDK CLI command on the assembly; a failure raises ``DeployError`` naming
+    the failing stacks and resources (from the deployment if any, else the CLI's output)."""
+    result = run(
+        [str(require_cli()), command, *arguments, "--app", str(cdk_out), "--no-notices"],
+        env=env,
+        cwd=ROOT,
+        log=log,
+        on_line=on_line,
+    )
+    if not result.ok:
+        failures = [] if command == "bootstrap" else find_failures(stacks, env)
+        raise DeployError(
+            f"cdk {command} failed ({result.returncode})",
+            failures=failures or failures_from_cli_output(result.output, stacks),
+            output_tail=result.tail(),
+        )
+    return result
+
+
 def bootstrap(
     stacks: list[AssemblyStack],
     env: Mapping[str, str],
@@ -258,20 +287,7 @@ def bootstrap(
 ) -> Completed:
     """``cdk bootstrap`` every environment (account/region) the assembly deploys to."""
     environments = sorted({stack.environment for stack in stacks})
-    result = run(
-        [str(require_cli()), "bootstrap", *environments, "--app", str(cdk_out), "--no-notices"],
-        env=env,
-        cwd=ROOT,
-        log=log,
-        on_line=on_line,
-    )
-    if not result.ok:
-        raise DeployError(
-            f"cdk bootstrap failed ({result.returncode})",
-            failures=failures_from_cli_output(result.output, stacks),
-            output_tail=result.tail(),
-        )
-    return result
+    return _cdk("bootstrap", environments, stacks, env, cdk_out, log=log, on_line=on_line)
 
 
 def deploy_all(
@@ -283,32 +299,8 @@ def deploy_all(
     on_line: LineCallback | None = None,
 ) -> Completed:
     """``cdk deploy --all``: every stack, in dependency order, assets published first."""
-    result = run(
-        [
-            str(require_cli()),
-            "deploy",
-            "--all",
-            "--app",
-            str(cdk_out),
-            "--require-approval",
-            "never",
-            "--method=direct",
-            "--no-notices",
-            "--progress",
-            "events",
-        ],
-        env=env,
-        cwd=ROOT,
-        log=log,
-        on_line=on_line,
-    )
-    if not result.ok:
-        raise DeployError(
-            f"cdk deploy failed ({result.returncode})",
-            failures=find_failures(stacks, env) or failures_from_cli_output(result.output, stacks),
-            output_tail=result.tail(),
-        )
-    return result
+    arguments = ["--all", "--require-approval", "never", "--method=direct", "--progress", "events"]
+    return _cdk("deploy", arguments, stacks, env, cdk_out, log=log, on_line=on_line)
 
 
 _DEPLOYING = re.compile(r"^(?P<stack>\S+): deploying\.\.\. \[(?P<n>\d+)/(?P<total>\d+)\]")
@@ -516,7 +508,7 @@ def _deployed_template(cfn: Any, stack: AssemblyStack) -> dict[str, Any]:
     """The template the target holds for the stack (falls back to the synthesized one)."""
     try:
         body = cfn.get_template(StackName=stack.name, TemplateStage="Original")["TemplateBody"]
-    except Exception:  # noqa: BLE001 - the synthesized template is the same document
+    except Exception:  # the synthesized template is the same document
         return stack.template
     if isinstance(body, str):
         return json.loads(body)
@@ -546,7 +538,7 @@ def find_failures(stacks: list[AssemblyStack], env: Mapping[str, str]) -> list[F
         try:
             cfn = client("cloudformation", stack.region)
             events = cfn.describe_stack_events(StackName=stack.name)["StackEvents"]
-        except Exception:  # noqa: BLE001, S112 - a stack that was never created has no events
+        except Exception:  # noqa: S112 - a stack that was never created has no events
             continue
         failed = [
             e

@@ -89,8 +89,8 @@ DEFAULT_ACCOUNT = "123456789012"
 #: Dummy credentials: moto accepts any, and nothing real must ever be used against it.
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - a dummy for the emulator
-    "AWS_SESSION_TOKEN": "testing",  # noqa: S105
+    "AWS_SECRET_ACCESS_KEY": "testing",  # a dummy for the emulator
+    "AWS_SESSION_TOKEN": "testing",
 }
 _READY = "TAPSTACK-EMULATOR-READY"
 #: The moto version the compatibility fixes were written and tested against (pyproject pins it).
@@ -206,7 +206,7 @@ class Emulator:
         # The child needs no AWS configuration of ours: no endpoint, no real credentials.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env |= {"MOTO_ACCOUNT_ID": self.account, "PYTHONUNBUFFERED": "1"}
-        self._process = subprocess.Popen(  # noqa: S603 - our own module
+        self._process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL if self.detached else subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -248,7 +248,7 @@ class Emulator:
         deadline = time.monotonic() + self.startup_timeout
         while True:
             try:
-                with urllib.request.urlopen(  # noqa: S310 - our own local endpoint
+                with urllib.request.urlopen(  # our own local endpoint
                     f"http://{self.host}:{port}/moto-api/data.json", timeout=5
                 ):
                     return port
@@ -373,7 +373,7 @@ def _apply_compat_patches() -> list[str]:
         _resolving.output = True  # an output is left out rather than given a placeholder
         try:
             return original_parse_output(output_logical_id, output_json, resources_map)
-        except Exception as error:  # noqa: BLE001 - any failure leaves this output out
+        except Exception as error:  # any failure leaves this output out
             key = (resources_map["AWS::StackName"], output_logical_id)
             if key not in _reported_outputs:
                 _reported_outputs.add(key)
@@ -411,7 +411,7 @@ def _apply_compat_patches() -> list[str]:
     def create_resources(self: Any) -> None:
         try:
             original_create_resources(self)
-        except Exception as error:  # noqa: BLE001 - reported as CloudFormation would
+        except Exception as error:  # reported as CloudFormation would
             logical_id, resource_type = getattr(error, "_tapstack_resource", ("", ""))
             reason = _error_text(error)
             logger.warning(
@@ -503,20 +503,9 @@ def _apply_compat_patches() -> list[str]:
     applied.append("KMS key, SSM parameter and RDS instance property shapes")
 
     # --- RDS-managed master password (ManageMasterUserPassword) ----------------------------
-    original_db_create = rds_models.DBInstance.create_from_cloudformation_json.__func__
-
-    def db_create_from_cloudformation_json(
-        cls: Any,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        database = original_db_create(
-            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-        )
-        properties = cloudformation_json.get("Properties") or {}
+    def finish_db_instance(
+        database: Any, properties: Mapping[str, Any], account_id: str, region_name: str
+    ) -> None:
         # Read from the template, ignored by moto's CloudFormation model:
         database.enable_iam_database_authentication = bool(
             properties.get("EnableIAMDatabaseAuthentication", False)
@@ -538,11 +527,8 @@ def _apply_compat_patches() -> list[str]:
             kms_key = (properties.get("MasterUserSecret") or {}).get("KmsKeyId")
             database.master_user_secret = rds_models.MasterUserSecret(database, kms_key)
             database.manage_master_user_password = True
-        return database
 
-    rds_models.DBInstance.create_from_cloudformation_json = classmethod(
-        db_create_from_cloudformation_json
-    )
+    _after_cfn_create(rds_models.DBInstance, finish_db_instance)
     applied.append("RDS-managed master secret")
 
     # --- AWS::EC2::SubnetRouteTableAssociation: really associate ------------------------
@@ -551,28 +537,14 @@ def _apply_compat_patches() -> list[str]:
     ec2_backends = _module("moto.ec2.models").ec2_backends
     ec2_subnets = _module("moto.ec2.models.subnets")
 
-    association_model = ec2_subnets.SubnetRouteTableAssociation
-    original_association = association_model.create_from_cloudformation_json.__func__
-
-    def association_create_from_cloudformation_json(
-        cls: Any,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        association = original_association(
-            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-        )
+    def finish_association(
+        association: Any, properties: Mapping[str, Any], account_id: str, region_name: str
+    ) -> None:
         ec2_backends[account_id][region_name].associate_route_table(
             association.route_table_id, subnet_id=association.subnet_id
         )
-        return association
 
-    association_model.create_from_cloudformation_json = classmethod(
-        association_create_from_cloudformation_json
-    )
+    _after_cfn_create(ec2_subnets.SubnetRouteTableAssociation, finish_association)
     applied.append("subnet route table associations")
 
     # --- Fn::GetAtt attributes moto does not answer ----------------------------------------
@@ -631,7 +603,7 @@ def _apply_compat_patches() -> list[str]:
         in_output = getattr(_resolving, "output", False)
         try:
             value = original_clean_json(resource_json, resources_map)
-        except Exception as error:  # noqa: BLE001 - unsupported attribute or resource
+        except Exception as error:  # unsupported attribute or resource
             if in_output:
                 raise
             return _placeholder(resource_json["Fn::GetAtt"], resources_map, error)
@@ -728,6 +700,29 @@ def _transform_cfn_properties(model: Any, transform: Any) -> None:
         transform(properties)
         patched = {**cloudformation_json, "Properties": properties}
         return original(cls, resource_name, patched, account_id, region_name, **kwargs)
+
+    model.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def _after_cfn_create(model: Any, finish: Any) -> None:
+    """Wrap ``model.create_from_cloudformation_json`` so that ``finish(resource, properties,
+    account_id, region_name)`` completes what moto's model leaves out of a created resource
+    (``properties`` as the template gave them)."""
+    original = model.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        resource = original(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        finish(resource, cloudformation_json.get("Properties") or {}, account_id, region_name)
+        return resource
 
     model.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
 

@@ -286,7 +286,7 @@ class LocalMariaDB:
             "--skip-name-resolve",
             *self._user_option(),
         ]
-        self._process = subprocess.Popen(  # noqa: S603 - fixed binary, our own arguments
+        self._process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

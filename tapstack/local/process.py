@@ -119,7 +119,7 @@ def run(
     if log is not None:
         log.write(f"$ {' '.join(command)}\n")
         log.flush()
-    process = subprocess.Popen(  # noqa: S603 - commands are ours
+    process = subprocess.Popen(
         list(command),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

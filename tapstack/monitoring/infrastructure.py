@@ -18,6 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from tapstack.config import MonitoringConfig
+from tapstack.failover.model import S3_RTC_SECONDS
 from tapstack.naming import Names
 
 Missing = cloudwatch.TreatMissingData
@@ -300,14 +301,18 @@ class Monitoring(Construct):
             description="Events the loader gave up on are waiting in its dead-letter queue",
             missing=Missing.NOT_BREACHING,
         )
-        role = self.names.role
-        quarantined = cloudwatch.Metric(
-            namespace=LOADER_NAMESPACE,
-            metric_name="ObjectsQuarantined",
-            dimensions_map={"FunctionRole": role},
-            statistic="Sum",
-            period=five_min,
-        )
+
+        def loader_metric(name: str) -> cloudwatch.Metric:
+            """One of the loader's own EMF metrics (see its runtime's observability module)."""
+            return cloudwatch.Metric(
+                namespace=LOADER_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"FunctionRole": self.names.role},
+                statistic="Sum",
+                period=five_min,
+            )
+
+        quarantined = loader_metric("ObjectsQuarantined")
         self._alarm(
             "loader-quarantined",
             metric=quarantined,
@@ -316,16 +321,7 @@ class Monitoring(Construct):
             "to quarantine/ (nothing from it was loaded)",
             missing=Missing.NOT_BREACHING,  # emitted only when it happens
         )
-        rows = [
-            cloudwatch.Metric(
-                namespace=LOADER_NAMESPACE,
-                metric_name=name,
-                dimensions_map={"FunctionRole": role},
-                statistic="Sum",
-                period=five_min,
-            )
-            for name in ("RowsLoaded", "RowsRejected")
-        ]
+        rows = [loader_metric(name) for name in ("RowsLoaded", "RowsRejected")]
         self._graph("Loader", "Loader rows", *rows, quarantined)
         self._graph("Loader", "Loader errors, throttles, dead letters", errors, throttles, depth)
 
@@ -361,7 +357,7 @@ class Monitoring(Construct):
         self._alarm(
             "s3-replication-latency",
             metric=latency,
-            threshold=15 * 60,
+            threshold=S3_RTC_SECONDS,
             evaluation_periods=2,
             description="S3 replication slower than its 15-minute RTC target: "
             "the objects' RPO is at risk",

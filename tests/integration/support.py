@@ -48,7 +48,7 @@ class Target:
                     region_name=region,
                     endpoint_url=self.endpoint,
                     aws_access_key_id="testing",
-                    aws_secret_access_key="testing",  # noqa: S106 - emulator dummy
+                    aws_secret_access_key="testing",  # emulator dummy
                     config=config,
                 )
             else:

@@ -31,44 +31,32 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+#: Alarms every region has, then those only one role has.
+BOTH_REGIONS = {
+    "web-cpu-high",
+    "alb-5xx",
+    "target-5xx",
+    "unhealthy-hosts",
+    "no-healthy-hosts",
+    "target-response-time",
+    "db-cpu-high",
+    "db-free-storage-low",
+    "db-free-memory-low",
+    "db-connections-high",
+    "loader-errors",
+    "loader-throttles",
+    "loader-dead-letters",
+    "loader-quarantined",
+}
 EXPECTED_ALARMS = {
-    "primary": {
-        "web-cpu-high",
-        "alb-5xx",
-        "target-5xx",
-        "unhealthy-hosts",
-        "no-healthy-hosts",
-        "target-response-time",
-        "db-cpu-high",
-        "db-free-storage-low",
-        "db-free-memory-low",
-        "db-connections-high",
-        "loader-errors",
-        "loader-throttles",
-        "loader-dead-letters",
-        "loader-quarantined",
+    "primary": BOTH_REGIONS
+    | {
         "s3-replication-failures",
         "s3-replication-latency",
         "primary-health-check",
         "standby-health-check",
     },
-    "secondary": {
-        "web-cpu-high",
-        "alb-5xx",
-        "target-5xx",
-        "unhealthy-hosts",
-        "no-healthy-hosts",
-        "target-response-time",
-        "db-cpu-high",
-        "db-free-storage-low",
-        "db-free-memory-low",
-        "db-connections-high",
-        "replica-lag-high",
-        "loader-errors",
-        "loader-throttles",
-        "loader-dead-letters",
-        "loader-quarantined",
-    },
+    "secondary": BOTH_REGIONS | {"replica-lag-high"},
 }
 
 

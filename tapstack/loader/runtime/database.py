@@ -423,7 +423,7 @@ class BatchWriter:
                 continue  # drain until told to stop
             try:
                 self._commit(batch)
-            except BaseException as error:  # noqa: BLE001 - re-raised on the caller's thread
+            except BaseException as error:  # re-raised on the caller's thread
                 self._error = error
                 continue
             self.rows_committed += batch.rows

@@ -327,7 +327,7 @@ class Loader:
                 try:
                     ping(self._conn, self.ping_timeout)
                     return self._conn
-                except Exception:  # noqa: BLE001 - a dead cached connection is simply replaced
+                except Exception:  # a dead cached connection is simply replaced
                     self._discard_connection()
         conn = self._connect()
         try:
@@ -464,7 +464,7 @@ class Loader:
         try:
             conn.rollback()
             manifest.mark_failed(f"{type(error).__name__}: {error}")
-        except Exception as secondary:  # noqa: BLE001
+        except Exception as secondary:
             self.log.warning(
                 "could not record the failure in the manifest",
                 error=f"{type(secondary).__name__}: {secondary}",

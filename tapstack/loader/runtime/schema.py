@@ -100,7 +100,7 @@ def _fast_json_encoder() -> Callable[[Any], str]:
         if encode(sample) != public(sample):
             return public
         return encode
-    except Exception:  # noqa: BLE001 - any incompatibility means: use the public encoder
+    except Exception:  # any incompatibility means: use the public encoder
         return public
 
 

@@ -44,7 +44,7 @@ from typing import Any
 ROLES = ("primary", "standby")
 DB_CACHE_SECONDS = 2.0
 # socket.timeout only became an alias of TimeoutError in Python 3.10.
-DISCONNECTS = (ConnectionError, socket.timeout)  # noqa: UP041
+DISCONNECTS = (ConnectionError, socket.timeout)
 _LOG_LOCK = threading.Lock()
 
 

@@ -20,7 +20,7 @@ from tapstack.local.mariadb import LocalMariaDB
 BUCKET = "tapstack-ingest-test"
 REGION = "eu-west-1"
 LOADER_USER = "tapstack_loader"
-LOADER_PASSWORD = "loader-test-password"  # noqa: S105 - throwaway local server
+LOADER_PASSWORD = "loader-test-password"  # throwaway local server
 
 
 @dataclass

@@ -318,7 +318,7 @@ def run_in_thread(results, name, function):
     def target():
         try:
             results[name] = function()
-        except BaseException as error:  # noqa: BLE001 - reported by the test
+        except BaseException as error:  # reported by the test
             results[name] = error
 
     thread = threading.Thread(target=target, daemon=True)
