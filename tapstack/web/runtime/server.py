@@ -5,22 +5,61 @@ Standard library only and Python 3.9 compatible (the system python3 of Amazon Li
 
 Configured only through environment variables:
 
-    TAPSTACK_REGION            AWS region shown on the page (required)
-    TAPSTACK_ROLE              ``primary`` or ``standby`` (required; anything else exits 2)
-    TAPSTACK_PROJECT           display name (default ``TapStack``)
-    TAPSTACK_BIND, _PORT       listen address (default ``0.0.0.0`` and ``8080``)
-    TAPSTACK_DB_HOST, _PORT    database endpoint probed by /health (port default 3306)
-    TAPSTACK_DB_TIMEOUT        TCP connect timeout in seconds (default 0.5)
-    TAPSTACK_MAINTENANCE_FILE  while this file exists /health fails (drains the region)
-    TAPSTACK_INSTANCE_ID       instance id override; otherwise read from IMDSv2
-    TAPSTACK_IMDS_URL          metadata base URL (default http://169.254.169.254)
+    TAPSTACK_REGION              AWS region shown on the page (required)
+    TAPSTACK_ROLE                ``primary`` or ``standby`` (required; anything else exits 2)
+    TAPSTACK_PROJECT             display name (default ``TapStack``)
+    TAPSTACK_BIND, _PORT         listen address (default ``0.0.0.0`` and ``8080``)
+    TAPSTACK_DB_HOST, _PORT      database endpoint probed for /health (port default 3306)
+    TAPSTACK_DB_TIMEOUT          time allowed for one whole probe, in seconds (default 2)
+    TAPSTACK_DB_PROBE_INTERVAL   seconds between probes, +-20% jitter (default 5)
+    TAPSTACK_DB_PROBE_USER       account the probe logs in as, with an empty password
+                                 (default: none, the probe only reads the server greeting)
+    TAPSTACK_DB_GRACE_SECONDS    how long the database may be unreachable before /health
+                                 fails (default 180; 0 fails at the first failed probe)
+    TAPSTACK_MAINTENANCE_FILE    while this file exists /health fails (drains the region)
+    TAPSTACK_INSTANCE_ID         instance id override; otherwise read from IMDSv2
+    TAPSTACK_IMDS_URL            metadata base URL (default http://169.254.169.254)
 
-``GET /`` serves a small HTML page; ``GET /health`` a JSON report of the region's health
-(503 when the database is unreachable or the maintenance file exists), which Route 53 uses to
-decide which region gets traffic; ``GET /livez`` answers 200 as long as the process serves,
-which the load balancer (and so Auto Scaling) uses, so that a database outage or a drained
-region does not make Auto Scaling replace healthy instances. HEAD works for all three. Each
-request is logged to stdout as one JSON line.
+``GET /`` serves a small HTML page; ``GET /health`` a JSON report of the region's health,
+which Route 53 uses to decide which region gets traffic; ``GET /livez`` answers 200 as long
+as the process serves, which the load balancer (and so Auto Scaling) uses, so that a database
+outage or a drained region does not make Auto Scaling replace healthy instances. HEAD works
+for all three. Each request is logged to stdout as one JSON line, and so is each change of
+the database's state (``database_unreachable``, ``database_down``, ``database_reachable``).
+
+What "this region cannot serve" means
+-------------------------------------
+/health answers 503 ("unhealthy"), and Route 53 moves traffic away, when the maintenance file
+exists (at once), or when the region's database has failed every probe for the grace
+(TAPSTACK_DB_GRACE_SECONDS). Within the grace it answers 200 "degraded" (database.reachable
+false, unreachable_for_seconds, grace_seconds): the region keeps its traffic. The first good
+probe makes it "ok" again. Why: an RDS Multi-AZ failover or maintenance reboot takes typically
+60-120 s (plus the endpoint's DNS change) and RDS recovers by itself, while Route 53 acts after
+interval x threshold (10 s x 3); without a grace each such event would send users to the
+read-only region. A database outage RDS does not fix still fails over, after up to one probe
+interval + the grace + Route 53's detection (6 + 180 + 30 s by default) plus the record's TTL.
+A region down as a whole (ALB or instances unreachable) fails Route 53's checks directly,
+without the grace. Planned database downtime longer than the grace fails over too: drain.
+The grace counts from the first failed probe after a good one; a process that never reached
+its database counts from its start (degraded, then unhealthy). Each instance has its own clock.
+
+The database probe
+------------------
+A background thread probes every TAPSTACK_DB_PROBE_INTERVAL (+-20% jitter, so a fleet does not
+probe in step), however many health checks arrive; /health only reads the last result and never
+waits for the database (Route 53 wants an answer within 2 s). The first probe runs before the
+server handles requests. The probe speaks the MySQL protocol: the database is reachable when a
+MySQL server answers the connection with its greeting, or with an error such as "host blocked"
+or "too many connections" (reported as server_message); a bare TCP accept is not enough.
+How it ends matters to the server (checked on MariaDB 10.11, whose host cache MySQL shares): a
+connection closed during the handshake, before or after the greeting, is an aborted connect
+and, with skip_name_resolve off, a host connect error: max_connect_errors of them block the
+host. A refused login is an aborted connect and an "Access denied" log line, but no connect
+error. A login that succeeds and ends with COM_QUIT counts nothing. So without
+TAPSTACK_DB_PROBE_USER the probe closes after the greeting; with it, it logs in as that
+account with an empty password and quits, which is clean once the account exists (for example
+CREATE USER 'tapstack_health'@'%' IDENTIFIED BY '', no privileges). The outcome is reported
+as login; only the greeting decides reachability.
 """
 
 from __future__ import annotations
@@ -28,9 +67,12 @@ from __future__ import annotations
 import html
 import http.client
 import json
+import math
 import os
+import random
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -39,13 +81,23 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 ROLES = ("primary", "standby")
-DB_CACHE_SECONDS = 2.0
+DB_PROBE_JITTER = 0.2  # each wait between probes is the interval +-20%
 # socket.timeout only became an alias of TimeoutError in Python 3.10.
 DISCONNECTS = (ConnectionError, socket.timeout)
 _LOG_LOCK = threading.Lock()
+
+# MySQL client/server protocol: client capabilities LONG_PASSWORD | PROTOCOL_41 |
+# SECURE_CONNECTION | PLUGIN_AUTH, the largest packet a handshake may plausibly need, the
+# utf8mb4_general_ci collation id, and the plugin named in the login (servers switch to the
+# account's own plugin when it differs; an empty response means "no password" to all).
+_MYSQL_CAPABILITIES = 0x00000001 | 0x00000200 | 0x00008000 | 0x00080000
+_MYSQL_MAX_HANDSHAKE_PACKET = 64 * 1024
+_MYSQL_UTF8MB4 = 45
+_MYSQL_AUTH_PLUGIN = b"mysql_native_password"
+_MYSQL_COM_QUIT = b"\x01"
 
 
 class ConfigError(ValueError):
@@ -61,7 +113,10 @@ class Settings:
     bind: str = "0.0.0.0"  # noqa: S104 - instances sit in private subnets behind the ALB
     db_host: str | None = None
     db_port: int = 3306
-    db_timeout: float = 0.5
+    db_timeout: float = 2.0
+    db_probe_interval: float = 5.0
+    db_probe_user: str | None = None
+    db_grace_seconds: float = 180.0
     maintenance_file: str = "/etc/tapstack/maintenance"
     instance_id: str | None = None
     imds_url: str = "http://169.254.169.254"
@@ -79,17 +134,30 @@ class Settings:
                 raise ConfigError(f"{name} must be a port number (0-65535), got {raw!r}")
             return int(raw)
 
+        def seconds(name: str, default: float, *, zero_ok: bool = False) -> float:
+            raw = get(name, str(default))
+            try:
+                value = float(raw)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+                kind = "a number of seconds >= 0" if zero_ok else "a positive number of seconds"
+                raise ConfigError(f"{name} must be {kind}, got {raw!r}")
+            return value
+
         role, region = get("TAPSTACK_ROLE"), get("TAPSTACK_REGION")
         if role not in ROLES:
             raise ConfigError(f"TAPSTACK_ROLE must be 'primary' or 'standby', got {role!r}")
         if not region:
             raise ConfigError("TAPSTACK_REGION must be set (for example us-east-1)")
-        try:
-            db_timeout = float(get("TAPSTACK_DB_TIMEOUT", "0.5"))
-        except ValueError:
-            db_timeout = -1.0
-        if not db_timeout > 0:  # also rejects nan
-            raise ConfigError("TAPSTACK_DB_TIMEOUT must be a positive number of seconds")
+        probe_user = get("TAPSTACK_DB_PROBE_USER") or None
+        if probe_user is not None and not (
+            len(probe_user) <= 32 and probe_user.isascii() and probe_user.isprintable()
+        ):
+            raise ConfigError(
+                f"TAPSTACK_DB_PROBE_USER must be a MySQL user name (printable ASCII, at most "
+                f"32 characters), got {probe_user!r}"
+            )
         return cls(
             region=region,
             role=role,
@@ -98,7 +166,12 @@ class Settings:
             bind=get("TAPSTACK_BIND", cls.bind),
             db_host=get("TAPSTACK_DB_HOST") or None,
             db_port=port("TAPSTACK_DB_PORT", cls.db_port),
-            db_timeout=db_timeout,
+            db_timeout=seconds("TAPSTACK_DB_TIMEOUT", cls.db_timeout),
+            db_probe_interval=seconds("TAPSTACK_DB_PROBE_INTERVAL", cls.db_probe_interval),
+            db_probe_user=probe_user,
+            db_grace_seconds=seconds(
+                "TAPSTACK_DB_GRACE_SECONDS", cls.db_grace_seconds, zero_ok=True
+            ),
             maintenance_file=get("TAPSTACK_MAINTENANCE_FILE", cls.maintenance_file),
             instance_id=get("TAPSTACK_INSTANCE_ID") or None,
             imds_url=get("TAPSTACK_IMDS_URL", cls.imds_url).rstrip("/"),
@@ -137,43 +210,245 @@ def resolve_instance_id(settings: Settings) -> str:
     return settings.instance_id or fetch_instance_id(settings.imds_url) or socket.gethostname()
 
 
-class DatabaseProbe:
-    """TCP-connect check of the database, cached so a flood of health checks cannot hammer it."""
+# --------------------------------------------------------------------------- database probe
 
-    def __init__(self, settings: Settings, ttl: float = DB_CACHE_SECONDS) -> None:
-        self.address = (settings.db_host, settings.db_port) if settings.db_host else None
-        self.timeout, self.ttl = settings.db_timeout, ttl
+
+class NotMySQLError(Exception):
+    """The endpoint answered, but not with the MySQL protocol."""
+
+
+class _MySQLConnection:
+    """Just enough of the MySQL wire protocol for a probe, every step within one deadline."""
+
+    def __init__(self, address: tuple[str, int], timeout: float) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.sock = socket.create_connection(address, timeout=timeout)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _remaining(self) -> float:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("timed out")
+        return remaining
+
+    def _recv_exact(self, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            self.sock.settimeout(self._remaining())
+            chunk = self.sock.recv(size - len(data))
+            if not chunk:
+                raise ConnectionAbortedError("the server closed the connection")
+            data += chunk
+        return data
+
+    def read_packet(self) -> tuple[int, bytes]:
+        header = self._recv_exact(4)
+        length, sequence = int.from_bytes(header[:3], "little"), header[3]
+        if length > _MYSQL_MAX_HANDSHAKE_PACKET:
+            raise NotMySQLError(f"a {length}-byte first packet is not a MySQL handshake")
+        return sequence, self._recv_exact(length)
+
+    def write_packet(self, sequence: int, payload: bytes) -> None:
+        self.sock.settimeout(self._remaining())
+        self.sock.sendall(len(payload).to_bytes(3, "little") + bytes([sequence & 0xFF]) + payload)
+
+
+def _error_text(payload: bytes) -> str:
+    """``<code> <message>`` of an ERR packet (0xff, 2-byte code, optional #SQLSTATE, text)."""
+    code = int.from_bytes(payload[1:3], "little")
+    message = payload[9:] if payload[3:4] == b"#" else payload[3:]
+    return f"{code} {message.decode('utf-8', 'replace')}"
+
+
+def _login(conn: _MySQLConnection, sequence: int, user: str) -> tuple[str, str | None]:
+    """Log in as ``user`` with an empty password; COM_QUIT if accepted. (outcome, ERR text)."""
+    response = (
+        struct.pack("<IIB23x", _MYSQL_CAPABILITIES, 1 << 24, _MYSQL_UTF8MB4)
+        + user.encode("ascii")
+        + b"\0"
+        + b"\0"  # auth response: zero bytes long, i.e. no password
+        + _MYSQL_AUTH_PLUGIN
+        + b"\0"
+    )
+    conn.write_packet(sequence + 1, response)
+    for _ in range(3):
+        sequence, reply = conn.read_packet()
+        if reply[:1] == b"\x00":  # OK: logged in; COM_QUIT so the server counts no abort
+            conn.write_packet(0, _MYSQL_COM_QUIT)
+            return "ok", None
+        if reply[:1] == b"\xff":  # ERR: access denied, or the server requires TLS
+            return "refused", _error_text(reply)
+        if reply[:1] != b"\xfe":  # more data wanted: the account has a password
+            break
+        conn.write_packet(sequence + 1, b"")  # auth switch: again no password
+    return "incomplete", None
+
+
+def probe_mysql(host: str, port: int, timeout: float, user: str | None = None) -> dict[str, Any]:
+    """Probe a MySQL server once; ``reachable`` is whether a MySQL server answered."""
+    started = time.monotonic()
+    result: dict[str, Any] = {
+        "reachable": False,
+        "latency_ms": None,
+        "error": None,
+        "server_version": None,
+        "server_message": None,
+        "login": None,
+    }
+    try:
+        conn = _MySQLConnection((host, port), timeout)
+    except OSError as exc:
+        result["error"] = str(exc) or type(exc).__name__
+        return result
+    try:
+        sequence, greeting = conn.read_packet()
+        if greeting[:1] == b"\xff":  # e.g. 1129 host blocked, 1040 too many connections
+            result["server_message"] = _error_text(greeting)
+        elif greeting[:1] == b"\x0a" and b"\0" in greeting[1:]:  # protocol version 10
+            result["server_version"] = greeting[1 : greeting.index(b"\0", 1)].decode(
+                "utf-8", "replace"
+            )
+        else:
+            raise NotMySQLError("the greeting is not the MySQL protocol")
+        result["reachable"] = True
+        result["latency_ms"] = round((time.monotonic() - started) * 1000, 2)
+        if user is not None and result["server_version"] is not None:
+            result["login"], result["server_message"] = _login(conn, sequence, user)
+    except (OSError, NotMySQLError) as exc:
+        if result["reachable"]:  # the server answered; only the login went wrong
+            result["login"] = f"failed: {exc or type(exc).__name__}"
+        else:
+            result["error"] = str(exc) or type(exc).__name__
+    finally:
+        conn.close()
+    return result
+
+
+class DatabaseMonitor:
+    """Probes the database in the background and applies the grace period (module docstring).
+
+    ``clock`` (monotonic seconds) times the grace; tests pass a fake one. ``refresh()`` runs
+    one probe now; ``start()`` runs one and then keeps probing on a daemon thread.
+    """
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings, self.clock = settings, clock
+        self.configured = settings.db_host is not None
         self._lock = threading.Lock()
-        self._cached: dict[str, Any] | None = None
-        self._cached_at = 0.0
+        self._last: dict[str, Any] | None = None
+        self._checked_at: float | None = None
+        self._down_since: float | None = clock()  # never reached yet: the grace runs from start
+        self._down_logged = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def check(self) -> dict[str, Any]:
-        if self.address is None:
-            return {"configured": False, "reachable": None, "latency_ms": None, "error": None}
-        with self._lock:  # concurrent health checks wait for one probe instead of each probing
-            if self._cached is None or time.monotonic() - self._cached_at >= self.ttl:
-                self._cached, self._cached_at = self._probe(), time.monotonic()
-            return dict(self._cached)
+    def refresh(self) -> None:
+        """Probe now and record the result (and log when the database's state changes)."""
+        s = self.settings
+        assert s.db_host is not None  # only called when configured
+        result = probe_mysql(s.db_host, s.db_port, s.db_timeout, s.db_probe_user)
+        now, events = self.clock(), []
+        with self._lock:
+            previous, down_since = self._last, self._down_since
+            self._last, self._checked_at = result, now
+            if result["reachable"]:
+                self._down_since, self._down_logged = None, False
+                if previous is not None and not previous["reachable"]:
+                    assert down_since is not None
+                    since = _age(now, down_since)
+                    events.append({"event": "database_reachable", "unreachable_for_seconds": since})
+            else:
+                if down_since is None:
+                    self._down_since = down_since = now
+                if previous is None or previous["reachable"]:
+                    events.append({"event": "database_unreachable", "error": result["error"]})
+                if self._expired(now - down_since) and not self._down_logged:
+                    self._down_logged = True
+                    since = _age(now, down_since)
+                    events.append(
+                        {
+                            "event": "database_down",
+                            "unreachable_for_seconds": since,
+                            "grace_seconds": s.db_grace_seconds,
+                        }
+                    )
+        for event in events:
+            log(event)
 
-    def _probe(self) -> dict[str, Any]:
-        assert self.address is not None  # check() returns early otherwise
-        started = time.monotonic()
+    def _expired(self, unreachable_for: float) -> bool:
+        return unreachable_for >= self.settings.db_grace_seconds
+
+    def start(self) -> None:
+        """Probe once now, then every interval (+-jitter) on a daemon thread."""
+        if not self.configured or self._thread is not None:
+            return
+        self._probe_logging_errors()
+        self._thread = threading.Thread(target=self._run, name="db-monitor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.settings.db_timeout + 5)
+
+    def _run(self) -> None:
+        interval, jitter = self.settings.db_probe_interval, DB_PROBE_JITTER
+        while not self._stop.wait(interval * random.uniform(1 - jitter, 1 + jitter)):  # noqa: S311
+            self._probe_logging_errors()
+
+    def _probe_logging_errors(self) -> None:
         try:
-            socket.create_connection(self.address, timeout=self.timeout).close()
-        except OSError as exc:
-            error = str(exc) or type(exc).__name__
-            return {"configured": True, "reachable": False, "latency_ms": None, "error": error}
-        latency = round((time.monotonic() - started) * 1000, 2)
-        return {"configured": True, "reachable": True, "latency_ms": latency, "error": None}
+            self.refresh()
+        except Exception as exc:  # a bug must not stop the monitor
+            log({"event": "error", "where": "database probe", "error": repr(exc)})
+
+    def status(self) -> tuple[str, dict[str, Any]]:
+        """(``ok`` | ``degraded`` | ``down``, the report's ``database`` object)."""
+        if not self.configured:
+            return "ok", {"configured": False, "reachable": None, "latency_ms": None, "error": None}
+        now = self.clock()
+        with self._lock:
+            last, checked_at, down_since = self._last, self._checked_at, self._down_since
+        report: dict[str, Any] = {"configured": True}
+        if last is None:
+            report.update(reachable=None, latency_ms=None, error="not probed yet")
+            report.update(server_version=None, server_message=None, login=None)
+        else:
+            report.update(last)
+        report["checked_seconds_ago"] = None if checked_at is None else _age(now, checked_at)
+        report["unreachable_for_seconds"] = None if down_since is None else _age(now, down_since)
+        report["grace_seconds"] = self.settings.db_grace_seconds
+        if down_since is None:
+            return "ok", report
+        return ("down" if self._expired(now - down_since) else "degraded"), report
+
+
+def _age(now: float, since: float) -> float:
+    return round(max(0.0, now - since), 1)
 
 
 class TapStackServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, settings: Settings, instance_id: str):
+    def __init__(
+        self,
+        settings: Settings,
+        instance_id: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings, self.instance_id = settings, instance_id
-        self.db_probe = DatabaseProbe(settings)
+        self.db_monitor = DatabaseMonitor(settings, clock)
         super().__init__((settings.bind, settings.port), Handler)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Probe the database once (requests wait in the backlog meanwhile), then serve."""
+        self.db_monitor.start()
+        try:
+            super().serve_forever(poll_interval)
+        finally:
+            self.db_monitor.stop()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
@@ -225,12 +500,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _health(self) -> tuple[int, dict[str, Any]]:
         s = self.server.settings
-        database = self.server.db_probe.check()
+        db_state, database = self.server.db_monitor.status()
         maintenance = os.path.exists(s.maintenance_file)  # never cached: draining is immediate
-        db_ok = not database["configured"] or bool(database["reachable"])
+        db_ok = db_state != "down"  # within the grace the region keeps its traffic
         healthy = db_ok and not maintenance
+        status = "unhealthy" if not healthy else ("degraded" if db_state == "degraded" else "ok")
         return (200 if healthy else 503), {
-            "status": "ok" if healthy else "unhealthy",
+            "status": status,
             "region": s.region,
             "role": s.role,
             "instance_id": self.server.instance_id,
@@ -263,9 +539,16 @@ class Handler(BaseHTTPRequestHandler):
         pass  # every response is already logged as JSON by log_request; keep stderr quiet
 
 
-def make_server(settings: Settings, instance_id: str | None = None) -> TapStackServer:
-    """Bind (port 0 picks a free port) without serving; looks up the instance id if not given."""
-    return TapStackServer(settings, instance_id or resolve_instance_id(settings))
+def make_server(
+    settings: Settings,
+    instance_id: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> TapStackServer:
+    """Bind (port 0 picks a free port) without serving; looks up the instance id if not given.
+
+    The database monitor starts with ``serve_forever()``; ``clock`` times its grace period.
+    """
+    return TapStackServer(settings, instance_id or resolve_instance_id(settings), clock)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,9 +15,11 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -75,12 +77,17 @@ def get_json(port: int, path: str) -> tuple[int, dict]:
 
 
 @contextlib.contextmanager
-def serving(settings, instance_id: str | None = INSTANCE_ID):
-    """Run make_server(settings) on a thread; yields the server (its port is server_port)."""
-    srv = server.make_server(settings, instance_id)
+def serving(settings, instance_id: str | None = INSTANCE_ID, clock=None):
+    """Run make_server(settings) on a thread; yields the server (its port is server_port).
+
+    The server probes the database once before it handles the first request; this waits
+    for that (with a GET /livez), so a test can change the database right away.
+    """
+    srv = server.make_server(settings, instance_id, clock or time.monotonic)
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02})
     thread.start()
     try:
+        call(srv.server_port, "GET", "/livez")
         yield srv
     finally:
         srv.shutdown()
@@ -95,22 +102,136 @@ def settings(tmp_path):
         role="primary",
         bind="127.0.0.1",
         port=0,
+        db_timeout=1.0,
+        db_probe_interval=3600,  # only the start-up probe, unless a test calls refresh()
         maintenance_file=str(tmp_path / "maintenance"),
         imds_url=f"http://127.0.0.1:{closed_port()}",
     )
 
 
-@pytest.fixture
-def database():
-    """A plain TCP listener standing in for the database; yields its port."""
-    with socket.socket() as listener:
+def mysql_packet(sequence: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "little") + bytes([sequence]) + payload
+
+
+MYSQL_GREETING = mysql_packet(
+    0,
+    b"\x0a8.4.5-fake\x00"  # protocol 10, server version
+    + (7).to_bytes(4, "little")  # connection id
+    + b"abcdefgh\x00"  # scramble part 1, filler
+    + (0xF7FF).to_bytes(2, "little")  # capabilities (low)
+    + b"\xff\x02\x00"  # collation, status
+    + (0x81FF).to_bytes(2, "little")  # capabilities (high, with PLUGIN_AUTH)
+    + b"\x15"
+    + b"\x00" * 10
+    + b"ijklmnopqrst\x00mysql_native_password\x00",
+)
+MYSQL_OK = mysql_packet(2, b"\x00\x00\x00\x02\x00\x00\x00")  # OK after the login
+
+
+class FakeMySQL:
+    """A TCP server on 127.0.0.1 that speaks just enough MySQL for the probe.
+
+    It sends ``greeting`` to each client; if the client logs in, it answers ``login_reply``
+    and records everything the client sent (``sessions``). down() makes it reset every
+    connection at once (the database is unreachable) and up() brings it back; the port stays
+    taken meanwhile, so no other process (tests run in parallel) can pick it up.
+    """
+
+    def __init__(self, greeting: bytes = MYSQL_GREETING, login_reply: bytes = MYSQL_OK):
+        self.greeting, self.login_reply = greeting, login_reply
+        self.sessions: list[bytes] = []
+        self.connections = 0  # accepted, also while down
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._running = threading.Event()
+        self._up = threading.Event()
+        self._up.set()
+
+    def down(self) -> None:
+        self._up.clear()
+
+    def up(self) -> None:
+        self._up.set()
+
+    def start(self) -> FakeMySQL:
+        listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
         listener.listen(16)
-        yield listener.getsockname()[1]
+        listener.settimeout(0.02)
+        self._listener, self.port = listener, listener.getsockname()[1]
+        self._running.set()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._running.clear()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._listener is not None:
+            self._listener.close()
+        self._thread = self._listener = None
+
+    def _serve(self) -> None:
+        assert self._listener is not None
+        while self._running.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:  # the 20 ms accept timeout: look at the running flag again
+                continue
+            self.connections += 1
+            with conn:
+                if self._up.is_set():
+                    self.sessions.append(self._session(conn))
+                else:  # close with a TCP reset
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def _session(self, conn: socket.socket) -> bytes:
+        received = b""
+        conn.settimeout(1)
+        try:
+            conn.sendall(self.greeting)
+            while chunk := conn.recv(4096):
+                if not received and self.login_reply:
+                    conn.sendall(self.login_reply)
+                received += chunk
+        except OSError:
+            pass
+        return received
 
 
-def with_db(settings, port: int):
-    return server.Settings(**{**vars(settings), "db_host": "127.0.0.1", "db_port": port})
+@pytest.fixture
+def database():
+    """A fake MySQL server standing in for the database; yields its port."""
+    fake = FakeMySQL().start()
+    yield fake.port
+    fake.stop()
+
+
+@pytest.fixture
+def fake_mysql():
+    """Like ``database``, but yields the FakeMySQL itself (to take down, up and inspect)."""
+    fake = FakeMySQL().start()
+    yield fake
+    fake.stop()
+
+
+def with_db(settings, port: int, **changes):
+    return server.Settings(**{**vars(settings), "db_host": "127.0.0.1", "db_port": port, **changes})
+
+
+class FakeClock:
+    """A monotonic clock that only moves when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class FakeMetadata(BaseHTTPRequestHandler):
@@ -215,14 +336,20 @@ def test_health_returns_200_when_the_database_is_reachable(settings, database):
         status, report = get_json(srv.server_port, "/health")
     assert status == 200
     assert report["status"] == "ok"
-    assert report["database"]["configured"] is True
-    assert report["database"]["reachable"] is True
-    assert isinstance(report["database"]["latency_ms"], float)
-    assert report["database"]["error"] is None
+    assert report["checks"] == {"database": True, "maintenance": False}
+    db = report["database"]
+    assert db["configured"] is True
+    assert db["reachable"] is True
+    assert isinstance(db["latency_ms"], float)
+    assert db["error"] is None
+    assert db["server_version"] == "8.4.5-fake"
+    assert db["login"] is None  # no probe user: the probe only reads the greeting
+    assert db["unreachable_for_seconds"] is None
+    assert db["grace_seconds"] == 180.0
 
 
-def test_health_returns_503_when_the_database_is_unreachable(settings):
-    with serving(with_db(settings, closed_port())) as srv:
+def test_health_returns_503_at_the_first_failed_probe_when_the_grace_is_zero(settings):
+    with serving(with_db(settings, closed_port(), db_grace_seconds=0)) as srv:
         status, headers, body = call(srv.server_port, "GET", "/health")
     report = json.loads(body)
     assert status == 503
@@ -231,7 +358,9 @@ def test_health_returns_503_when_the_database_is_unreachable(settings):
     assert report["database"]["configured"] is True
     assert report["database"]["reachable"] is False
     assert report["database"]["latency_ms"] is None
-    assert report["database"]["error"]
+    assert report["database"]["error"]  # connection refused
+    assert report["database"]["unreachable_for_seconds"] == 0.0
+    assert report["database"]["grace_seconds"] == 0.0
     assert report["checks"]["database"] is False
 
 
@@ -247,34 +376,231 @@ def test_health_returns_503_while_the_maintenance_file_exists_and_recovers_once_
         assert report["status"] == "unhealthy"
         assert report["checks"]["maintenance"] is True
         assert report["database"]["reachable"] is True  # the database itself is fine
-        flag.unlink()  # well inside the 2 s database cache: maintenance must not be cached
+        flag.unlink()  # no probe in between: the maintenance file is checked on each request
         status, report = get_json(srv.server_port, "/health")
     assert status == 200
     assert report["checks"]["maintenance"] is False
 
 
-def test_health_reuses_the_database_result_for_two_seconds(settings):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    db_port = listener.getsockname()[1]
-    with serving(with_db(settings, db_port)) as srv:
-        assert get_json(srv.server_port, "/health")[0] == 200
-        listener.close()  # the database goes away...
-        status, report = get_json(srv.server_port, "/health")
-    assert status == 200  # ...but the cached result is served instead of probing again
+# --------------------------------------------------------------------------- grace period
+
+
+def health_with_probe(srv, clock: FakeClock, seconds: float) -> tuple[int, dict]:
+    """Let ``seconds`` pass, run the probe the monitor would run, then GET /health."""
+    clock.advance(seconds)
+    srv.db_monitor.refresh()
+    return get_json(srv.server_port, "/health")
+
+
+def test_a_database_outage_within_the_grace_keeps_the_region_serving_as_degraded(
+    settings, fake_mysql
+):
+    clock = FakeClock()
+    with serving(with_db(settings, fake_mysql.port), clock=clock) as srv:
+        assert get_json(srv.server_port, "/health")[1]["status"] == "ok"
+        fake_mysql.down()  # an RDS Multi-AZ failover begins
+        status, report = health_with_probe(srv, clock, 5)
+        assert (status, report["status"]) == (200, "degraded")
+        assert report["checks"] == {"database": True, "maintenance": False}
+        db = report["database"]
+        assert db["reachable"] is False
+        assert db["error"]
+        assert (db["unreachable_for_seconds"], db["grace_seconds"]) == (0.0, 180.0)
+        status, report = health_with_probe(srv, clock, 120)  # a typical failover's length
+        assert (status, report["status"]) == (200, "degraded")
+        assert report["database"]["unreachable_for_seconds"] == 120.0
+        fake_mysql.up()  # the standby took over the endpoint
+        status, report = health_with_probe(srv, clock, 5)
+    assert (status, report["status"]) == (200, "ok")
     assert report["database"]["reachable"] is True
-    assert server.DB_CACHE_SECONDS == 2.0
+    assert report["database"]["unreachable_for_seconds"] is None
 
 
-def test_database_probe_checks_again_once_the_cache_has_expired(settings):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    probe = server.DatabaseProbe(with_db(settings, listener.getsockname()[1]), ttl=0)
-    assert probe.check()["reachable"] is True
-    listener.close()
-    assert probe.check()["reachable"] is False
+def test_a_database_outage_longer_than_the_grace_fails_health_until_a_probe_succeeds(
+    settings, fake_mysql
+):
+    clock = FakeClock()
+    with serving(with_db(settings, fake_mysql.port, db_grace_seconds=60), clock=clock) as srv:
+        fake_mysql.down()
+        status, _ = health_with_probe(srv, clock, 5)
+        assert status == 200
+        status, report = health_with_probe(srv, clock, 59.9)
+        assert (status, report["status"]) == (200, "degraded")
+        clock.advance(0.1)  # the grace runs out between two probes: no probe needed
+        status, report = get_json(srv.server_port, "/health")
+        assert (status, report["status"]) == (503, "unhealthy")
+        assert report["checks"] == {"database": False, "maintenance": False}
+        assert report["database"]["unreachable_for_seconds"] == 60.0
+        status, _ = health_with_probe(srv, clock, 600)
+        assert status == 503
+        fake_mysql.up()
+        status, report = health_with_probe(srv, clock, 5)  # one good probe is enough
+    assert (status, report["status"]) == (200, "ok")
+    assert report["database"]["reachable"] is True
+
+
+def test_the_grace_restarts_after_every_successful_probe(settings, fake_mysql):
+    clock = FakeClock()
+    with serving(with_db(settings, fake_mysql.port, db_grace_seconds=60), clock=clock) as srv:
+        fake_mysql.down()
+        assert health_with_probe(srv, clock, 5)[0] == 200
+        assert health_with_probe(srv, clock, 50)[0] == 200
+        fake_mysql.up()
+        assert health_with_probe(srv, clock, 5)[1]["status"] == "ok"
+        fake_mysql.down()  # a second, separate blip: counted from zero again
+        status, report = health_with_probe(srv, clock, 5)
+        assert report["database"]["unreachable_for_seconds"] == 0.0
+        status, report = health_with_probe(srv, clock, 50)
+    assert (status, report["status"]) == (200, "degraded")
+
+
+def test_an_instance_that_never_reached_its_database_counts_the_grace_from_its_start(
+    settings,
+):
+    clock = FakeClock()
+    with serving(with_db(settings, closed_port(), db_grace_seconds=60), clock=clock) as srv:
+        status, report = get_json(srv.server_port, "/health")  # after the start-up probe
+        assert (status, report["status"]) == (200, "degraded")
+        assert report["database"]["reachable"] is False
+        assert report["database"]["unreachable_for_seconds"] == 0.0
+        status, report = health_with_probe(srv, clock, 60)
+    assert (status, report["status"]) == (503, "unhealthy")
+    assert report["database"]["unreachable_for_seconds"] == 60.0
+
+
+def test_the_maintenance_file_fails_health_at_once_also_within_the_grace(settings, fake_mysql):
+    clock = FakeClock()
+    flag = Path(settings.maintenance_file)
+    with serving(with_db(settings, fake_mysql.port), clock=clock) as srv:
+        fake_mysql.down()
+        assert health_with_probe(srv, clock, 5)[0] == 200
+        flag.write_text("draining\n")
+        status, report = get_json(srv.server_port, "/health")
+    assert (status, report["status"]) == (503, "unhealthy")
+    assert report["checks"] == {"database": True, "maintenance": True}
+
+
+def test_database_state_changes_are_logged_once_each(settings, fake_mysql, capsys):
+    clock = FakeClock()
+    with serving(with_db(settings, fake_mysql.port, db_grace_seconds=60), clock=clock) as srv:
+        fake_mysql.down()
+        for _ in range(3):
+            health_with_probe(srv, clock, 30)
+        fake_mysql.up()
+        health_with_probe(srv, clock, 5)
+        health_with_probe(srv, clock, 5)
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    events = [r for r in records if "event" in r]
+    assert [e["event"] for e in events] == [
+        "database_unreachable",
+        "database_down",
+        "database_reachable",
+    ]
+    assert events[0]["error"]
+    assert events[1] == {
+        "event": "database_down",
+        "unreachable_for_seconds": 60.0,
+        "grace_seconds": 60.0,
+    }
+    assert events[2] == {"event": "database_reachable", "unreachable_for_seconds": 65.0}
+
+
+# --------------------------------------------------------------------------- the probe
+
+
+def test_health_reads_the_last_probe_and_never_probes_per_request(settings, fake_mysql):
+    with serving(with_db(settings, fake_mysql.port)) as srv:
+        for _ in range(20):
+            assert get_json(srv.server_port, "/health")[0] == 200
+    assert fake_mysql.connections == 1  # the start-up probe; the next is an interval away
+
+
+def test_the_monitor_probes_in_the_background_every_interval(settings, fake_mysql):
+    def wait_for(reachable: bool) -> dict:
+        deadline = time.monotonic() + 5
+        while True:
+            report = get_json(srv.server_port, "/health")[1]
+            if report["database"]["reachable"] is reachable or time.monotonic() > deadline:
+                return report
+            time.sleep(0.02)
+
+    with serving(with_db(settings, fake_mysql.port, db_probe_interval=0.05)) as srv:
+        fake_mysql.down()
+        assert wait_for(False)["status"] == "degraded"
+        fake_mysql.up()
+        assert wait_for(True)["status"] == "ok"
+    assert fake_mysql.connections >= 2
+
+
+def test_health_answers_at_once_while_a_probe_hangs(settings):
+    """A database that accepts but never answers must not slow /health (Route 53: 2 s)."""
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(64)
+        hanging = with_db(
+            settings, black_hole.getsockname()[1], db_timeout=2.0, db_probe_interval=0.01
+        )
+        with serving(hanging) as srv:  # returns after the start-up probe timed out (2 s)
+            timings = []  # meanwhile the next probe hangs for 2 s
+            for _ in range(5):
+                started = time.monotonic()
+                status, report = get_json(srv.server_port, "/health")
+                timings.append(time.monotonic() - started)
+                time.sleep(0.1)
+    assert status == 200
+    assert report["database"]["reachable"] is False
+    assert "timed out" in report["database"]["error"]
+    assert max(timings) < 1.0  # half a probe's timeout: /health did not wait for it
+
+
+def test_probe_counts_a_server_that_does_not_speak_mysql_as_unreachable(settings):
+    impostor = FakeMySQL(greeting=b"SSH-2.0-OpenSSH_9.6\r\n", login_reply=b"").start()
+    try:
+        result = server.probe_mysql("127.0.0.1", impostor.port, 1.0)
+    finally:
+        impostor.stop()
+    assert result["reachable"] is False
+    assert "not a MySQL handshake" in result["error"]
+
+
+def test_probe_counts_an_error_greeting_as_reachable():
+    """A blocked host or a full server still proves that MySQL is up."""
+    blocked = b"\xff" + (1129).to_bytes(2, "little") + b"Host '10.0.1.5' is blocked"
+    fake = FakeMySQL(greeting=mysql_packet(0, blocked), login_reply=b"").start()
+    try:
+        result = server.probe_mysql("127.0.0.1", fake.port, 1.0, "tapstack_health")
+    finally:
+        fake.stop()
+    assert result["reachable"] is True
+    assert result["server_message"] == "1129 Host '10.0.1.5' is blocked"
+    assert result["login"] is None
+
+
+def test_probe_logs_in_with_an_empty_password_and_quits_when_given_a_user(fake_mysql):
+    result = server.probe_mysql("127.0.0.1", fake_mysql.port, 1.0, "tapstack_health")
+    assert result["reachable"] is True
+    assert result["login"] == "ok"
+    deadline = time.monotonic() + 5
+    while not fake_mysql.sessions and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sent = fake_mysql.sessions[0]
+    response_length = int.from_bytes(sent[:3], "little")
+    response, rest = sent[4 : 4 + response_length], sent[4 + response_length :]
+    assert sent[3] == 1  # the handshake response follows the greeting (sequence 0)
+    assert response[32:] == b"tapstack_health\x00\x00mysql_native_password\x00"
+    assert rest == mysql_packet(0, b"\x01")  # COM_QUIT: the server counts no aborted connect
+
+
+def test_probe_reports_a_refused_login_but_stays_reachable():
+    denied = b"\xff" + (1045).to_bytes(2, "little") + b"#28000Access denied for user 'x'"
+    fake = FakeMySQL(login_reply=mysql_packet(2, denied)).start()
+    try:
+        result = server.probe_mysql("127.0.0.1", fake.port, 1.0, "x")
+    finally:
+        fake.stop()
+    assert result["reachable"] is True
+    assert result["login"] == "refused"
+    assert result["server_message"] == "1045 Access denied for user 'x'"
 
 
 # --------------------------------------------------------------------------- /livez
@@ -309,8 +635,8 @@ def test_head_returns_the_same_status_and_headers_without_a_body(settings, path)
     assert int(headers["Content-Length"]) == len(get_body) > 0
 
 
-def test_head_health_returns_503_when_the_database_is_unreachable(settings):
-    with serving(with_db(settings, closed_port())) as srv:
+def test_head_health_returns_503_when_the_database_is_down(settings):
+    with serving(with_db(settings, closed_port(), db_grace_seconds=0)) as srv:
         wire = raw_exchange(srv.server_port, b"HEAD /health HTTP/1.0\r\n\r\n")
     assert wire.startswith(b"HTTP/1.1 503 ")
     assert wire.endswith(b"\r\n\r\n")
@@ -419,6 +745,9 @@ def test_settings_from_env_applies_the_documented_defaults():
     )
     assert settings == server.Settings(region="us-west-2", role="standby")
     assert (settings.port, settings.bind, settings.db_port) == (8080, "0.0.0.0", 3306)
+    assert (settings.db_timeout, settings.db_probe_interval) == (2.0, 5.0)
+    assert settings.db_grace_seconds == 180.0  # outlasts an RDS Multi-AZ failover (60-120 s)
+    assert settings.db_probe_user is None
     assert settings.maintenance_file == "/etc/tapstack/maintenance"
     assert settings.db_host is None and settings.instance_id is None
     assert settings.project == "TapStack"
@@ -435,6 +764,9 @@ def test_settings_from_env_reads_every_variable():
             "TAPSTACK_DB_HOST": "db.internal",
             "TAPSTACK_DB_PORT": "3307",
             "TAPSTACK_DB_TIMEOUT": "0.25",
+            "TAPSTACK_DB_PROBE_INTERVAL": "7.5",
+            "TAPSTACK_DB_PROBE_USER": "tapstack_health",
+            "TAPSTACK_DB_GRACE_SECONDS": "240",
             "TAPSTACK_MAINTENANCE_FILE": "/tmp/drain",
             "TAPSTACK_INSTANCE_ID": "i-abc",
             "TAPSTACK_IMDS_URL": "http://127.0.0.1:1/",
@@ -449,6 +781,9 @@ def test_settings_from_env_reads_every_variable():
         db_host="db.internal",
         db_port=3307,
         db_timeout=0.25,
+        db_probe_interval=7.5,
+        db_probe_user="tapstack_health",
+        db_grace_seconds=240.0,
         maintenance_file="/tmp/drain",
         instance_id="i-abc",
         imds_url="http://127.0.0.1:1",
@@ -465,12 +800,24 @@ def test_settings_from_env_reads_every_variable():
         ({"TAPSTACK_DB_PORT": "70000"}, "TAPSTACK_DB_PORT"),
         ({"TAPSTACK_DB_TIMEOUT": "soon"}, "TAPSTACK_DB_TIMEOUT"),
         ({"TAPSTACK_DB_TIMEOUT": "0"}, "TAPSTACK_DB_TIMEOUT"),
+        ({"TAPSTACK_DB_TIMEOUT": "nan"}, "TAPSTACK_DB_TIMEOUT"),
+        ({"TAPSTACK_DB_PROBE_INTERVAL": "0"}, "TAPSTACK_DB_PROBE_INTERVAL"),
+        ({"TAPSTACK_DB_GRACE_SECONDS": "-1"}, "TAPSTACK_DB_GRACE_SECONDS"),
+        ({"TAPSTACK_DB_GRACE_SECONDS": "inf"}, "TAPSTACK_DB_GRACE_SECONDS"),
+        ({"TAPSTACK_DB_GRACE_SECONDS": "3m"}, "TAPSTACK_DB_GRACE_SECONDS"),
+        ({"TAPSTACK_DB_PROBE_USER": "x" * 33}, "TAPSTACK_DB_PROBE_USER"),
+        ({"TAPSTACK_DB_PROBE_USER": "h\u00e9alth"}, "TAPSTACK_DB_PROBE_USER"),
     ],
 )
 def test_settings_from_env_rejects_invalid_values(overrides, message):
     env = {"TAPSTACK_REGION": "us-east-1", "TAPSTACK_ROLE": "primary", **overrides}
     with pytest.raises(server.ConfigError, match=message):
         server.Settings.from_env(env)
+
+
+def test_settings_from_env_accepts_a_grace_of_zero_which_disables_it():
+    env = {"TAPSTACK_REGION": "r", "TAPSTACK_ROLE": "primary", "TAPSTACK_DB_GRACE_SECONDS": "0"}
+    assert server.Settings.from_env(env).db_grace_seconds == 0.0
 
 
 def test_main_returns_2_and_explains_when_the_role_is_invalid(monkeypatch, capsys):
@@ -531,6 +878,51 @@ def test_script_serves_requests_and_exits_0_on_sigterm(tmp_path):
         {k: r.get(k) for k in ("method", "path", "status")} for r in records
     ]
     assert records[-1] == {"event": "stopped"}
+
+
+@pytest.mark.parametrize(
+    ("grace", "expected_status", "expected_state"),
+    [(None, 200, "degraded"), ("0", 503, "unhealthy")],
+)
+def test_script_applies_the_database_grace_from_its_environment(
+    tmp_path, grace, expected_status, expected_state
+):
+    env = child_env(
+        TAPSTACK_REGION="us-east-1",
+        TAPSTACK_ROLE="primary",
+        TAPSTACK_BIND="127.0.0.1",
+        TAPSTACK_PORT="0",
+        TAPSTACK_INSTANCE_ID="i-subprocess",
+        TAPSTACK_MAINTENANCE_FILE=str(tmp_path / "maintenance"),
+        TAPSTACK_DB_HOST="127.0.0.1",
+        TAPSTACK_DB_PORT=str(closed_port()),
+        **({} if grace is None else {"TAPSTACK_DB_GRACE_SECONDS": grace}),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER_PATH)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(10, proc.kill)
+    watchdog.start()
+    try:
+        started = json.loads(proc.stdout.readline())
+        unreachable = json.loads(proc.stdout.readline())  # the start-up probe, before serving
+        status, report = get_json(started["port"], "/health")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=5)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert unreachable["event"] == "database_unreachable"
+    assert started["event"] == "started"
+    assert (status, report["status"]) == (expected_status, expected_state)
+    assert report["database"]["grace_seconds"] == (180.0 if grace is None else 0.0)
+    assert proc.returncode == 0
 
 
 def test_script_exits_2_with_a_message_when_the_role_is_invalid():

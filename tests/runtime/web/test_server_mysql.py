@@ -1,0 +1,153 @@
+"""The web server's database probe against a real MariaDB server (tapstack.local.mariadb).
+
+What matters to the database is how a probe ends: a connection closed during the handshake
+is an aborted connect (and, where the server resolves client names, a connect error that
+leads to ``Host ... is blocked`` after ``max_connect_errors``); a login that succeeds and
+ends with COM_QUIT is not. Skipped when the MariaDB server binaries are not installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import importlib.util
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tapstack.local.mariadb import LocalMariaDB, MariaDBNotInstalledError, MariaDBStartError
+
+SERVER_PATH = Path(__file__).resolve().parents[3] / "tapstack" / "web" / "runtime" / "server.py"
+PROBE_USER = "tapstack_health"
+
+
+def _load_server_module():
+    name = "tapstack_instance_server"
+    if name in sys.modules:  # test_server.py loaded it already
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, SERVER_PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+server = _load_server_module()
+
+
+def start_mariadb() -> LocalMariaDB:
+    for attempt in range(3):
+        db = LocalMariaDB(settings={"innodb-buffer-pool-size": "32M"})
+        try:
+            db.start()
+            return db
+        except MariaDBStartError:
+            # mariadb-install-db runs that overlap (pytest -n) can collide on temporary
+            # tables in the shared /tmp ("Unknown table 'mysql.tmp_user_sys'"): try again
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="module")
+def mariadb() -> Iterator[LocalMariaDB]:
+    try:
+        db = start_mariadb()
+    except MariaDBNotInstalledError as exc:
+        pytest.skip(str(exc))
+    try:
+        with db.root_cursor() as cursor:  # no password and no privileges: a probe account
+            cursor.execute(f"CREATE USER '{PROBE_USER}'@'%' IDENTIFIED BY ''")
+        yield db
+    finally:
+        db.stop()
+
+
+def aborted_connects(db: LocalMariaDB) -> int:
+    with db.root_cursor() as cursor:  # a clean login: does not count itself
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Aborted_connects'")
+        return int(cursor.fetchone()[1])
+
+
+def aborted_connects_after(db: LocalMariaDB, before: int, expected: int) -> int:
+    """Aborted_connects once the server has dealt with the probe's connection."""
+    deadline = time.monotonic() + 2
+    while True:  # the server counts the abort on its own thread, a moment after the close
+        count = aborted_connects(db) - before
+        if count >= expected or time.monotonic() > deadline:
+            if count == expected == 0:
+                time.sleep(0.2)  # give a late abort the chance to show
+                count = aborted_connects(db) - before
+            return count
+        time.sleep(0.02)
+
+
+def test_probe_reads_the_greeting_of_a_real_server(mariadb):
+    before = aborted_connects(mariadb)
+    result = server.probe_mysql(mariadb.host, mariadb.port, 2.0)
+    assert result["reachable"] is True
+    assert "MariaDB" in result["server_version"]
+    assert result["login"] is None
+    assert isinstance(result["latency_ms"], float)
+    # closing after the greeting is an aborted connect, hence TAPSTACK_DB_PROBE_USER
+    assert aborted_connects_after(mariadb, before, 1) == 1
+
+
+def test_probe_logging_in_as_a_passwordless_account_leaves_no_aborted_connect(mariadb):
+    before = aborted_connects(mariadb)
+    for _ in range(3):
+        result = server.probe_mysql(mariadb.host, mariadb.port, 2.0, PROBE_USER)
+        assert result["reachable"] is True
+        assert result["login"] == "ok"
+        assert result["server_message"] is None
+    assert aborted_connects_after(mariadb, before, 0) == 0
+
+
+def test_probe_as_an_unknown_account_is_refused_but_counts_the_server_as_reachable(mariadb):
+    result = server.probe_mysql(mariadb.host, mariadb.port, 2.0, "no_such_account")
+    assert result["reachable"] is True
+    assert result["login"] == "refused"
+    assert result["server_message"].startswith("1045 Access denied for user 'no_such_account'")
+
+
+@contextlib.contextmanager
+def serving(settings):
+    srv = server.make_server(settings, "i-mariadb")
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=5)
+
+
+def test_health_reports_a_real_server_and_the_probe_login(mariadb, tmp_path):
+    settings = server.Settings(
+        region="us-east-1",
+        role="primary",
+        bind="127.0.0.1",
+        port=0,
+        db_host=mariadb.host,
+        db_port=mariadb.port,
+        db_probe_user=PROBE_USER,
+        maintenance_file=str(tmp_path / "maintenance"),
+    )
+    with serving(settings) as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.server_port, timeout=5)
+        try:
+            conn.request("GET", "/health")
+            response = conn.getresponse()
+            status, report = response.status, json.loads(response.read())
+        finally:
+            conn.close()
+    assert (status, report["status"]) == (200, "ok")
+    assert report["database"]["reachable"] is True
+    assert report["database"]["login"] == "ok"
+    assert "MariaDB" in report["database"]["server_version"]
