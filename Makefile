@@ -12,7 +12,7 @@ CONFIG ?= config/default.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export TAPSTACK_CONFIG := $(CONFIG)
 
-.PHONY: help setup synth test demo summary lint deploy integration-aws destroy bench clean
+.PHONY: help setup synth test demo summary preflight lint deploy integration-aws destroy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,20 +53,22 @@ demo: setup ## deploy the whole app into the embedded AWS emulator, verify it, l
 summary: synth ## describe the synthesized app (stacks, resources, failover figures)
 	$(PYTHON) -m tapstack --config $(CONFIG) summary
 
+preflight: synth ## read-only checks of the AWS account before a deploy (exit 1 on any problem)
+	$(PYTHON) -m tapstack --config $(CONFIG) preflight
+
 lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy tapstack
 
-deploy: setup ## deploy every stack to the AWS account in the configuration (real AWS)
-	$(CDK) deploy --all --require-approval broadening
-	$(PYTHON) -m tapstack.local.deploy write-outputs
+deploy: preflight ## deploy every stack to the AWS account in the configuration (real AWS)
+	$(PYTHON) -m tapstack.local.deploy deploy
 
 integration-aws: setup ## run the integration suite against the real deployment
 	TAPSTACK_INTEGRATION_TARGET=aws $(PYTHON) -m pytest tests/integration -m integration
 
-destroy: setup ## remove every stack from the AWS account (retained resources stay)
-	$(CDK) destroy --all
+destroy: setup ## delete every stack after confirming; destroy mode empties buckets and vaults first (DESTROY_ARGS=--yes)
+	$(PYTHON) -m tapstack --config $(CONFIG) destroy $(DESTROY_ARGS)
 
 bench: setup ## loader benchmark: naive INSERTs vs the TapStack loader vs LOAD DATA (BENCH_ARGS=...)
 	$(PYTHON) bench/loader.py $(BENCH_ARGS)

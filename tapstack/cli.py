@@ -4,18 +4,23 @@ Commands:
     check-config   validate a configuration file and print what it resolves to
     summary        describe a synthesized app (cdk.out/): stacks, regions,
                    resource counts and the modelled failover figures
+    preflight      read-only checks of the target AWS account before `make deploy`: one
+                   line per problem with its fix; exit code 1 when there is any
     demo           deploy into the embedded AWS emulator, verify, load sample data
     bootstrap-database
                    create the loader's schema and IAM database user (once, after
                    the first deploy) by invoking the primary loader's bootstrap action
     redrive        after promoting a replica: send that region's loader an event for
                    every object under incoming/ (loaded ones are skipped)
+    destroy        delete every stack after typing the environment's name to confirm; in
+                   destroy mode empty the buckets and backup vaults first (tapstack.teardown)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -106,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate the configuration file")
     summary = sub.add_parser("summary", help="describe the synthesized app in cdk.out/")
     summary.add_argument("--cdk-out", default="cdk.out", type=Path)
+    preflight_parser = sub.add_parser(
+        "preflight",
+        help="read-only checks of the target AWS account before a real deploy",
+    )
+    preflight_parser.add_argument("--cdk-out", default="cdk.out", type=Path)
     demo = sub.add_parser(
         "demo",
         help="deploy the app into the embedded AWS emulator, verify it, load sample data",
@@ -122,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "bootstrap-database",
         help="create the loader's schema and database user (invokes the primary loader)",
+    )
+    destroy_parser = sub.add_parser(
+        "destroy",
+        help="delete every stack (destroy mode: empty buckets and vaults first), after confirming",
+    )
+    destroy_parser.add_argument(
+        "--yes", action="store_true", help="do not ask for confirmation (CI)"
     )
     return parser
 
@@ -194,6 +211,54 @@ def cmd_redrive(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_destroy(args: argparse.Namespace, console: Console) -> int:
+    config = load_config_or_report(args.config, console)
+    if config is None:
+        return 2
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from tapstack import teardown
+    from tapstack.local.deploy import DeployError, boto3_session_factory
+
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+    try:
+        result = teardown.destroy(
+            config,
+            clients=boto3_session_factory(os.environ),
+            confirm=input if interactive else None,
+            run_cdk=teardown.cdk_runner(args.config, console=console),
+            yes=args.yes,
+            console=console,
+        )
+    except (BotoCoreError, ClientError, DeployError, teardown.TeardownError) as exc:
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        return 1
+    return result.exit_code
+
+
+def cmd_preflight(args: argparse.Namespace, console: Console) -> int:
+    config = load_config_or_report(args.config, console)
+    if config is None:
+        return 2
+    from tapstack import preflight
+
+    try:
+        checks = preflight.Preflight.from_cdk_out(
+            config,
+            args.cdk_out,
+            preflight.default_client_factory(),
+            config_source=args.config,
+            cdk_json="cdk.json",
+        )
+    except FileNotFoundError as exc:
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        return 1
+    result = preflight.run_preflight(checks)
+    for line in result.lines():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return 0 if result.ok else 1
+
+
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return demo_command.run(args, console)
 
@@ -201,9 +266,11 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 COMMANDS = {
     "check-config": cmd_check_config,
     "summary": cmd_summary,
+    "preflight": cmd_preflight,
     "demo": cmd_demo,
     "bootstrap-database": cmd_bootstrap_database,
     "redrive": cmd_redrive,
+    "destroy": cmd_destroy,
 }
 
 

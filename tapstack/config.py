@@ -51,11 +51,37 @@ SUPPORTED_REGIONS: tuple[str, ...] = (
     "sa-east-1",
 )
 
-#: MySQL versions TapStack accepts. 8.4 is the LTS line in RDS standard
-#: support; 8.0 is accepted with a cost warning (see ``DatabaseConfig``).
-MYSQL_8_4_VERSIONS: tuple[str, ...] = tuple(f"8.4.{minor}" for minor in range(3, 11))
-MYSQL_8_0_VERSIONS: tuple[str, ...] = tuple(f"8.0.{minor}" for minor in range(40, 47))
+#: MySQL versions TapStack accepts: those RDS still supports, as the pinned aws-cdk-lib
+#: marks them (a test ties these tuples to its deprecation markers). 8.4 is the LTS line
+#: in RDS standard support; 8.0 is accepted with a cost warning (see ``DatabaseConfig``).
+MYSQL_8_4_VERSIONS: tuple[str, ...] = tuple(f"8.4.{minor}" for minor in range(5, 11))
+MYSQL_8_0_VERSIONS: tuple[str, ...] = tuple(f"8.0.{minor}" for minor in range(42, 47))
+#: Minors RDS has retired ("no longer supported by Amazon RDS" in aws-cdk-lib): RDS refuses
+#: to create them.
+RETIRED_MYSQL_VERSIONS: tuple[str, ...] = ("8.4.3", "8.4.4", "8.0.40", "8.0.41")
 DEFAULT_MYSQL_VERSION = "8.4.10"
+
+
+def mysql_version_key(version: str) -> tuple[int, ...]:
+    """``8.4.10`` -> ``(8, 4, 10)``: versions compare as numbers, not text."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def _mysql_version(value: str) -> str:
+    if value in RETIRED_MYSQL_VERSIONS:
+        raise ValueError(
+            f"MySQL {value} is no longer supported by Amazon RDS (retired), so RDS refuses "
+            f"to create it; choose {MYSQL_8_4_VERSIONS[0]}..{MYSQL_8_4_VERSIONS[-1]} "
+            f"(default {DEFAULT_MYSQL_VERSION})"
+        )
+    if value not in MYSQL_8_4_VERSIONS + MYSQL_8_0_VERSIONS:
+        raise ValueError(
+            f"must be a pinned MySQL version RDS supports: {MYSQL_8_4_VERSIONS[0]}.."
+            f"{MYSQL_8_4_VERSIONS[-1]} (recommended) or {MYSQL_8_0_VERSIONS[0]}.."
+            f"{MYSQL_8_0_VERSIONS[-1]}"
+        )
+    return value
+
 
 #: Interface endpoints TapStack knows how to create (service short names).
 KNOWN_INTERFACE_ENDPOINTS: tuple[str, ...] = (
@@ -87,6 +113,23 @@ _DB_CLASS_RE = re.compile(
 _ACM_ARN_RE = re.compile(r"^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _CRON_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")
 _TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+
+
+#: A DNS name's longest text form (RFC 1035: 255 octets on the wire, 253 characters).
+MAX_DNS_NAME = 253
+
+
+def longest_domain_for(*, record_name: str, regions: tuple[str, ...]) -> str:
+    """The longest domain name (to a character) the configuration accepts with
+    ``record_name`` and ``regions``: ``<region>.<record>.<domain>`` must fit in
+    :data:`MAX_DNS_NAME`. Tests use it to synthesize the longest names there are."""
+    remaining = MAX_DNS_NAME - max(len(r) for r in regions) - len(record_name) - 2 - len(".com")
+    labels = []
+    while remaining >= 2:
+        size = min(63, remaining - 1)
+        labels.append("d" * size)
+        remaining -= size + 1
+    return ".".join([*labels, "com"])
 
 
 class ConfigError(ValueError):
@@ -293,6 +336,13 @@ class DatabaseConfig(_Frozen):
         description="Pinned MySQL version. 8.4.x (LTS) by default; 8.0.x is accepted with a "
         "cost warning because it left RDS standard support on 2026-07-31.",
     )
+    replica_engine_version: str | None = Field(
+        default=None,
+        description="Pinned MySQL version of the cross-region replica; unset: engine_version. "
+        "Never older than engine_version: MySQL replicates from an older source to a newer "
+        "replica, not the reverse, so upgrades go replica first (set this, deploy, then "
+        "raise engine_version). `tapstack preflight` refuses the other order.",
+    )
     instance_class: str = Field(default="db.t4g.medium")
     allocated_storage_gib: Annotated[int, Field(ge=20, le=16384)] = 20
     max_allocated_storage_gib: Annotated[int, Field(ge=20, le=16384)] = 100
@@ -317,13 +367,28 @@ class DatabaseConfig(_Frozen):
     @field_validator("engine_version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if value not in MYSQL_8_4_VERSIONS + MYSQL_8_0_VERSIONS:
+        return _mysql_version(value)
+
+    @field_validator("replica_engine_version")
+    @classmethod
+    def _replica_version(cls, value: str | None) -> str | None:
+        return None if value is None else _mysql_version(value)
+
+    @model_validator(mode="after")
+    def _replica_not_older(self) -> DatabaseConfig:
+        if mysql_version_key(self.replica_version) < mysql_version_key(self.engine_version):
             raise ValueError(
-                f"must be a pinned MySQL version: 8.4.{MYSQL_8_4_VERSIONS[0].split('.')[-1]}"
-                f"..8.4.{MYSQL_8_4_VERSIONS[-1].split('.')[-1]} (recommended) or "
-                f"8.0.{MYSQL_8_0_VERSIONS[0].split('.')[-1]}..8.0.{MYSQL_8_0_VERSIONS[-1].split('.')[-1]}"
+                f"database.replica_engine_version: {self.replica_version!r} is older than "
+                f"engine_version {self.engine_version!r}; MySQL cannot replicate from a newer "
+                "source to an older replica. Upgrade the replica first: raise "
+                "replica_engine_version, deploy, then raise engine_version"
             )
-        return value
+        return self
+
+    @property
+    def replica_version(self) -> str:
+        """The replica's pinned version (``engine_version`` unless set apart)."""
+        return self.replica_engine_version or self.engine_version
 
     @field_validator("instance_class")
     @classmethod
@@ -400,9 +465,12 @@ class LoaderConfig(_Frozen):
     )
     timeout_seconds: Annotated[int, Field(ge=10, le=900)] = 300
     reserved_concurrency: Annotated[int, Field(ge=1, le=1000)] | None = Field(
-        default=5,
-        description="Concurrent loads (and so database connections) at most; null reserves "
-        "nothing (new accounts with a concurrency limit of 10 cannot reserve any).",
+        default=None,
+        description="Concurrent loads (and so database connections) at most; unset reserves "
+        "nothing. Off by default: Lambda keeps at least 100 (on new accounts, whose limit is "
+        "10, all 10) unreserved, and a reservation that breaks that fails the deploy "
+        '("decreases account\'s UnreservedConcurrentExecution below its minimum value"). '
+        "`tapstack preflight` checks the headroom when it is set.",
     )
     batch_size: Annotated[int, Field(ge=100, le=100000)] = 5000
     database_user: str = "tapstack_loader"
@@ -430,6 +498,13 @@ class MonitoringConfig(_Frozen):
     rds_free_memory_alarm_mib: Annotated[int, Field(ge=16)] = 256
     rds_connections_alarm: Annotated[int, Field(ge=1)] = 200
     replica_lag_alarm_seconds: Annotated[int, Field(ge=1)] = 60
+    notify_other_region_health: bool = Field(
+        default=False,
+        description="Notify when the us-east-1 stack's check of the other region's name "
+        "(<region>.<record>.<domain>) fails. Off until both regions are deployed and the "
+        "domain is delegated to the zone: before that the name does not resolve, and the "
+        "alarm would page while nothing is wrong. The alarm exists either way.",
+    )
     log_retention_days: Literal[
         1,
         3,
@@ -536,6 +611,15 @@ class TapStackConfig(_Frozen):
     @model_validator(mode="after")
     def _regions(self) -> TapStackConfig:
         problems = []
+        for region in (self.primary.region, self.secondary.region):
+            name = f"{region}.{self.dns.fqdn}"
+            if len(name) > MAX_DNS_NAME:
+                problems.append(
+                    f"dns.domain_name: {self.dns.domain_name!r} is too long: the regional "
+                    f"name {name[:40]}... has {len(name)} characters, and DNS allows "
+                    f"{MAX_DNS_NAME} (shorten dns.domain_name or dns.record_name)"
+                )
+                break
         if self.primary.region == self.secondary.region:
             problems.append(
                 f"secondary.region: {self.secondary.region!r} equals primary.region; "

@@ -83,6 +83,18 @@ class Names:
         return f"{self.prefix}-mysql-{suffix}"
 
     @property
+    def master_secret(self) -> str:
+        """The master user's secret: one name in both regions (it is replicated)."""
+        return f"{self.prefix}/mysql/master"
+
+    @property
+    def master_secret_arn_pattern(self) -> str:
+        """Matches the secret (and its replica) in this region: Secrets Manager appends
+        ``-`` and six random characters to the name."""
+        account = self.config.account
+        return f"arn:aws:secretsmanager:{self.region}:{account}:secret:{self.master_secret}-??????"
+
+    @property
     def db_instance_arn(self) -> str:
         return f"arn:aws:rds:{self.region}:{self.config.account}:db:{self.db_instance}"
 

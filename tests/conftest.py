@@ -44,3 +44,38 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 @pytest.fixture
 def config_data() -> Iterator[dict[str, Any]]:
     yield default_config_data()
+
+
+@pytest.fixture(scope="session")
+def synth_second_environment(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The default configuration as a second environment (``staging``) of the same project
+    in the same account: nothing it names may collide with the first."""
+    data = default_config_data()
+    data["environment"] = "staging"
+    return synthesize(data, tmp_path_factory.mktemp("cdk.out.staging"))
+
+
+#: The longest names configuration accepts: 16-character project, 10-character environment,
+#: the longest region codes, a 63-character record label and the longest domain the
+#: configuration lets through with it.
+LONGEST_NAMES = {
+    "project_name": "p" * 15 + "1",
+    "environment": "e" * 9 + "2",
+    "account": "210987654321",
+    "primary": {"region": "ap-northeast-1", "vpc_cidr": "10.30.0.0/16"},
+    "secondary": {"region": "ap-southeast-2", "vpc_cidr": "10.40.0.0/16"},
+}
+
+
+@pytest.fixture(scope="session")
+def synth_longest_names(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The longest names the configuration accepts: every derived name must still fit."""
+    from tapstack.config import longest_domain_for
+
+    data = default_config_data()
+    data.update(LONGEST_NAMES)
+    data["dns"]["record_name"] = "r" * 63
+    data["dns"]["domain_name"] = longest_domain_for(
+        record_name="r" * 63, regions=("ap-northeast-1", "ap-southeast-2")
+    )
+    return synthesize(data, tmp_path_factory.mktemp("cdk.out.longest"))

@@ -9,11 +9,13 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from tapstack.compliance import acknowledge
 from tapstack.config import DatabaseConfig
 from tapstack.naming import Names
+from tapstack.removal import retains
 
 #: Logs every instance exports to CloudWatch.
 EXPORTED_LOGS = ("error", "slowquery")
@@ -43,6 +45,7 @@ class _DatabaseBase(Construct):
         *,
         vpc: ec2.IVpc,
         settings: DatabaseConfig,
+        version: str,
         identifier: str,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
@@ -60,7 +63,8 @@ class _DatabaseBase(Construct):
         self.parameter_group = rds.ParameterGroup(
             self,
             "Parameters",
-            engine=engine_for(settings.engine_version),
+            # The family follows this instance's own version (the replica's may be newer).
+            engine=engine_for(version),
             description=f"{identifier}: TLS required, slow query log on",
             parameters={
                 "require_secure_transport": "1",
@@ -152,12 +156,69 @@ class _DatabaseBase(Construct):
         self.security_group.add_ingress_rule(peer, ec2.Port.tcp(self.port), description)
 
 
+#: The master user's name (the password lives in the master secret).
+MASTER_USERNAME = "admin"
+
+
+class MasterSecret(Construct):
+    """The master user's credentials: a generated Secrets Manager secret, encrypted with
+    the region's data key and replicated into the other region.
+
+    Not ``ManageMasterUserPassword``: RDS refuses a read replica of a MySQL instance whose
+    master password it manages ("Creating read replicas for source instance with engine
+    mysql where ManageMasterUserPassword is enabled is not supported"; RDS User Guide,
+    "Limitations for Secrets Manager integration with Amazon RDS"). The replica in the
+    other region keeps the credentials there: after a region loss, the promoted database
+    can be logged in to and bootstrapped with the same secret, by the same name.
+
+    Attributes:
+        secret: the secret (``username``, ``password``; RDS adds ``host`` and ``port``).
+        secret_name: its deterministic name, the same in both regions.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: Names,
+        key: kms.IKey,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.secret_name = names.master_secret
+        # The replica is encrypted with the other region's data key, named by its alias
+        # (owned by a stack deployed earlier): Secrets Manager accepts an alias there.
+        replica_key = kms.Key.from_key_arn(self, "ReplicaKey", names.other.kms_alias_arn)
+        self.secret = rds.DatabaseSecret(
+            self,
+            "Secret",
+            username=MASTER_USERNAME,
+            secret_name=self.secret_name,
+            encryption_key=key,
+            replica_regions=[
+                secretsmanager.ReplicaRegion(region=names.other.region, encryption_key=replica_key)
+            ],
+        )
+        self.secret.apply_removal_policy(removal_policy)
+        reason = (
+            "The master password is a break-glass credential: applications authenticate "
+            "with IAM tokens. Rotation needs a rotation Lambda in the VPC (a hosted rotation "
+            "is a SAR transform) and must keep the replica in the other region in step; "
+            "rotate it with `aws secretsmanager rotate-secret` after adding one"
+        )
+        acknowledge(self.secret, "AwsSolutions-SMG4", reason)
+        acknowledge(self.secret, "NIST.800.53.R5-SecretsManagerRotationEnabled", reason)
+
+
 class PrimaryDatabase(_DatabaseBase):
     """The writable MySQL instance: Multi-AZ, encrypted, TLS only, IAM auth,
-    RDS-managed master password, automated backups, a literal identifier.
+    a generated master secret replicated to the other region, automated backups,
+    a literal identifier.
 
     Attributes:
         instance: the RDS instance.
+        master_secret: the master user's secret (see :class:`MasterSecret`).
         security_group: admits the web tier and the loader (see ``allow_from``).
         log_groups: the exported log groups.
     """
@@ -178,12 +239,16 @@ class PrimaryDatabase(_DatabaseBase):
         self._setup(
             vpc=vpc,
             settings=settings,
+            version=settings.engine_version,
             identifier=names.db_instance,
             key=key,
             log_retention=log_retention,
             removal_policy=removal_policy,
         )
-        retain = removal_policy == RemovalPolicy.RETAIN
+        retain = retains(removal_policy)
+        self.master_secret = MasterSecret(
+            self, "MasterSecret", names=names, key=key, removal_policy=removal_policy
+        )
         self.instance = rds.DatabaseInstance(
             self,
             "Instance",
@@ -194,8 +259,7 @@ class PrimaryDatabase(_DatabaseBase):
             multi_az=settings.multi_az,
             allocated_storage=settings.allocated_storage_gib,
             storage_encrypted=True,
-            credentials=rds.Credentials.from_username("admin"),
-            manage_master_user_password=True,
+            credentials=rds.Credentials.from_secret(self.master_secret.secret),
             backup_retention=Duration.days(settings.backup_retention_days),
             delete_automated_backups=not retain,
         )
@@ -241,12 +305,13 @@ class ReplicaDatabase(_DatabaseBase):
         self._setup(
             vpc=vpc,
             settings=settings,
+            version=settings.replica_version,
             identifier=names.db_instance,
             key=key,
             log_retention=log_retention,
             removal_policy=removal_policy,
         )
-        retain = removal_policy == RemovalPolicy.RETAIN
+        retain = retains(removal_policy)
         source_instance = rds.DatabaseInstance.from_database_instance_attributes(
             self,
             "Source",
@@ -254,7 +319,7 @@ class ReplicaDatabase(_DatabaseBase):
             instance_endpoint_address=f"{source.db_instance}.invalid",  # unused by a replica
             port=settings.port,
             security_groups=[],
-            engine=engine_for(settings.engine_version),
+            engine=engine_for(settings.replica_version),
         )
         self.instance = rds.DatabaseInstanceReadReplica(
             self,
@@ -271,6 +336,10 @@ class ReplicaDatabase(_DatabaseBase):
         # CloudFormation rejects StorageEncrypted beside SourceDBInstanceIdentifier
         # (cfn-lint E3020); encryption follows KmsKeyId.
         cfn.add_property_deletion_override("StorageEncrypted")
+        # Pinned, never inherited from the source: an upgrade then goes replica first (MySQL
+        # replicates from an older source to a newer replica, not the reverse), and the
+        # parameter group's family always matches the version the replica runs.
+        cfn.engine_version = settings.replica_version
         self._finish(retain)
         acknowledge(
             self.instance,

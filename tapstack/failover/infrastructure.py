@@ -29,17 +29,13 @@ def health_check(
     )
 
 
-def zone_name(dns: DnsConfig) -> str | None:
-    """Records name their zone by ID when the user brings one (unambiguous), else by
-    name: the dns stack owns it, in another stack whose outputs are not imported."""
-    return None if dns.hosted_zone_id is not None else f"{dns.domain_name}."
-
-
 class FailoverRecord(Construct):
     """Route 53 HTTP(S) health check on ``<alb>/health`` and a failover alias A record.
 
-    The record refers to the hosted zone by *name* (``HostedZoneName``), so a
-    regional stack needs nothing exported from the stack that owns the zone.
+    The records name the hosted zone by *ID* (``hosted_zone_id``), never by
+    ``HostedZoneName``: CloudFormation refuses a record named by zone name once more
+    than one hosted zone has that name (a zone retained by an earlier destroy, the zone
+    Route 53 Domains creates on registration, a private zone of the same name).
 
     Attributes:
         health_check: the Route 53 health check.
@@ -53,6 +49,7 @@ class FailoverRecord(Construct):
         construct_id: str,
         *,
         dns: DnsConfig,
+        hosted_zone_id: str,
         load_balancer: elbv2.IApplicationLoadBalancer,
         primary: bool,
         set_identifier: str,
@@ -72,13 +69,12 @@ class FailoverRecord(Construct):
             hosted_zone_id=load_balancer.load_balancer_canonical_hosted_zone_id,
             evaluate_target_health=True,
         )
-        # L1 on purpose: the L2 ARecord needs the zone's ID, which lives in another
-        # stack (and region); HostedZoneName lets this stack name the zone instead.
+        # L1 on purpose: the L2 ARecord wants an IHostedZone; here the ID is a stack
+        # parameter or a configured literal, never an import from the zone's stack.
         self.record = route53.CfnRecordSet(
             self,
             "Record",
-            hosted_zone_id=dns.hosted_zone_id,
-            hosted_zone_name=zone_name(dns),
+            hosted_zone_id=hosted_zone_id,
             name=f"{dns.fqdn}.",
             type="A",
             set_identifier=set_identifier,
@@ -92,8 +88,7 @@ class FailoverRecord(Construct):
         self.regional_record = route53.CfnRecordSet(
             self,
             "RegionalRecord",
-            hosted_zone_id=dns.hosted_zone_id,
-            hosted_zone_name=zone_name(dns),
+            hosted_zone_id=hosted_zone_id,
             name=f"{self.regional_name}.",
             type="A",
             alias_target=to_load_balancer,

@@ -8,7 +8,15 @@ from typing import Any
 
 import jsii
 import pymysql
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling, Stack
+from aws_cdk import (
+    AssetHashType,
+    BundlingOptions,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    Stack,
+)
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -88,8 +96,10 @@ class Loader(Construct):
         database_name: str,
         database_resource_id: str,
         database_security_group: ec2.ISecurityGroup,
-        master_secret_arn: str | None,
+        master_secret_name: str,
+        master_secret_arn_pattern: str,
         log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -125,6 +135,7 @@ class Loader(Construct):
             log_group_name=f"/aws/lambda/{names.loader_function}",
             retention=log_retention,
             encryption_key=key,
+            removal_policy=removal_policy,
         )
 
         environment = {
@@ -134,9 +145,9 @@ class Loader(Construct):
             "DB_USER": settings.database_user,
             "BATCH_SIZE": str(settings.batch_size),
             "FUNCTION_ROLE": names.role,
+            # Both regions: the secret is replicated, so a promoted replica can be bootstrapped.
+            "DB_MASTER_SECRET_ID": master_secret_name,
         }
-        if master_secret_arn is not None:
-            environment["DB_MASTER_SECRET_ARN"] = master_secret_arn
 
         self.function = lambda_.Function(
             self,
@@ -161,6 +172,14 @@ class Loader(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
         )
 
+        if settings.reserved_concurrency is None:
+            acknowledge(
+                self.function,
+                "NIST.800.53.R5-LambdaConcurrency",
+                "No reservation by default (loader.reserved_concurrency): on new accounts "
+                "(concurrency limit 10) any reservation fails the deploy; the loader is still "
+                "bounded by the account limit, and the preflight checks the headroom when set",
+            )
         role = self.function.role
         assert role is not None
         role.add_to_principal_policy(
@@ -198,6 +217,8 @@ class Loader(Construct):
                         "kms:ViaService": [
                             f"s3.{stack.region}.amazonaws.com",  # objects and reports
                             f"sqs.{stack.region}.amazonaws.com",  # the dead-letter queue
+                            # the master secret, read by the bootstrap action
+                            f"secretsmanager.{stack.region}.amazonaws.com",
                         ]
                     }
                 },
@@ -214,14 +235,13 @@ class Loader(Construct):
             )
         )
         self._acknowledge(role, bucket_arn)
-        if master_secret_arn is not None:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="ReadMasterSecretForBootstrap",
-                    actions=["secretsmanager:GetSecretValue"],
-                    resources=[master_secret_arn],
-                )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadMasterSecretForBootstrap",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[master_secret_arn_pattern],
             )
+        )
 
     @staticmethod
     def _acknowledge(role: iam.IRole, bucket_arn: str) -> None:

@@ -257,6 +257,7 @@ def _cdk(
     *,
     log: IO[str] | None,
     on_line: LineCallback | None,
+    interactive: bool = False,
 ) -> Completed:
     """Run one CDK CLI command on the assembly; a failure raises ``DeployError`` naming
     the failing stacks and resources (from the deployment if any, else the CLI's output)."""
@@ -266,6 +267,7 @@ def _cdk(
         cwd=ROOT,
         log=log,
         on_line=on_line,
+        interactive=interactive,
     )
     if not result.ok:
         failures = [] if command == "bootstrap" else find_failures(stacks, env)
@@ -290,17 +292,69 @@ def bootstrap(
     return _cdk("bootstrap", environments, stacks, env, cdk_out, log=log, on_line=on_line)
 
 
+#: The parameter through which regional stacks receive the hosted zone's ID, and the output
+#: of the stack that owns the zone (tapstack.stacks.regional / tapstack.stacks.dns).
+ZONE_PARAMETER = "HostedZoneId"
+ZONE_OUTPUT = "HostedZoneId"
+#: Against the emulator: direct CreateStack (moto returns change-set deploys without outputs).
+EMULATOR_DEPLOY_ARGUMENTS = ("--require-approval", "never", "--method=direct")
+
+
+def zone_parameters(
+    stacks: list[AssemblyStack], env: Mapping[str, str], deploy_owner: Callable[[str], object]
+) -> list[str]:
+    """``--parameters STACK:HostedZoneId=Z...`` for every stack that takes the zone's ID.
+
+    Records name their zone by ID, and the ID of a zone the app creates exists only once the
+    dns stack has been deployed: ``deploy_owner(stack_name)`` deploys that stack first, and
+    its ``HostedZoneId`` output becomes the other stacks' parameter. No stack takes the
+    parameter when the configuration names an existing zone (``dns.hosted_zone_id``).
+    """
+    takers = [s for s in stacks if ZONE_PARAMETER in s.template.get("Parameters", {})]
+    if not takers:
+        return []
+    owners = [s for s in stacks if ZONE_OUTPUT in s.template.get("Outputs", {})]
+    if len(owners) != 1:
+        raise DeployError(
+            f"stacks {', '.join(s.name for s in takers)} take the parameter {ZONE_PARAMETER}, "
+            f"but {len(owners)} stacks output {ZONE_OUTPUT}; set dns.hosted_zone_id"
+        )
+    owner = owners[0]
+    deploy_owner(owner.name)
+    cfn = boto3_session_factory(env)("cloudformation", owner.region)
+    outputs = cfn.describe_stacks(StackName=owner.name)["Stacks"][0].get("Outputs", [])
+    zone_id = next((o["OutputValue"] for o in outputs if o["OutputKey"] == ZONE_OUTPUT), None)
+    if not zone_id:
+        raise DeployError(f"{owner.name} has no {ZONE_OUTPUT} output after its deploy")
+    arguments = []
+    for stack in takers:
+        arguments += ["--parameters", f"{stack.name}:{ZONE_PARAMETER}={zone_id}"]
+    return arguments
+
+
 def deploy_all(
     stacks: list[AssemblyStack],
     env: Mapping[str, str],
     cdk_out: str | os.PathLike[str],
     *,
+    deploy_arguments: Iterable[str] = EMULATOR_DEPLOY_ARGUMENTS,
+    interactive: bool = False,
     log: IO[str] | None = None,
     on_line: LineCallback | None = None,
 ) -> Completed:
-    """``cdk deploy --all``: every stack, in dependency order, assets published first."""
-    arguments = ["--all", "--require-approval", "never", "--method=direct", "--progress", "events"]
-    return _cdk("deploy", arguments, stacks, env, cdk_out, log=log, on_line=on_line)
+    """``cdk deploy --all``: every stack, in dependency order, assets published first; the
+    stack that owns the hosted zone goes first when the others need its ID
+    (:func:`zone_parameters`)."""
+    common = [*deploy_arguments, "--progress", "events"]
+
+    def cdk_deploy(arguments: list[str]) -> Completed:
+        return _cdk(
+            "deploy", arguments, stacks, env, cdk_out,
+            log=log, on_line=on_line, interactive=interactive,
+        )  # fmt: skip
+
+    parameters = zone_parameters(stacks, env, lambda name: cdk_deploy([name, *common]))
+    return cdk_deploy(["--all", *common, *parameters])
 
 
 _DEPLOYING = re.compile(r"^(?P<stack>\S+): deploying\.\.\. \[(?P<n>\d+)/(?P<total>\d+)\]")
@@ -675,10 +729,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tapstack.local.deploy")
     sub = parser.add_subparsers(dest="command", required=True)
     write = sub.add_parser("write-outputs", help="stack outputs -> cfn-outputs/*.json")
-    write.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out")
-    write.add_argument("--outputs-dir", type=Path, default=ROOT / "cfn-outputs")
+    deploy = sub.add_parser(
+        "deploy",
+        help="cdk deploy every stack (the zone's stack first when the others need its ID), "
+        "then write the outputs",
+    )
+    for command in (write, deploy):
+        command.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out")
+        command.add_argument("--outputs-dir", type=Path, default=ROOT / "cfn-outputs")
     args = parser.parse_args(argv)
     stacks = read_cloud_assembly(args.cdk_out)
+    if args.command == "deploy":
+        try:
+            deploy_all(
+                stacks,
+                tool_environment(),
+                args.cdk_out,
+                deploy_arguments=("--require-approval", "broadening"),
+                interactive=True,
+                log=sys.stdout,
+            )
+        except DeployError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            for failure in exc.failures:
+                print(f"  {failure}", file=sys.stderr)
+            return 1
     deployment = collect(stacks, os.environ)
     incomplete = [f"{s.name} ({s.status})" for s in deployment.stacks if not s.complete]
     flat, per_stack = write_outputs(deployment, args.outputs_dir)

@@ -111,6 +111,7 @@ def run(
     log: IO[str] | None = None,
     on_line: Callable[[str], None] | None = None,
     timeout: float | None = None,
+    interactive: bool = False,
 ) -> Completed:
     """Run ``command`` in its own process group, streaming its output (stdout and stderr
     together) line by line to ``log`` and ``on_line``. On any exception - Ctrl-C included -
@@ -121,7 +122,7 @@ def run(
         log.flush()
     process = subprocess.Popen(
         list(command),
-        stdin=subprocess.DEVNULL,
+        stdin=None if interactive else subprocess.DEVNULL,  # interactive: approval prompts
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=dict(env) if env is not None else None,

@@ -17,6 +17,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from tapstack.compliance import acknowledge
 from tapstack.config import MonitoringConfig
 from tapstack.failover.model import S3_RTC_SECONDS
 from tapstack.naming import Names
@@ -70,11 +71,19 @@ class Monitoring(Construct):
     and on OK, and a dashboard of the region. Call the ``watch_*`` methods for
     the parts the region has, then ``add_dashboard``.
 
-    Each alarm's ``treat_missing_data`` is chosen for its metric: counters
-    that are simply absent when nothing happens (5xx, errors, throttles, queue
-    depth) treat missing data as fine; gauges whose absence means the thing
-    itself is gone (healthy hosts, free storage, replica lag, health-check
-    status) treat it as breaching.
+    A first deploy is quiet (nothing pages while nothing is wrong):
+
+    * counters that are simply absent when nothing happens (5xx, errors,
+      throttles, queue depth) treat missing data as fine;
+    * gauges that only start reporting once their resource runs (database
+      storage, memory, replica lag) treat missing data as missing: an alarm
+      evaluates at once on creation, and "breaching" would page before the
+      first datapoint arrives;
+    * the healthy-hosts and health-check alarms wait longer than an instance
+      takes to boot;
+    * recoveries notify only on ALARM -> OK (an EventBridge rule): an alarm's
+      own OK action also fires on INSUFFICIENT_DATA -> OK, which every new
+      alarm goes through.
 
     Attributes:
         alarms: every alarm created, by short name.
@@ -95,6 +104,22 @@ class Monitoring(Construct):
         self.topic = topic
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self._widgets: dict[str, list[cloudwatch.IWidget]] = {}
+        self.alarm_name_prefix = f"{names.prefix}-{names.region}-"
+        self.recoveries = events.Rule(
+            self,
+            "Recoveries",
+            description=f"{self.alarm_name_prefix}* alarms back to OK from ALARM",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                detail={
+                    "alarmName": [{"prefix": self.alarm_name_prefix}],
+                    "previousState": {"value": ["ALARM"]},
+                    "state": {"value": ["OK"]},
+                },
+            ),
+        )
+        self.recoveries.add_target(targets.SnsTopic(self.topic))
 
     # --- helpers ---------------------------------------------------------
 
@@ -109,6 +134,7 @@ class Monitoring(Construct):
         comparison: cloudwatch.ComparisonOperator = Op.GREATER_THAN_THRESHOLD,
         evaluation_periods: int = 1,
         datapoints_to_alarm: int | None = None,
+        notify: bool = True,
     ) -> cloudwatch.Alarm:
         if short in self.alarms:
             raise ValueError(f"alarm {short!r} already exists")
@@ -123,9 +149,17 @@ class Monitoring(Construct):
             evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints_to_alarm,
             treat_missing_data=missing,
+            actions_enabled=notify,
         )
         alarm.add_alarm_action(actions.SnsAction(self.topic))
-        alarm.add_ok_action(actions.SnsAction(self.topic))
+        if not notify:
+            acknowledge(
+                alarm,
+                "NIST.800.53.R5-CloudWatchAlarmAction",
+                "Its actions are switched off by configuration until the name it watches can "
+                "resolve (monitoring.notify_other_region_health): the alarm keeps its state "
+                "on the dashboard and pages nobody while nothing is wrong",
+            )
         self.alarms[short] = alarm
         return alarm
 
@@ -198,8 +232,10 @@ class Monitoring(Construct):
             metric=healthy,
             threshold=1,
             comparison=Op.LESS_THAN_THRESHOLD,
-            evaluation_periods=2,
-            description="No healthy web server behind the load balancer: the region is down",
+            # Longer than an instance takes to boot and pass its first checks.
+            evaluation_periods=5,
+            description="No healthy web server behind the load balancer for 5 minutes: "
+            "the region is down",
             missing=Missing.BREACHING,  # no data = no targets reporting at all
         )
         latency = target_group.metrics.target_response_time(period=five_min, statistic="p95")
@@ -237,7 +273,7 @@ class Monitoring(Construct):
             threshold=s.rds_free_storage_alarm_gib * 1024**3,
             comparison=Op.LESS_THAN_THRESHOLD,
             description=f"Database free storage below {s.rds_free_storage_alarm_gib} GiB",
-            missing=Missing.BREACHING,  # the instance stopped reporting
+            missing=Missing.MISSING,  # reports only once the instance runs
         )
         memory = instance.metric_freeable_memory(period=five_min, statistic="Minimum")
         self._alarm(
@@ -247,7 +283,7 @@ class Monitoring(Construct):
             comparison=Op.LESS_THAN_THRESHOLD,
             evaluation_periods=3,
             description=f"Database freeable memory below {s.rds_free_memory_alarm_mib} MiB",
-            missing=Missing.BREACHING,
+            missing=Missing.MISSING,  # reports only once the instance runs
         )
         connections = instance.metric_database_connections(period=five_min, statistic="Maximum")
         self._alarm(
@@ -269,7 +305,8 @@ class Monitoring(Construct):
                 evaluation_periods=5,
                 description=f"Cross-region replica more than {s.replica_lag_alarm_seconds} s "
                 "behind the primary: the database RPO is growing",
-                missing=Missing.BREACHING,  # replication stopped reporting
+                # Reports only once replication has started (a new replica takes a while).
+                missing=Missing.MISSING,
             )
             self._graph("Replication", "Replica lag (s)", lag)
 
@@ -365,8 +402,12 @@ class Monitoring(Construct):
         )
         self._graph("Replication", "S3 replication latency (s), failures", latency, failed)
 
-    def watch_health_check(self, short: str, health_check_id: str, description: str) -> None:
-        """Route 53 health-check status (metrics exist in us-east-1 only)."""
+    def watch_health_check(
+        self, short: str, health_check_id: str, description: str, *, notify: bool = True
+    ) -> None:
+        """Route 53 health-check status (metrics exist in us-east-1 only).
+
+        ``notify=False`` keeps the alarm (its state shows on the dashboard) without actions."""
         status = cloudwatch.Metric(
             namespace="AWS/Route53",
             metric_name="HealthCheckStatus",
@@ -379,14 +420,15 @@ class Monitoring(Construct):
             metric=status,
             threshold=1,
             comparison=Op.LESS_THAN_THRESHOLD,
-            evaluation_periods=2,
+            evaluation_periods=5,  # longer than the first instances take to boot
             description=description,
             missing=Missing.BREACHING,
+            notify=notify,
         )
         self._graph("Traffic", f"Route 53: {short}", status)
 
     def watch_scaling_events(self, auto_scaling_group_name: str) -> events.Rule:
-        """Launch and terminate events of the group, sent to the topic.
+        """Failed launches and terminations of the group, sent to the topic.
 
         Through EventBridge rather than the group's own notification settings:
         those publish as the Auto Scaling service-linked role, which the
@@ -396,13 +438,13 @@ class Monitoring(Construct):
         rule = events.Rule(
             self,
             "ScalingEvents",
-            description=f"{auto_scaling_group_name}: instance launch and terminate events",
+            description=f"{auto_scaling_group_name}: failed instance launches and terminations",
             event_pattern=events.EventPattern(
                 source=["aws.autoscaling"],
+                # Failures only: the launches of a first deploy and routine scaling
+                # are no news (they show on the dashboard).
                 detail_type=[
-                    "EC2 Instance Launch Successful",
                     "EC2 Instance Launch Unsuccessful",
-                    "EC2 Instance Terminate Successful",
                     "EC2 Instance Terminate Unsuccessful",
                 ],
                 detail={"AutoScalingGroupName": [auto_scaling_group_name]},

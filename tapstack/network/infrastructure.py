@@ -43,7 +43,7 @@ class Network(Construct):
         flow_log_key: kms.IKey,
         flow_log_group_name: str,
         flow_log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         super().__init__(scope, construct_id)
         if nat_gateways not in (1, 2):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
 from tapstack.config import TapStackConfig
+from tapstack.removal import removal_policy, retains
 
-
-def removal_policy(config: TapStackConfig) -> RemovalPolicy:
-    """RETAIN in retain mode (production), DESTROY in destroy mode (throwaway)."""
-    return RemovalPolicy.RETAIN if config.is_retain else RemovalPolicy.DESTROY
+__all__ = ["log_retention", "removal_policy", "retains"]
 
 
 _RETENTION = {

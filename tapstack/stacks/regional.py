@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, CfnParameter, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
@@ -19,12 +19,15 @@ from tapstack.database.infrastructure import PrimaryDatabase, ReplicaDatabase
 from tapstack.failover.infrastructure import FailoverRecord, RegionWatch
 from tapstack.loader.infrastructure import Loader
 from tapstack.monitoring.infrastructure import AlarmTopic, Monitoring
-from tapstack.naming import Names
+from tapstack.naming import Names, stack_name
 from tapstack.network.infrastructure import Network
 from tapstack.stacks.common import log_retention, removal_policy
 from tapstack.stacks.secondary_storage import data_key_parameter
 from tapstack.storage.infrastructure import ALB_LOG_PREFIX, DataBuckets, DataKey
 from tapstack.web.infrastructure import WebTier
+
+#: The regional stacks' parameter for the hosted zone's ID when the dns stack owns the zone.
+HOSTED_ZONE_PARAMETER = "HostedZoneId"
 
 #: Where Route 53 publishes health-check metrics (and so where their alarms live).
 ROUTE53_METRICS_REGION = "us-east-1"
@@ -138,6 +141,7 @@ class RegionalStack(Stack):
             region=region_config.region,
             role=names.role,
             project=config.project_name,
+            name_prefix=names.prefix,
             certificate_arn=region_config.certificate_arn,
             database_host=self.database.instance.db_instance_endpoint_address,
             database_port=config.database.port,
@@ -158,14 +162,37 @@ class RegionalStack(Stack):
             self,
             "Failover",
             dns=config.dns,
+            hosted_zone_id=self._hosted_zone_id(config),
             load_balancer=self.web.load_balancer,
             primary=names.is_primary,
             set_identifier=names.set_identifier,
             region=names.region,
             https=self.web.uses_tls,
         )
+        # Checks start once the first instances exist, not while the group is created.
+        self.failover.health_check.node.add_dependency(self.web.auto_scaling_group)
         self.monitoring = self._monitoring(config, names)
         self._outputs()
+
+    def _hosted_zone_id(self, config: TapStackConfig) -> str:
+        """The zone the records go into, by ID: the configured one, else a parameter.
+
+        The dns stack's zone ID is known only once it exists, and this stack may not
+        import it (the secondary region is another region, and either region must deploy
+        while the other is down). The deployer passes the dns stack's ``HostedZoneId``
+        output as this parameter; CloudFormation keeps it for later updates, and the
+        parameter type makes it check that the zone exists.
+        """
+        if config.dns.hosted_zone_id is not None:
+            return config.dns.hosted_zone_id
+        parameter = CfnParameter(
+            self,
+            HOSTED_ZONE_PARAMETER,
+            type="AWS::Route53::HostedZone::Id",
+            description=f"ID of the public hosted zone {config.dns.domain_name} "
+            f"(output HostedZoneId of the {stack_name(config, 'dns')} stack)",
+        )
+        return parameter.value_as_string
 
     def _loader(self, config: TapStackConfig, names: Names) -> Loader:
         db = self.database.instance.node.default_child
@@ -183,9 +210,11 @@ class RegionalStack(Stack):
             database_name=config.database.database_name,
             database_resource_id=db.attr_dbi_resource_id,
             database_security_group=self.database.security_group,
-            # Only the primary can create the schema and the loader's user.
-            master_secret_arn=db.attr_master_user_secret_secret_arn if names.is_primary else None,
+            # Replicated to both regions: a promoted replica can be bootstrapped too.
+            master_secret_name=names.master_secret,
+            master_secret_arn_pattern=names.master_secret_arn_pattern,
             log_retention=log_retention(config),
+            removal_policy=removal_policy(config),
         )
         self.database.allow_from(loader.security_group, "MySQL from the loader")
         if names.is_primary:
@@ -241,6 +270,7 @@ class RegionalStack(Stack):
                 other.role,
                 self.region_watch.health_check.health_check_id,
                 f"Route 53 sees {other.region} ({other.role}) as unhealthy",
+                notify=config.monitoring.notify_other_region_health,
             )
         monitoring.add_dashboard()
         return monitoring

@@ -11,6 +11,7 @@ from constructs import Construct
 from tapstack.compliance import acknowledge
 from tapstack.config import StorageConfig
 from tapstack.naming import Names
+from tapstack.removal import retains
 
 #: Where the loader picks up work, and where it writes what it could not load.
 INCOMING_PREFIX = "incoming/"
@@ -47,9 +48,7 @@ class DataKey(Construct):
             enable_key_rotation=True,
             alias=names.kms_alias,
             removal_policy=removal_policy,
-            pending_window=Duration.days(30)
-            if removal_policy == RemovalPolicy.RETAIN
-            else Duration.days(7),
+            pending_window=Duration.days(30) if retains(removal_policy) else Duration.days(7),
         )
         region = Stack.of(self).region
         # CloudWatch Logs encrypts log groups with this key (RDS logs, flow logs, the loader).

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from tapstack.compliance import acknowledge
 from tapstack.config import WebConfig
+from tapstack.removal import retains
 
 SERVER_SOURCE = Path(__file__).parent / "runtime" / "server.py"
 SERVER_PATH = "/opt/tapstack/server.py"
@@ -124,6 +125,7 @@ class WebTier(Construct):
         region: str,
         role: str,
         project: str,
+        name_prefix: str,
         certificate_arn: str | None = None,
         database_host: str | None = None,
         database_port: int = 3306,
@@ -131,7 +133,7 @@ class WebTier(Construct):
         access_logs_prefix: str = "alb",
         log_key: kms.IKey | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         super().__init__(scope, construct_id)
         if role not in ("primary", "standby"):
@@ -290,7 +292,7 @@ class WebTier(Construct):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             security_group=self.alb_security_group,
             drop_invalid_header_fields=True,
-            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+            deletion_protection=retains(removal_policy),
         )
 
         if access_logs_bucket_name is not None:
@@ -367,7 +369,7 @@ class WebTier(Construct):
             ):
                 acknowledge(listener, finding, reason)
 
-        if removal_policy != RemovalPolicy.RETAIN:
+        if not retains(removal_policy):
             acknowledge(
                 self.load_balancer,
                 "NIST.800.53.R5-ELBDeletionProtectionEnabled",
@@ -378,7 +380,7 @@ class WebTier(Construct):
             self.web_acl = WebAcl(
                 self,
                 "WebAcl",
-                scope_name=f"{project}-{role}",
+                scope_name=f"{name_prefix}-{role}",
                 log_key=log_key,
                 log_retention=log_retention,
                 removal_policy=removal_policy,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tapstack.naming import Names
 from tests.integration.support import Region
 
 pytestmark = pytest.mark.integration
@@ -55,9 +56,23 @@ def test_databases_sit_in_the_private_subnets(region: Region) -> None:
     assert subnets <= {s["SubnetId"] for s in region.subnets.private + region.subnets.isolated}
 
 
-def test_iam_authentication_and_managed_master_secret(primary: Region) -> None:
+def test_iam_authentication_and_deletion_protection_as_configured(primary: Region) -> None:
     db = primary.database
     assert db["IAMDatabaseAuthenticationEnabled"] is True
-    secret = db.get("MasterUserSecret", {})
-    assert _region_of(secret.get("SecretArn", "arn:aws:x:?:")) == primary.name
+    # Not an RDS-managed secret: RDS refuses a read replica of such a MySQL instance.
+    assert "MasterUserSecret" not in db
     assert db["DeletionProtection"] is primary.target.config.is_retain
+
+
+def test_the_master_secret_can_be_read_in_both_regions(region: Region) -> None:
+    """The master credentials survive a region loss: the secret is replicated, so the
+    promoted database can be logged in to (and bootstrapped) from the surviving region."""
+    region.target.skip_in_emulator("AWS::SecretsManager::Secret", "the replicated master secret")
+    name = Names(region.target.config, region.name).master_secret
+    secret = region.target.client("secretsmanager", region.name).describe_secret(SecretId=name)
+    assert _region_of(secret["ARN"]) == region.name
+    if region.name == region.target.config.primary.region:
+        replicas = {r["Region"]: r["Status"] for r in secret.get("ReplicationStatus", [])}
+        assert replicas == {region.target.config.secondary.region: "InSync"}
+    else:
+        assert secret["PrimaryRegion"] == region.target.config.primary.region

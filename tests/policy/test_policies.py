@@ -72,7 +72,9 @@ def test_each_region_has_its_alarms(synth: Synthesized, kind: str) -> None:
 
 
 #: How each alarm treats missing data, chosen per metric: counters that are absent when
-#: nothing happens are fine when missing; gauges whose absence means the thing is gone breach.
+#: nothing happens are fine when missing; gauges that report only once their resource runs
+#: are missing (an alarm evaluates on creation: "breaching" would page during a first
+#: deploy); healthy hosts and health-check status breach, after more than a boot's time.
 TREAT_MISSING = {
     "web-cpu-high": "missing",
     "alb-5xx": "notBreaching",
@@ -81,10 +83,10 @@ TREAT_MISSING = {
     "no-healthy-hosts": "breaching",
     "target-response-time": "notBreaching",
     "db-cpu-high": "missing",
-    "db-free-storage-low": "breaching",
-    "db-free-memory-low": "breaching",
+    "db-free-storage-low": "missing",
+    "db-free-memory-low": "missing",
     "db-connections-high": "missing",
-    "replica-lag-high": "breaching",
+    "replica-lag-high": "missing",
     "loader-errors": "notBreaching",
     "loader-throttles": "notBreaching",
     "loader-dead-letters": "notBreaching",
@@ -107,14 +109,45 @@ def test_each_alarm_treats_missing_data_as_its_metric_requires(
 
 
 @pytest.mark.parametrize("kind", REGIONAL)
-def test_every_alarm_notifies_the_topic_on_alarm_and_on_ok(synth: Synthesized, kind: str) -> None:
+def test_every_alarm_notifies_the_topic_on_alarm_and_recoveries_only_from_alarm(
+    synth: Synthesized, kind: str
+) -> None:
+    """An alarm's own OK action also fires on INSUFFICIENT_DATA -> OK, which every new alarm
+    goes through on a first deploy: recoveries go through an EventBridge rule that matches
+    ALARM -> OK only."""
     topic_id = next(iter(synth.resources(kind, "AWS::SNS::Topic")))
+    region = {"primary": "us-east-1", "secondary": "us-west-2"}[kind]
     for logical_id, alarm in synth.resources(kind, "AWS::CloudWatch::Alarm").items():
         props = alarm["Properties"]
         assert props["AlarmActions"] == [{"Ref": topic_id}], logical_id
-        assert props["OKActions"] == [{"Ref": topic_id}], logical_id
-        assert props["TreatMissingData"] in ("breaching", "notBreaching", "missing"), logical_id
+        assert "OKActions" not in props, logical_id
+        assert props["AlarmName"].startswith(f"tapstack-prod-{region}-"), logical_id
+    rule = synth.one(kind, "AWS::Events::Rule", "MonitoringRecoveries")["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {
+            "alarmName": [{"prefix": f"tapstack-prod-{region}-"}],
+            "previousState": {"value": ["ALARM"]},
+            "state": {"value": ["OK"]},
+        },
+    }
+    assert rule["Targets"][0]["Arn"] == {"Ref": topic_id}
     assert not synth.resources("dns", "AWS::CloudWatch::Alarm")
+
+
+def test_only_the_watch_on_the_other_regions_name_is_silent_by_default(
+    synth: Synthesized,
+) -> None:
+    """Before both regions are deployed and the domain is delegated, the other region's
+    name does not resolve: that alarm keeps its state without paging until configured."""
+    silent = {
+        a["Properties"]["AlarmName"]
+        for kind in REGIONAL
+        for a in synth.resources(kind, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("ActionsEnabled") is False
+    }
+    assert silent == {"tapstack-prod-us-east-1-standby-health-check"}
 
 
 def test_route53_health_check_alarms_live_in_us_east_1(synth: Synthesized) -> None:

@@ -103,6 +103,25 @@ def test_configuration_is_frozen() -> None:
         (("dns", "health_check_failure_threshold"), 0, r"health_check_failure_threshold = 0"),
         (("dns", "health_check_failure_threshold"), 11, r"health_check_failure_threshold = 11"),
         (("removal_mode",), "keep", r"removal_mode = 'keep'"),
+        (
+            ("database", "engine_version"),
+            "8.4.3",
+            r"engine_version = '8.4.3': MySQL 8.4.3 is no longer supported by Amazon RDS",
+        ),
+        (("database", "engine_version"), "8.0.41", r"no longer supported by Amazon RDS"),
+        (("database", "engine_version"), "8.4", r"must be a pinned MySQL version RDS supports"),
+        (("database", "replica_engine_version"), "8.4.4", r"no longer supported by Amazon RDS"),
+        (
+            ("database", "replica_engine_version"),
+            "8.4.9",
+            r"replica_engine_version: '8.4.9' is older than engine_version '8.4.10'.*"
+            r"Upgrade the replica first",
+        ),
+        (
+            ("dns", "domain_name"),
+            ("d" * 63 + ".") * 3 + "d" * 50 + ".com",
+            r"dns\.domain_name: 'd+\.d+\.d+\.d+\.com' is too long: the regional name",
+        ),
         (("project_name",), "Tap Stack", r"project_name = 'Tap Stack'"),
         (("interface_endpoints",), ["ssm", "dynamo"], r"unknown service\(s\) dynamo"),
         (("tags",), {"Team": "DevOps"}, r"tags: must include non-empty Environment"),
@@ -242,3 +261,38 @@ def test_synth_prints_the_mysql_8_0_cost_warning_and_still_succeeds(tmp_path: Pa
         result.stderr + result.stdout
     )
     assert (tmp_path / "out" / "tapstack-prod-primary.template.json").exists()
+
+
+def test_every_minor_accepted_is_one_aws_cdk_lib_does_not_mark_as_retired() -> None:
+    """The accepted versions follow the pinned aws-cdk-lib: it marks the minors RDS no
+    longer supports as deprecated ("no longer supported by Amazon RDS")."""
+    import inspect
+
+    from aws_cdk import aws_rds as rds
+
+    from tapstack.config import MYSQL_8_0_VERSIONS, MYSQL_8_4_VERSIONS, RETIRED_MYSQL_VERSIONS
+
+    def retired(version: str) -> bool:
+        source = inspect.getsource(rds.MysqlEngineVersion)
+        name = "VER_" + version.replace(".", "_")
+        block = source[source.index(f"def {name}(") :][:400]
+        return "no longer supported by Amazon RDS" in block
+
+    for version in MYSQL_8_4_VERSIONS + MYSQL_8_0_VERSIONS:
+        assert not retired(version), version
+    for version in RETIRED_MYSQL_VERSIONS:
+        assert retired(version), version
+
+
+def test_a_newer_replica_is_accepted_for_a_replica_first_upgrade() -> None:
+    data = default_config_data()
+    data["database"].update(engine_version="8.0.46", replica_engine_version="8.4.10")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TapStackConfigWarning)
+        config = parse_config(data)
+    assert config.database.replica_version == "8.4.10"
+    assert parse_config(default_config_data()).database.replica_version == "8.4.10"
+
+
+def test_the_loader_reserves_no_concurrency_by_default() -> None:
+    assert parse_config(default_config_data()).loader.reserved_concurrency is None

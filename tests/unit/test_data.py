@@ -43,7 +43,7 @@ def test_each_region_has_a_rotating_customer_managed_key_with_a_shared_alias(
 ) -> None:
     key = synth.one(kind, "AWS::KMS::Key")
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert key["DeletionPolicy"] == "Retain"
+    assert key["DeletionPolicy"] == "RetainExceptOnCreate"
     alias = synth.one(kind, "AWS::KMS::Alias")["Properties"]
     assert alias["AliasName"] == "alias/tapstack-prod-data"
 
@@ -101,7 +101,7 @@ def test_data_bucket_lifecycle_expires_old_versions_and_abandoned_uploads(
 @pytest.mark.parametrize("kind", STORAGE_KINDS)
 def test_data_bucket_is_deleted_only_in_destroy_mode(synth: Synthesized, kind: str) -> None:
     for bucket in synth.resources(kind, "AWS::S3::Bucket").values():
-        assert bucket["DeletionPolicy"] == "Retain"
+        assert bucket["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 @pytest.mark.parametrize("kind", STORAGE_KINDS)
@@ -211,18 +211,35 @@ def test_primary_database_is_pinned_encrypted_multi_az_and_tls_only(synth: Synth
     assert params["Parameters"]["require_secure_transport"] == "1"
 
 
-def test_master_password_is_managed_by_rds_and_never_in_the_template(synth: Synthesized) -> None:
+def test_master_password_is_a_generated_secret_replicated_to_the_other_region(
+    synth: Synthesized,
+) -> None:
+    """RDS refuses a read replica of a MySQL instance whose master password it manages
+    (RDS User Guide, limitations of the Secrets Manager integration), so the password is a
+    generated secret, replicated to the replica's region under the same name."""
     props = _db(synth, "primary")["Properties"]
-    assert props["ManageMasterUserPassword"] is True
-    assert "MasterUserPassword" not in props
-    assert synth.resources("primary", "AWS::SecretsManager::Secret") == {}
+    assert "ManageMasterUserPassword" not in props
+    ((secret_id, secret),) = synth.resources("primary", "AWS::SecretsManager::Secret").items()
+    assert secret["Properties"]["Name"] == "tapstack-prod/mysql/master"
+    assert secret["Properties"]["GenerateSecretString"]["SecretStringTemplate"] == (
+        '{"username":"admin"}'
+    )
+    assert secret["Properties"]["KmsKeyId"] == {
+        "Fn::GetAtt": [next(iter(synth.resources("primary", "AWS::KMS::Key"))), "Arn"]
+    }
+    assert secret["Properties"]["ReplicaRegions"] == [
+        {
+            "Region": "us-west-2",
+            "KmsKeyId": "arn:aws:kms:us-west-2:123456789012:alias/tapstack-prod-data",
+        }
+    ]
+    assert secret["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert secret_id in json.dumps(props["MasterUserPassword"])
+    assert "resolve:secretsmanager" in json.dumps(props["MasterUserPassword"])
     for kind, template in synth.templates.items():
-        text = json.dumps(template)
-        assert '"MasterUserPassword"' not in text, kind
-        assert "resolve:secretsmanager" not in text, kind
         for key, output in template.get("Outputs", {}).items():
-            assert "secret" not in key.lower() and "password" not in key.lower()
-            assert "MasterUserSecret" not in json.dumps(output["Value"])
+            assert "password" not in key.lower(), kind
+            assert "resolve:secretsmanager" not in json.dumps(output["Value"]), kind
 
 
 @pytest.mark.parametrize("kind", ["primary", "secondary"])
@@ -280,7 +297,9 @@ def test_replica_is_encrypted_with_the_secondary_key_and_accepted_by_cloudformat
     assert props["StorageType"] == "gp3"
     assert props["EnableIAMDatabaseAuthentication"] is True
     assert props["PubliclyAccessible"] is False
-    assert "MasterUsername" not in props and "EngineVersion" not in props
+    assert "MasterUsername" not in props
+    # Pinned, never inherited: upgrades go replica first (see the config's validation).
+    assert props["EngineVersion"] == "8.4.10"
     # Not a parameter of CreateDBInstanceReadReplica: a replica inherits it from its source.
     assert "EngineLifecycleSupport" not in props
 
@@ -302,7 +321,7 @@ def test_each_region_has_a_vault_encrypted_with_its_key(
     key_id = next(iter(synth.resources(kind, "AWS::KMS::Key")))
     assert vault["Properties"]["BackupVaultName"] == name
     assert vault["Properties"]["EncryptionKeyArn"] == {"Fn::GetAtt": [key_id, "Arn"]}
-    assert vault["DeletionPolicy"] == "Retain"
+    assert vault["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_daily_plan_copies_to_the_secondary_vault(synth: Synthesized) -> None:

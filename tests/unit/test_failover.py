@@ -29,7 +29,7 @@ def test_health_check_probes_the_regions_alb_health_path_every_10_seconds(
 
 
 @pytest.mark.parametrize(("kind", "role"), [("primary", "PRIMARY"), ("secondary", "SECONDARY")])
-def test_failover_alias_record_refers_to_the_zone_by_name(
+def test_failover_alias_record_names_the_zone_by_the_id_the_deployer_passes(
     synth: Synthesized, kind: str, role: str
 ) -> None:
     record = synth.one(kind, "AWS::Route53::RecordSet", "FailoverRecord")["Properties"]
@@ -37,8 +37,11 @@ def test_failover_alias_record_refers_to_the_zone_by_name(
         k for k in synth.resources(kind, "AWS::Route53::HealthCheck") if k.startswith("Failover")
     )
     lb_id = next(iter(synth.resources(kind, "AWS::ElasticLoadBalancingV2::LoadBalancer")))
-    assert record["HostedZoneName"] == "tapstack.example.com."
-    assert "HostedZoneId" not in record
+    assert record["HostedZoneId"] == {"Ref": "HostedZoneId"}
+    assert "HostedZoneName" not in record
+    parameter = synth.templates[kind]["Parameters"]["HostedZoneId"]
+    assert parameter["Type"] == "AWS::Route53::HostedZone::Id"
+    assert "Default" not in parameter
     assert record["Name"] == "app.tapstack.example.com."
     assert record["Type"] == "A"
     assert record["Failover"] == role
@@ -68,7 +71,10 @@ def test_https_health_check_when_the_alb_serves_tls(synth_variant: Synthesized) 
 def test_dns_stack_owns_the_public_hosted_zone(synth: Synthesized) -> None:
     zone = synth.one("dns", "AWS::Route53::HostedZone")
     assert zone["Properties"]["Name"] == "tapstack.example.com."
-    assert zone["DeletionPolicy"] == "Retain"
+    assert zone["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert synth.templates["dns"]["Outputs"]["HostedZoneId"]["Value"] == {
+        "Ref": next(iter(synth.resources("dns", "AWS::Route53::HostedZone")))
+    }
 
 
 def test_existing_zone_means_no_dns_stack(synth_variant: Synthesized) -> None:
@@ -76,6 +82,9 @@ def test_existing_zone_means_no_dns_stack(synth_variant: Synthesized) -> None:
     assert synth_variant.built.dns is None
     for kind in ("primary", "secondary"):
         assert synth_variant.resources(kind, "AWS::Route53::HostedZone") == {}
+        assert "HostedZoneId" not in synth_variant.templates[kind].get("Parameters", {})
+        for record in synth_variant.resources(kind, "AWS::Route53::RecordSet").values():
+            assert record["Properties"]["HostedZoneId"] == "Z0123456789ABCDEFGHIJ"
 
 
 def test_modelled_failover_figures_follow_the_configuration() -> None:
@@ -93,7 +102,7 @@ def test_each_region_also_gets_a_plain_regional_alias(
 ) -> None:
     record = synth.one(kind, "AWS::Route53::RecordSet", "FailoverRegionalRecord")["Properties"]
     assert record["Name"] == f"{region}.app.tapstack.example.com."
-    assert record["HostedZoneName"] == "tapstack.example.com."
+    assert record["HostedZoneId"] == {"Ref": "HostedZoneId"}
     assert "Failover" not in record and "SetIdentifier" not in record
     assert record["AliasTarget"]["EvaluateTargetHealth"] is True
 

@@ -35,7 +35,8 @@ def test_function_runs_the_newest_python_in_the_private_subnets(
     assert fn["Runtime"] == "python3.14"
     assert fn["Handler"] == "loader.handler.handler"
     assert fn["MemorySize"] == 1769 and fn["Timeout"] == 300
-    assert fn["ReservedConcurrentExecutions"] == 5
+    # Nothing reserved by default: new accounts (limit 10) cannot reserve any.
+    assert "ReservedConcurrentExecutions" not in fn
     subnets = json.dumps(fn["VpcConfig"]["SubnetIds"]).lower()
     assert "private" in subnets and "public" not in subnets
     (group,) = fn["VpcConfig"]["SecurityGroupIds"]
@@ -57,16 +58,19 @@ def test_function_connects_with_iam_auth_and_no_password_anywhere(
     assert "DbiResourceId" in resource and resource.endswith('/tapstack_loader"]]}')
 
 
-def test_only_the_primary_loader_may_read_the_master_secret_for_bootstrap(
-    synth: Synthesized,
+@pytest.mark.parametrize(("kind", "region"), REGIONS)
+def test_each_loader_may_read_its_regions_copy_of_the_master_secret_for_bootstrap(
+    synth: Synthesized, kind: str, region: str
 ) -> None:
-    primary = {s.get("Sid"): s for s in _loader_statements(synth, "primary")}
-    assert primary["ReadMasterSecretForBootstrap"]["Resource"] == {
-        "Fn::GetAtt": ["DatabaseInstanceAA8A5FDE", "MasterUserSecret.SecretArn"]
-    }
-    secondary = {s.get("Sid") for s in _loader_statements(synth, "secondary")}
-    assert "ReadMasterSecretForBootstrap" not in secondary
-    assert "DB_MASTER_SECRET_ARN" not in _function(synth, "secondary")["Environment"]["Variables"]
+    """The secret is replicated, so a promoted replica can be bootstrapped too; the grant
+    names the secret (and its six-character suffix), not every secret of the account."""
+    statements = {s.get("Sid"): s for s in _loader_statements(synth, kind)}
+    assert statements["ReadMasterSecretForBootstrap"]["Resource"] == (
+        f"arn:aws:secretsmanager:{region}:123456789012:secret:tapstack-prod/mysql/master-??????"
+    )
+    assert statements["ReadMasterSecretForBootstrap"]["Action"] == "secretsmanager:GetSecretValue"
+    env = _function(synth, kind)["Environment"]["Variables"]
+    assert env["DB_MASTER_SECRET_ID"] == "tapstack-prod/mysql/master"
 
 
 @pytest.mark.parametrize(("kind", "region"), REGIONS)
@@ -102,7 +106,9 @@ def test_s3_access_is_limited_to_the_loaders_prefixes(
 
 
 @pytest.mark.parametrize(("kind", "region"), REGIONS)
-def test_key_use_is_limited_to_s3_and_sqs(synth: Synthesized, kind: str, region: str) -> None:
+def test_key_use_is_limited_to_s3_sqs_and_the_master_secret(
+    synth: Synthesized, kind: str, region: str
+) -> None:
     statement = next(
         s for s in _loader_statements(synth, kind) if s.get("Sid") == "UseDataKeyThroughS3AndSqs"
     )
@@ -110,6 +116,7 @@ def test_key_use_is_limited_to_s3_and_sqs(synth: Synthesized, kind: str, region:
     assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [
         f"s3.{region}.amazonaws.com",
         f"sqs.{region}.amazonaws.com",
+        f"secretsmanager.{region}.amazonaws.com",
     ]
 
 

@@ -51,13 +51,15 @@ def test_dashboard_covers_traffic_errors_capacity_database_replication_and_loade
 
 
 @pytest.mark.parametrize(("kind", "_region"), REGIONS)
-def test_launch_and_terminate_events_reach_the_topic(
+def test_failed_launches_and_terminations_reach_the_topic_and_routine_scaling_does_not(
     synth: Synthesized, kind: str, _region: str
 ) -> None:
     rule = synth.one(kind, "AWS::Events::Rule", "MonitoringScalingEvents")["Properties"]
     assert rule["EventPattern"]["source"] == ["aws.autoscaling"]
-    assert "EC2 Instance Launch Successful" in rule["EventPattern"]["detail-type"]
-    assert "EC2 Instance Terminate Successful" in rule["EventPattern"]["detail-type"]
+    assert rule["EventPattern"]["detail-type"] == [
+        "EC2 Instance Launch Unsuccessful",
+        "EC2 Instance Terminate Unsuccessful",
+    ]
     topic_id = next(iter(synth.resources(kind, "AWS::SNS::Topic")))
     assert rule["Targets"][0]["Arn"] == {"Ref": topic_id}
 

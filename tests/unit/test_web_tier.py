@@ -97,6 +97,7 @@ def test_rolling_updates_keep_in_service_below_max_as_cloudformation_requires() 
         region="us-east-1",
         role="primary",
         project="x",
+        name_prefix="x-test",
     )
     template = cdk.assertions.Template.from_stack(stack).to_json()
     asg = next(
@@ -285,4 +286,5 @@ def test_user_data_rejects_an_unknown_role() -> None:
             region="us-east-1",
             role="leader",
             project="x",
+            name_prefix="x-test",
         )

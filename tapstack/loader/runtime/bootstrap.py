@@ -1,7 +1,8 @@
 """Create the schema and the loader's database user (idempotent).
 
 Invoked as ``{"tapstack_action": "bootstrap"}`` on the loader function: it reads the
-RDS-managed master secret (``DB_MASTER_SECRET_ARN``), connects as the master user over TLS and
+master-user secret (``DB_MASTER_SECRET_ID``, by name: it is replicated to both regions),
+connects as the master user over TLS and
 runs ``bootstrap_database``. Running it again changes nothing. On a read-only replica it does
 nothing and says so (the schema and the user arrive by replication).
 
@@ -129,7 +130,7 @@ def _authentication_args(auth: Authentication) -> tuple[str, ...]:
 
 
 def master_credentials(secrets_client: Any, secret_arn: str) -> tuple[str, str]:
-    """(username, password) from an RDS-managed master user secret."""
+    """(username, password) from the master-user secret (JSON with username and password)."""
     value = secrets_client.get_secret_value(SecretId=secret_arn)
     try:
         secret = json.loads(value["SecretString"])

@@ -8,7 +8,8 @@ Required:
 
 Optional:
     DB_PORT                 default 3306
-    DB_MASTER_SECRET_ARN    RDS-managed master secret; only the bootstrap action reads it
+    DB_MASTER_SECRET_ID     master-user secret, by name (replicated to both regions);
+                            only the bootstrap action reads it
     BATCH_SIZE              records per transaction, default 5000
     BATCH_MAX_BYTES         also flush a batch at this many bytes of SQL, default 2 MiB
     MAX_RECORD_BYTES        longest accepted line / array element, default 1 MiB
@@ -45,7 +46,7 @@ class Settings:
     db_user: str
     region: str
     db_port: int = 3306
-    master_secret_arn: str | None = None
+    master_secret_id: str | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
     batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
@@ -87,7 +88,7 @@ class Settings:
             db_user=get("DB_USER"),
             region=get("AWS_REGION"),
             db_port=number("DB_PORT", int, 3306, 1),
-            master_secret_arn=get("DB_MASTER_SECRET_ARN") or None,
+            master_secret_id=get("DB_MASTER_SECRET_ID") or None,
             batch_size=number("BATCH_SIZE", int, DEFAULT_BATCH_SIZE, 1),
             batch_max_bytes=number("BATCH_MAX_BYTES", int, DEFAULT_BATCH_MAX_BYTES, 1024),
             max_record_bytes=number("MAX_RECORD_BYTES", int, DEFAULT_MAX_RECORD_BYTES, 64),

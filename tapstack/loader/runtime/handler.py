@@ -98,8 +98,8 @@ def _lock_timeout(context: Any, settings: Settings) -> float:
 
 
 def _bootstrap(settings: Settings) -> dict[str, Any]:
-    if not settings.master_secret_arn:
-        raise ValueError("the bootstrap action needs DB_MASTER_SECRET_ARN")
+    if not settings.master_secret_id:
+        raise ValueError("the bootstrap action needs DB_MASTER_SECRET_ID")
 
     def connect_as(username: str, password: str) -> Any:
         return connection_factory(
@@ -117,7 +117,7 @@ def _bootstrap(settings: Settings) -> dict[str, Any]:
     secrets = boto3.client("secretsmanager", region_name=settings.region, config=_BOTO_CONFIG)
     return run_bootstrap(
         secrets_client=secrets,
-        secret_arn=settings.master_secret_arn,
+        secret_arn=settings.master_secret_id,
         connect_as=connect_as,
         database=settings.db_name,
         loader_user=settings.db_user,

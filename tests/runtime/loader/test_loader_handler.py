@@ -164,11 +164,11 @@ def test_settings_come_from_the_environment_and_report_what_is_missing():
             "AWS_REGION": REGION,
             "DB_PORT": "3307",
             "BATCH_SIZE": "2500",
-            "DB_MASTER_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:m",
+            "DB_MASTER_SECRET_ID": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:m",
         }
     )
     assert (settings.db_port, settings.batch_size, settings.lock_timeout) == (3307, 2500, None)
-    assert settings.master_secret_arn.endswith(":secret:m")
+    assert settings.master_secret_id.endswith(":secret:m")
 
 
 @pytest.fixture
@@ -246,7 +246,7 @@ def test_the_bootstrap_action_reads_the_master_secret_and_creates_the_schema_ove
             "DB_NAME": name,
             "DB_USER": "iam_loader",
             "AWS_REGION": REGION,
-            "DB_MASTER_SECRET_ARN": arn,
+            "DB_MASTER_SECRET_ID": arn,
         }.items():
             monkeypatch.setenv(variable, value)
         local_ca = tls_context(mariadb.tls_ca_path)

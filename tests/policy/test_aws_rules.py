@@ -1,0 +1,318 @@
+"""Rules real AWS enforces and the embedded emulator does not, checked on every template.
+
+The emulator proves wiring and order; it accepts names, combinations and policies that
+CloudFormation, IAM, KMS, RDS, S3 and Route 53 refuse. Each test here encodes one such rule,
+cites where AWS states it, and runs on every synthesized shape: the default configuration,
+the variant (destroy mode, TLS, an existing zone), a second environment, and the longest
+names the configuration accepts. A rule that only a real deploy can prove is listed in the
+README's real-AWS section instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tapstack.physical_names import PhysicalName, physical_names
+from tests.support import Synthesized
+
+SHAPES = ("synth", "synth_variant", "synth_second_environment", "synth_longest_names")
+
+
+@pytest.fixture(params=SHAPES)
+def app(request: pytest.FixtureRequest) -> Synthesized:
+    synthesized: Synthesized = request.getfixturevalue(request.param)
+    return synthesized
+
+
+def _resources(app: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for kind, template in app.templates.items():
+        for logical_id, resource in template["Resources"].items():
+            yield kind, logical_id, resource
+
+
+def _names(app: Synthesized) -> list[tuple[str, PhysicalName]]:
+    """(region, name) for every explicit physical name of the app."""
+    found = []
+    for stack in app.built.stacks:
+        kind = stack.stack_name.removeprefix(f"{app.built.primary.config.prefix}-")
+        for name in physical_names(app.templates[kind], account=stack.account, region=stack.region):
+            found.append((stack.region, name))
+    return found
+
+
+# --- CloudFormation ------------------------------------------------------------------------
+
+
+def test_nothing_is_retained_when_its_own_create_rolls_back(app: Synthesized) -> None:
+    """CloudFormation honours ``DeletionPolicy: Retain`` even when the create itself rolls
+    back, so a failed first deploy leaves named resources behind and every retry fails with
+    "already exists"; ``RetainExceptOnCreate`` deletes them (CloudFormation User Guide,
+    "DeletionPolicy attribute")."""
+    for kind, logical_id, resource in _resources(app):
+        assert resource.get("DeletionPolicy") != "Retain", (kind, logical_id)
+        assert resource.get("UpdateReplacePolicy") != "Retain" or resource.get(
+            "DeletionPolicy"
+        ) in (None, "Delete", "RetainExceptOnCreate", "Snapshot"), (kind, logical_id)
+
+
+def test_destroy_mode_keeps_nothing(synth_variant: Synthesized) -> None:
+    """removal_mode destroy: every resource goes with its stack (a redeploy must not meet
+    a retained log group, bucket, vault, key alias or secret)."""
+    kept = [
+        (kind, logical_id, resource["DeletionPolicy"])
+        for kind, logical_id, resource in _resources(synth_variant)
+        if resource.get("DeletionPolicy") not in (None, "Delete")
+    ]
+    assert kept == []
+
+
+def test_templates_fit_cloudformation_quotas(app: Synthesized) -> None:
+    """CloudFormation quotas: 500 resources, 200 outputs and 200 parameters per template,
+    1 MB for a template uploaded to S3, 1,024 characters of description (CloudFormation
+    User Guide, "CloudFormation quotas")."""
+    for kind, template in app.templates.items():
+        assert len(template["Resources"]) <= 500, kind
+        assert len(template.get("Outputs", {})) <= 200, kind
+        assert len(template.get("Parameters", {})) <= 200, kind
+        assert len(json.dumps(template)) <= 1_000_000, kind
+        assert len(template.get("Description", "")) <= 1024, kind
+
+
+# --- RDS -------------------------------------------------------------------------------------
+
+
+def test_no_replicated_mysql_source_has_an_rds_managed_master_password(app: Synthesized) -> None:
+    """ "Creating read replicas for source instance with engine mysql where
+    ManageMasterUserPassword is enabled is not supported" (RDS User Guide, limitations of
+    the Secrets Manager integration)."""
+    for kind, logical_id, resource in _resources(app):
+        if resource["Type"] == "AWS::RDS::DBInstance":
+            assert "ManageMasterUserPassword" not in resource["Properties"], (kind, logical_id)
+
+
+def test_the_cross_region_replica_is_created_the_way_rds_accepts(app: Synthesized) -> None:
+    """A cross-region replica names its source by ARN, takes a KMS key of its own region
+    for an encrypted source, and sets no StorageEncrypted (RDS User Guide, "Creating a read
+    replica in a different AWS Region"; cfn-lint E3020)."""
+    config = app.built.primary.config
+    replica = app.one("secondary", "AWS::RDS::DBInstance")["Properties"]
+    source = replica["SourceDBInstanceIdentifier"]
+    assert source.startswith(f"arn:aws:rds:{config.primary.region}:{config.account}:db:")
+    assert "StorageEncrypted" not in replica
+    assert "KmsKeyId" in replica
+    primary = app.one("primary", "AWS::RDS::DBInstance")["Properties"]
+    assert primary["BackupRetentionPeriod"] >= 1, "a replica's source must keep backups"
+
+
+def test_every_instance_pins_its_version_and_its_parameter_family_matches_it(
+    app: Synthesized,
+) -> None:
+    """RDS refuses a parameter group whose family is not the instance's engine version
+    ("Use a parameter group with DBParameterGroupFamily mysql8.4"); and a replica that
+    inherits its version could end up older than its source after an upgrade, which MySQL
+    replication does not support (MySQL manual, "Replication Compatibility Between MySQL
+    Versions")."""
+    for kind in ("primary", "secondary"):
+        db = app.one(kind, "AWS::RDS::DBInstance")["Properties"]
+        family = app.one(kind, "AWS::RDS::DBParameterGroup")["Properties"]["Family"]
+        version = db["EngineVersion"]
+        assert re.fullmatch(r"8\.(0|4)\.\d+", version), (kind, version)
+        assert family == "mysql" + ".".join(version.split(".")[:2]), (kind, family)
+
+
+# --- Route 53 --------------------------------------------------------------------------------
+
+
+def test_records_name_their_zone_by_id(app: Synthesized) -> None:
+    """CloudFormation refuses a record set named by HostedZoneName once more than one
+    hosted zone has that name (AWS::Route53::RecordSet, HostedZoneName)."""
+    for kind, logical_id, resource in _resources(app):
+        if resource["Type"] in ("AWS::Route53::RecordSet", "AWS::Route53::RecordSetGroup"):
+            assert "HostedZoneName" not in resource["Properties"], (kind, logical_id)
+            assert "HostedZoneId" in resource["Properties"], (kind, logical_id)
+
+
+def test_alias_records_evaluate_target_health_and_carry_no_ttl(app: Synthesized) -> None:
+    """Alias records take no TTL, and failover aliases need EvaluateTargetHealth set
+    (Route 53 Developer Guide, "Values for alias records")."""
+    for kind, logical_id, resource in _resources(app):
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Route53::RecordSet" and "AliasTarget" in props:
+            assert "TTL" not in props, (kind, logical_id)
+            assert "ResourceRecords" not in props, (kind, logical_id)
+            assert isinstance(props["AliasTarget"].get("EvaluateTargetHealth"), bool)
+
+
+def test_health_checks_use_values_route53_accepts(app: Synthesized) -> None:
+    """RequestInterval is 10 or 30 and FailureThreshold 1-10 (Route 53 API,
+    HealthCheckConfig); a fully qualified name fits 255 characters."""
+    for _kind, _logical_id, resource in _resources(app):
+        if resource["Type"] != "AWS::Route53::HealthCheck":
+            continue
+        config = resource["Properties"]["HealthCheckConfig"]
+        assert config["RequestInterval"] in (10, 30)
+        assert 1 <= config["FailureThreshold"] <= 10
+        fqdn = config["FullyQualifiedDomainName"]
+        assert not isinstance(fqdn, str) or len(fqdn) <= 253
+
+
+def test_record_names_fit_dns(app: Synthesized) -> None:
+    """A DNS name has at most 253 characters and labels of at most 63 (RFC 1035)."""
+    for _kind, _logical_id, resource in _resources(app):
+        if resource["Type"] == "AWS::Route53::RecordSet":
+            name = resource["Properties"]["Name"].rstrip(".")
+            assert len(name) <= 253, name
+            assert all(1 <= len(label) <= 63 for label in name.split(".")), name
+
+
+# --- IAM, KMS, Secrets Manager ----------------------------------------------------------------
+
+
+def _statements(app: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for kind, logical_id, resource in _resources(app):
+        props = resource.get("Properties", {})
+        documents = []
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            documents.append(props.get("PolicyDocument", {}))
+        if resource["Type"] == "AWS::IAM::Role":
+            documents += [p["PolicyDocument"] for p in props.get("Policies", [])]
+        for document in documents:
+            for statement in document.get("Statement", []):
+                yield kind, logical_id, statement
+
+
+def test_iam_never_grants_on_a_kms_alias_arn(app: Synthesized) -> None:
+    """A policy that names a KMS key by its alias ARN grants nothing: "you cannot specify
+    an alias ARN in the Resource element of a policy" for key operations (KMS Developer
+    Guide, "Using aliases to control access to KMS keys")."""
+    for kind, logical_id, statement in _statements(app):
+        if not any(str(a).startswith("kms:") for a in _list(statement.get("Action"))):
+            continue
+        for resource in _list(statement.get("Resource")):
+            assert ":alias/" not in json.dumps(resource), (kind, logical_id, resource)
+
+
+def test_a_secret_replica_is_encrypted_with_a_key_of_its_own_region(app: Synthesized) -> None:
+    """Secrets Manager encrypts a replica with a key in the replica's Region
+    (AWS::SecretsManager::Secret ReplicaRegion KmsKeyId)."""
+    for _kind, _logical_id, resource in _resources(app):
+        if resource["Type"] != "AWS::SecretsManager::Secret":
+            continue
+        for replica in resource["Properties"].get("ReplicaRegions", []):
+            assert f":kms:{replica['Region']}:" in replica["KmsKeyId"], replica
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# --- Lambda -----------------------------------------------------------------------------------
+
+
+def test_lambda_reserves_no_concurrency_by_default(synth: Synthesized) -> None:
+    """New accounts have a concurrency limit of 10, all of which must stay unreserved:
+    any reservation fails ("decreases account's UnreservedConcurrentExecution below its
+    minimum value of [10]"; Lambda Developer Guide, "Configuring reserved concurrency")."""
+    for _kind, _logical_id, resource in _resources(synth):
+        if resource["Type"] == "AWS::Lambda::Function":
+            assert "ReservedConcurrentExecutions" not in resource["Properties"]
+
+
+# --- S3 ------------------------------------------------------------------------------------
+
+
+def test_buckets_use_no_acls_and_replicate_kms_objects_with_a_replica_key(
+    app: Synthesized,
+) -> None:
+    """Buckets with ObjectOwnership BucketOwnerEnforced refuse ACLs ("The bucket does not
+    allow ACLs"); replicating SSE-KMS objects needs SseKmsEncryptedObjects enabled and a
+    ReplicaKmsKeyID (S3 User Guide, "Replicating objects created with server-side
+    encryption")."""
+    for kind, logical_id, resource in _resources(app):
+        if resource["Type"] != "AWS::S3::Bucket":
+            continue
+        props = resource["Properties"]
+        assert "AccessControl" not in props, (kind, logical_id)
+        for rule in props.get("ReplicationConfiguration", {}).get("Rules", []):
+            criteria = rule["SourceSelectionCriteria"]["SseKmsEncryptedObjects"]
+            assert criteria["Status"] == "Enabled"
+            assert rule["Destination"]["EncryptionConfiguration"]["ReplicaKmsKeyID"]
+
+
+# --- names ---------------------------------------------------------------------------------
+
+#: Each service's rule for a name: (pattern, where AWS states it).
+NAME_RULES: dict[str, tuple[str, str]] = {
+    "AWS::S3::Bucket": (
+        r"(?!xn--)(?!.*\.\.)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+        "S3 User Guide, bucket naming rules",
+    ),
+    "AWS::RDS::DBInstance": (
+        r"(?!.*--)[a-z][a-z0-9-]{0,62}(?<!-)",
+        "RDS API, DBInstanceIdentifier",
+    ),
+    "AWS::Logs::LogGroup": (r"[\.\-_/#A-Za-z0-9]{1,512}", "CloudWatch Logs API, CreateLogGroup"),
+    "AWS::Lambda::Function": (r"[a-zA-Z0-9_-]{1,64}", "Lambda API, FunctionName"),
+    "AWS::SQS::Queue": (r"[a-zA-Z0-9_-]{1,80}", "SQS API, CreateQueue"),
+    "AWS::SNS::Topic": (r"[a-zA-Z0-9_-]{1,256}", "SNS API, CreateTopic"),
+    "AWS::KMS::Alias": (r"alias/(?!aws/)[a-zA-Z0-9/_-]{1,250}", "KMS API, CreateAlias"),
+    "AWS::Backup::BackupVault": (r"[a-zA-Z0-9_-]{2,50}", "AWS Backup API, CreateBackupVault"),
+    "AWS::Backup::BackupPlan": (r"[a-zA-Z0-9_.-]{1,50}", "AWS Backup API, BackupPlanName"),
+    "AWS::SecretsManager::Secret": (r"[a-zA-Z0-9/_+=.@-]{1,512}", "Secrets Manager, Name"),
+    "AWS::SSM::Parameter": (r"[a-zA-Z0-9_.\-/]{1,1011}", "SSM API, PutParameter"),
+    "AWS::CloudWatch::Alarm": (r"[^\x00-\x1f]{1,255}", "CloudWatch API, PutMetricAlarm"),
+    "AWS::CloudWatch::Dashboard": (r"[A-Za-z0-9_-]{1,255}", "CloudWatch API, PutDashboard"),
+    "AWS::WAFv2::WebACL": (r"[\w-]{1,128}", "WAF API, CreateWebACL"),
+    "AWS::Events::Rule": (r"[\.\-_A-Za-z0-9]{1,64}", "EventBridge API, PutRule"),
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": (r"(?!internal-)[a-zA-Z0-9-]{1,32}", "ELB"),
+    "AWS::ElasticLoadBalancingV2::TargetGroup": (r"[a-zA-Z0-9-]{1,32}", "ELB API"),
+    "AWS::IAM::Role": (r"[\w+=,.@-]{1,64}", "IAM API, CreateRole"),
+}
+
+
+def test_every_physical_name_fits_its_services_rules(app: Synthesized) -> None:
+    names = _names(app)
+    assert names, "the app names resources explicitly; the extractor found none"
+    unchecked = {n.resource_type for _, n in names} - set(NAME_RULES)
+    assert unchecked == set(), "add the naming rule of these types to NAME_RULES"
+    for _region, name in names:
+        pattern, source = NAME_RULES[name.resource_type]
+        assert re.fullmatch(pattern, name.name), f"{name.name!r} breaks {source}"
+
+
+def test_waf_log_groups_carry_the_prefix_waf_requires(app: Synthesized) -> None:
+    """WAF logs only to log groups whose names start with aws-waf-logs- (WAF Developer
+    Guide, "Sending web ACL traffic logs to CloudWatch Logs")."""
+    targets = [
+        resource["Properties"]["LogDestinationConfigs"]
+        for _, _, resource in _resources(app)
+        if resource["Type"] == "AWS::WAFv2::LoggingConfiguration"
+    ]
+    for destinations in targets:
+        assert all(":log-group:aws-waf-logs-" in json.dumps(d) for d in destinations)
+
+
+def test_no_two_resources_of_the_app_share_a_name(app: Synthesized) -> None:
+    """Names are unique per account and Region (per partition for buckets, per account
+    for IAM and dashboards): a clash fails the second create with "already exists"."""
+    keys = Counter(
+        (n.resource_type, n.name, "*" if n.is_global else region) for region, n in _names(app)
+    )
+    assert [key for key, count in keys.items() if count > 1] == []
+
+
+def test_a_second_environment_shares_no_physical_name_with_the_first(
+    synth: Synthesized, synth_second_environment: Synthesized
+) -> None:
+    """Two environments of one project in one account must deploy side by side: every
+    physical name carries the project and the environment."""
+    first = {(n.resource_type, n.name) for _, n in _names(synth)}
+    second = {(n.resource_type, n.name) for _, n in _names(synth_second_environment)}
+    assert len(first) > 30 and len(second) == len(first)
+    assert first & second == set()
