@@ -3,7 +3,7 @@
 What matters to the database is how a probe ends: a connection closed during the handshake
 is an aborted connect (and, where the server resolves client names, a connect error that
 leads to ``Host ... is blocked`` after ``max_connect_errors``); a login that succeeds and
-ends with COM_QUIT is not. Skipped when the MariaDB server binaries are not installed.
+ends with COM_QUIT is not.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tapstack.local.mariadb import LocalMariaDB, MariaDBNotInstalledError, MariaDBStartError
+from tapstack.local.mariadb import LocalMariaDB
 
 SERVER_PATH = Path(__file__).resolve().parents[3] / "tapstack" / "web" / "runtime" / "server.py"
 PROBE_USER = "tapstack_health"
@@ -40,26 +40,10 @@ def _load_server_module():
 server = _load_server_module()
 
 
-def start_mariadb() -> LocalMariaDB:
-    for attempt in range(3):
-        db = LocalMariaDB(settings={"innodb-buffer-pool-size": "32M"})
-        try:
-            db.start()
-            return db
-        except MariaDBStartError:
-            # mariadb-install-db runs that overlap (pytest -n) can collide on temporary
-            # tables in the shared /tmp ("Unknown table 'mysql.tmp_user_sys'"): try again
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
 @pytest.fixture(scope="module")
 def mariadb() -> Iterator[LocalMariaDB]:
-    try:
-        db = start_mariadb()
-    except MariaDBNotInstalledError as exc:
-        pytest.skip(str(exc))
+    db = LocalMariaDB(settings={"innodb-buffer-pool-size": "32M"})
+    db.start()
     try:
         with db.root_cursor() as cursor:  # no password and no privileges: a probe account
             cursor.execute(f"CREATE USER '{PROBE_USER}'@'%' IDENTIFIED BY ''")
