@@ -63,8 +63,9 @@ DEFAULT_MYSQL_VERSION = "8.4.10"
 
 
 def mysql_version_key(version: str) -> tuple[int, ...]:
-    """``8.4.10`` -> ``(8, 4, 10)``: versions compare as numbers, not text."""
-    return tuple(int(part) for part in version.split("."))
+    """``8.4.10`` -> ``(8, 4, 10)``: versions compare as numbers, not text (a part that
+    is not a number, as in versions RDS lists for other engines, counts as 0)."""
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
 def _mysql_version(value: str) -> str:
@@ -117,19 +118,6 @@ _TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 
 #: A DNS name's longest text form (RFC 1035: 255 octets on the wire, 253 characters).
 MAX_DNS_NAME = 253
-
-
-def longest_domain_for(*, record_name: str, regions: tuple[str, ...]) -> str:
-    """The longest domain name (to a character) the configuration accepts with
-    ``record_name`` and ``regions``: ``<region>.<record>.<domain>`` must fit in
-    :data:`MAX_DNS_NAME`. Tests use it to synthesize the longest names there are."""
-    remaining = MAX_DNS_NAME - max(len(r) for r in regions) - len(record_name) - 2 - len(".com")
-    labels = []
-    while remaining >= 2:
-        size = min(63, remaining - 1)
-        labels.append("d" * size)
-        remaining -= size + 1
-    return ".".join([*labels, "com"])
 
 
 class ConfigError(ValueError):

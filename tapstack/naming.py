@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 from tapstack.config import TapStackConfig
 
+#: The hosted zone's ID travels under one key: the dns stack's output, and the parameter of
+#: the regional stacks that write records into the zone (the deployer passes one to the other).
+HOSTED_ZONE_ID = "HostedZoneId"
+
 
 @dataclass(frozen=True)
 class Names:

@@ -510,15 +510,11 @@ def _orderable(rds: Any, limit_pages: int = 10, **filters: str) -> list[dict[str
     return options
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
-
-
 def check_rds_orderable(pf: Preflight) -> list[Problem]:
     """RDS offers the configured MySQL version on the configured instance class in both
     regions (with Multi-AZ where configured)."""
     db = pf.config.database
-    replica_version = getattr(db, "replica_engine_version", None) or db.engine_version
+    replica_version = db.replica_version
     wanted = [
         (pf.config.primary.region, db.engine_version, db.multi_az, "database.engine_version"),
         (
@@ -558,7 +554,8 @@ def check_rds_orderable(pf: Preflight) -> list[Problem]:
             )
             continue
         versions = sorted(
-            {o["EngineVersion"] for o in _orderable(rds, DBInstanceClass=cls)}, key=_version_key
+            {o["EngineVersion"] for o in _orderable(rds, DBInstanceClass=cls)},
+            key=mysql_version_key,
         )
         if versions:
             found.append(
@@ -593,15 +590,6 @@ def check_rds_orderable(pf: Preflight) -> list[Problem]:
     return found
 
 
-def _deployed_version(rds: Any, identifier: str) -> str | None:
-    try:
-        instances = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
-    except ClientError as exc:
-        _unless_missing(exc, "DBInstanceNotFound", "DBInstanceNotFoundFault")
-        return None
-    return str(instances[0]["EngineVersion"]) if instances else None
-
-
 def check_upgrade_order(pf: Preflight) -> list[Problem]:
     """Upgrades go replica first. MySQL replicates from an older source to a newer replica,
     not the reverse (MySQL manual, "Replication Compatibility Between MySQL Versions"; RDS
@@ -611,7 +599,8 @@ def check_upgrade_order(pf: Preflight) -> list[Problem]:
     db = pf.config.database
     primary = Names(pf.config, pf.config.primary.region)
     replica = Names(pf.config, pf.config.secondary.region)
-    running = _deployed_version(pf.client("rds", replica.region), replica.db_instance)
+    instance = _describe_db_instance(pf.client("rds", replica.region), replica.db_instance)
+    running = None if instance is None else str(instance["EngineVersion"])
     if running is None or mysql_version_key(db.engine_version) <= mysql_version_key(running):
         return []
     return [
@@ -761,60 +750,40 @@ def _probe_alias(client: ClientFactory, region: str, name: str, account: str) ->
     return None
 
 
-def _probe_parameter(client: ClientFactory, region: str, name: str, account: str) -> str | None:
+def _exists_unless(
+    service: str, operation: str, parameter: str, *missing: str, arn: str | None = None
+) -> Probe:
+    """A probe that calls ``operation`` with the name (or with ``arn`` formatted with
+    region, account and name) and reads the error codes in ``missing`` as "free"."""
+
+    def probe(client: ClientFactory, region: str, name: str, account: str) -> str | None:
+        value = arn.format(region=region, account=account, name=name) if arn else name
+        try:
+            getattr(client(service, region), operation)(**{parameter: value})
+        except ClientError as exc:
+            _unless_missing(exc, *missing)
+            return None
+        return "exists"
+
+    return probe
+
+
+def _describe_db_instance(rds: Any, identifier: str) -> dict[str, Any] | None:
+    """The instance named ``identifier``, or ``None`` when there is none."""
     try:
-        client("ssm", region).get_parameter(Name=name)
-    except ClientError as exc:
-        _unless_missing(exc, "ParameterNotFound")
-        return None
-    return "exists"
-
-
-def _probe_function(client: ClientFactory, region: str, name: str, account: str) -> str | None:
-    try:
-        client("lambda", region).get_function(FunctionName=name)
-    except ClientError as exc:
-        _unless_missing(exc, "ResourceNotFoundException")
-        return None
-    return "exists"
-
-
-def _probe_topic(client: ClientFactory, region: str, name: str, account: str) -> str | None:
-    arn = f"arn:aws:sns:{region}:{account}:{name}"
-    try:
-        client("sns", region).get_topic_attributes(TopicArn=arn)
-    except ClientError as exc:
-        _unless_missing(exc, "NotFound", "NotFoundException")
-        return None
-    return "exists"
-
-
-def _probe_queue(client: ClientFactory, region: str, name: str, account: str) -> str | None:
-    try:
-        client("sqs", region).get_queue_url(QueueName=name)
-    except ClientError as exc:
-        _unless_missing(exc, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
-        return None
-    return "exists"
-
-
-def _probe_db_instance(client: ClientFactory, region: str, name: str, account: str) -> str | None:
-    try:
-        found = client("rds", region).describe_db_instances(DBInstanceIdentifier=name)
+        found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
     except ClientError as exc:
         _unless_missing(exc, "DBInstanceNotFound", "DBInstanceNotFoundFault")
         return None
-    status = (found.get("DBInstances") or [{}])[0].get("DBInstanceStatus")
-    return f"exists ({status})" if status else "exists"
+    return found[0] if found else None
 
 
-def _probe_role(client: ClientFactory, region: str, name: str, account: str) -> str | None:
-    try:
-        client("iam", region).get_role(RoleName=name)
-    except ClientError as exc:
-        _unless_missing(exc, "NoSuchEntity")
+def _probe_db_instance(client: ClientFactory, region: str, name: str, account: str) -> str | None:
+    instance = _describe_db_instance(client("rds", region), name)
+    if instance is None:
         return None
-    return "exists"
+    status = instance.get("DBInstanceStatus")
+    return f"exists ({status})" if status else "exists"
 
 
 #: Name lookups by resource type, with a short noun for messages.
@@ -824,12 +793,37 @@ PROBES: dict[str, tuple[str, Probe]] = {
     "AWS::SecretsManager::Secret": ("secret", _probe_secret),
     "AWS::Backup::BackupVault": ("backup vault", _probe_vault),
     "AWS::KMS::Alias": ("KMS alias", _probe_alias),
-    "AWS::SSM::Parameter": ("SSM parameter", _probe_parameter),
-    "AWS::Lambda::Function": ("Lambda function", _probe_function),
-    "AWS::SNS::Topic": ("SNS topic", _probe_topic),
-    "AWS::SQS::Queue": ("SQS queue", _probe_queue),
+    "AWS::SSM::Parameter": (
+        "SSM parameter",
+        _exists_unless("ssm", "get_parameter", "Name", "ParameterNotFound"),
+    ),
+    "AWS::Lambda::Function": (
+        "Lambda function",
+        _exists_unless("lambda", "get_function", "FunctionName", "ResourceNotFoundException"),
+    ),
+    "AWS::SNS::Topic": (
+        "SNS topic",
+        _exists_unless(
+            "sns",
+            "get_topic_attributes",
+            "TopicArn",
+            "NotFound",
+            "NotFoundException",
+            arn="arn:aws:sns:{region}:{account}:{name}",
+        ),
+    ),
+    "AWS::SQS::Queue": (
+        "SQS queue",
+        _exists_unless(
+            "sqs",
+            "get_queue_url",
+            "QueueName",
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
+        ),
+    ),
     "AWS::RDS::DBInstance": ("DB instance", _probe_db_instance),
-    "AWS::IAM::Role": ("IAM role", _probe_role),
+    "AWS::IAM::Role": ("IAM role", _exists_unless("iam", "get_role", "RoleName", "NoSuchEntity")),
 }
 
 

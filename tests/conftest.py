@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tapstack.config import MAX_DNS_NAME
 from tests.support import Synthesized, default_config_data, synthesize
 
 
@@ -67,11 +68,22 @@ LONGEST_NAMES = {
 }
 
 
+def longest_domain_for(*, record_name: str, regions: tuple[str, ...]) -> str:
+    """The longest domain name (within a character) the configuration accepts with
+    ``record_name`` and ``regions``: ``<region>.<record>.<domain>`` must fit in
+    :data:`MAX_DNS_NAME`."""
+    remaining = MAX_DNS_NAME - max(len(r) for r in regions) - len(record_name) - 2 - len(".com")
+    labels = []
+    while remaining >= 2:
+        size = min(63, remaining - 1)
+        labels.append("d" * size)
+        remaining -= size + 1
+    return ".".join([*labels, "com"])
+
+
 @pytest.fixture(scope="session")
 def synth_longest_names(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The longest names the configuration accepts: every derived name must still fit."""
-    from tapstack.config import longest_domain_for
-
     data = default_config_data()
     data.update(LONGEST_NAMES)
     data["dns"]["record_name"] = "r" * 63

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tapstack.local.process import Completed, run
+from tapstack.naming import HOSTED_ZONE_ID
 from tapstack.summary import read_assembly
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -292,10 +293,6 @@ def bootstrap(
     return _cdk("bootstrap", environments, stacks, env, cdk_out, log=log, on_line=on_line)
 
 
-#: The parameter through which regional stacks receive the hosted zone's ID, and the output
-#: of the stack that owns the zone (tapstack.stacks.regional / tapstack.stacks.dns).
-ZONE_PARAMETER = "HostedZoneId"
-ZONE_OUTPUT = "HostedZoneId"
 #: Against the emulator: direct CreateStack (moto returns change-set deploys without outputs).
 EMULATOR_DEPLOY_ARGUMENTS = ("--require-approval", "never", "--method=direct")
 
@@ -310,25 +307,25 @@ def zone_parameters(
     its ``HostedZoneId`` output becomes the other stacks' parameter. No stack takes the
     parameter when the configuration names an existing zone (``dns.hosted_zone_id``).
     """
-    takers = [s for s in stacks if ZONE_PARAMETER in s.template.get("Parameters", {})]
+    takers = [s for s in stacks if HOSTED_ZONE_ID in s.template.get("Parameters", {})]
     if not takers:
         return []
-    owners = [s for s in stacks if ZONE_OUTPUT in s.template.get("Outputs", {})]
+    owners = [s for s in stacks if HOSTED_ZONE_ID in s.template.get("Outputs", {})]
     if len(owners) != 1:
         raise DeployError(
-            f"stacks {', '.join(s.name for s in takers)} take the parameter {ZONE_PARAMETER}, "
-            f"but {len(owners)} stacks output {ZONE_OUTPUT}; set dns.hosted_zone_id"
+            f"stacks {', '.join(s.name for s in takers)} take the parameter {HOSTED_ZONE_ID}, "
+            f"but {len(owners)} stacks output {HOSTED_ZONE_ID}; set dns.hosted_zone_id"
         )
     owner = owners[0]
     deploy_owner(owner.name)
     cfn = boto3_session_factory(env)("cloudformation", owner.region)
     outputs = cfn.describe_stacks(StackName=owner.name)["Stacks"][0].get("Outputs", [])
-    zone_id = next((o["OutputValue"] for o in outputs if o["OutputKey"] == ZONE_OUTPUT), None)
+    zone_id = next((o["OutputValue"] for o in outputs if o["OutputKey"] == HOSTED_ZONE_ID), None)
     if not zone_id:
-        raise DeployError(f"{owner.name} has no {ZONE_OUTPUT} output after its deploy")
+        raise DeployError(f"{owner.name} has no {HOSTED_ZONE_ID} output after its deploy")
     arguments = []
     for stack in takers:
-        arguments += ["--parameters", f"{stack.name}:{ZONE_PARAMETER}={zone_id}"]
+        arguments += ["--parameters", f"{stack.name}:{HOSTED_ZONE_ID}={zone_id}"]
     return arguments
 
 

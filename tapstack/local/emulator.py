@@ -37,21 +37,20 @@ came back wrong, without it:
 ``cross-region read replica with a DB subnet group``
     moto applies ``DBSubnetGroupName`` while the copied replica still belongs to the source
     region, so it looks the group up there (DBSubnetGroupNotFound). Here the group is
-    attached once the replica belongs to its own region. The replica also stops carrying the
-    primary's managed secret, and every instance gets its own ``DbiResourceId``.
+    attached once the replica belongs to its own region. Every instance gets its own
+    ``DbiResourceId``.
 ``property shapes``
     ``AWS::KMS::Key`` tags (CloudFormation ``Key``/``Value`` versus the API's ``TagKey``) and
     key policy (an object, not a string); ``AWS::SSM::Parameter`` tags (a map); on
     ``AWS::RDS::DBInstance`` a ``Ref`` to the parameter group (moto passes its object),
-    ``VPCSecurityGroups`` (read as ``VpcSecurityGroupIds``), ``ManageMasterUserPassword`` (an
-    RDS-managed secret in the emulated Secrets Manager), ``EnableIAMDatabaseAuthentication``
+    ``VPCSecurityGroups`` (read as ``VpcSecurityGroupIds``), ``EnableIAMDatabaseAuthentication``
     and ``DeletionProtection`` (ignored by moto).
 ``subnet route table associations``
     ``AWS::EC2::SubnetRouteTableAssociation`` is recorded but not applied, so every subnet
     sat on the main route table, with no route out. Here the route table is associated.
 ``Fn::GetAtt``
     attributes moto does not answer but knows: ``AWS::RDS::DBInstance``
-    ``MasterUserSecret.SecretArn``/``DbiResourceId``, ELBv2 ``CanonicalHostedZoneID``/
+    ``DbiResourceId``/``DBInstanceArn``, ELBv2 ``CanonicalHostedZoneID``/
     ``LoadBalancerFullName``/``TargetGroupFullName``, ``AWS::Route53::HostedZone``
     ``NameServers``/``Id``. Any other attribute it cannot answer (for example ``Arn`` of an
     ``AWS::CloudWatch::Alarm``, a type moto does not model) resolves to a marked placeholder,
@@ -502,7 +501,7 @@ def _apply_compat_patches() -> list[str]:
     _transform_cfn_properties(rds_models.DBInstance, rds_instance)
     applied.append("KMS key, SSM parameter and RDS instance property shapes")
 
-    # --- RDS-managed master password (ManageMasterUserPassword) ----------------------------
+    # --- RDS instance properties moto's CloudFormation model ignores -----------------------
     def finish_db_instance(
         database: Any, properties: Mapping[str, Any], account_id: str, region_name: str
     ) -> None:
@@ -515,21 +514,9 @@ def _apply_compat_patches() -> list[str]:
         database.dbi_resource_id = (
             "db-" + hashlib.sha256(database.arn.encode()).hexdigest()[:26].upper()
         )
-        if properties.get("SourceDBInstanceIdentifier"):
-            # A replica is a copy of moto's primary object: it must not carry the primary's
-            # managed secret (on AWS a replica has none of its own).
-            database.__dict__.pop("master_user_secret", None)
-            database.manage_master_user_password = False
-        elif properties.get("ManageMasterUserPassword") and not getattr(
-            database, "master_user_secret", None
-        ):
-            # What the API path of moto does for CreateDBInstance(ManageMasterUserPassword).
-            kms_key = (properties.get("MasterUserSecret") or {}).get("KmsKeyId")
-            database.master_user_secret = rds_models.MasterUserSecret(database, kms_key)
-            database.manage_master_user_password = True
 
     _after_cfn_create(rds_models.DBInstance, finish_db_instance)
-    applied.append("RDS-managed master secret")
+    applied.append("RDS instance IAM authentication, deletion protection, DbiResourceId")
 
     # --- AWS::EC2::SubnetRouteTableAssociation: really associate ------------------------
     # moto records the association on the side but leaves the route table unassociated, so
@@ -558,7 +545,6 @@ def _apply_compat_patches() -> list[str]:
     _add_cfn_attributes(
         rds_models.DBInstance,
         {
-            "MasterUserSecret.SecretArn": lambda db: db.master_user_secret.secret_arn,
             "DbiResourceId": lambda db: db.dbi_resource_id,
             "DBInstanceArn": lambda db: db.arn,
         },

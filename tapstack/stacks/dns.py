@@ -9,6 +9,7 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from tapstack.config import TapStackConfig
+from tapstack.naming import HOSTED_ZONE_ID
 from tapstack.stacks.common import removal_policy
 
 
@@ -32,7 +33,7 @@ class DnsStack(Stack):
         self.hosted_zone.apply_removal_policy(removal_policy(config))
         CfnOutput(
             self,
-            "HostedZoneId",
+            HOSTED_ZONE_ID,
             value=self.hosted_zone.hosted_zone_id,
             description="ID of the public hosted zone",
         )

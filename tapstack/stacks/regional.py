@@ -19,15 +19,12 @@ from tapstack.database.infrastructure import PrimaryDatabase, ReplicaDatabase
 from tapstack.failover.infrastructure import FailoverRecord, RegionWatch
 from tapstack.loader.infrastructure import Loader
 from tapstack.monitoring.infrastructure import AlarmTopic, Monitoring
-from tapstack.naming import Names, stack_name
+from tapstack.naming import HOSTED_ZONE_ID, Names, stack_name
 from tapstack.network.infrastructure import Network
 from tapstack.stacks.common import log_retention, removal_policy
 from tapstack.stacks.secondary_storage import data_key_parameter
 from tapstack.storage.infrastructure import ALB_LOG_PREFIX, DataBuckets, DataKey
 from tapstack.web.infrastructure import WebTier
-
-#: The regional stacks' parameter for the hosted zone's ID when the dns stack owns the zone.
-HOSTED_ZONE_PARAMETER = "HostedZoneId"
 
 #: Where Route 53 publishes health-check metrics (and so where their alarms live).
 ROUTE53_METRICS_REGION = "us-east-1"
@@ -187,7 +184,7 @@ class RegionalStack(Stack):
             return config.dns.hosted_zone_id
         parameter = CfnParameter(
             self,
-            HOSTED_ZONE_PARAMETER,
+            HOSTED_ZONE_ID,
             type="AWS::Route53::HostedZone::Id",
             description=f"ID of the public hosted zone {config.dns.domain_name} "
             f"(output HostedZoneId of the {stack_name(config, 'dns')} stack)",

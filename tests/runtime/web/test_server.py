@@ -836,6 +836,28 @@ def test_main_rejects_command_line_arguments(capsys):
 # --------------------------------------------------------------------------- as systemd runs it
 
 
+@contextlib.contextmanager
+def running_script(env):
+    """The server script started as systemd starts it; killed if it hangs past 10 s, so a
+    hung server never hangs the suite."""
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER_PATH)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(10, proc.kill)
+    watchdog.start()
+    try:
+        yield proc
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def test_script_serves_requests_and_exits_0_on_sigterm(tmp_path):
     env = child_env(
         TAPSTACK_REGION="us-west-2",
@@ -845,16 +867,7 @@ def test_script_serves_requests_and_exits_0_on_sigterm(tmp_path):
         TAPSTACK_INSTANCE_ID="i-subprocess",
         TAPSTACK_MAINTENANCE_FILE=str(tmp_path / "maintenance"),
     )
-    proc = subprocess.Popen(
-        [sys.executable, str(SERVER_PATH)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    watchdog = threading.Timer(10, proc.kill)  # never let a hung server hang the suite
-    watchdog.start()
-    try:
+    with running_script(env) as proc:
         started = json.loads(proc.stdout.readline())
         assert started["event"] == "started"
         port = started["port"]
@@ -866,11 +879,6 @@ def test_script_serves_requests_and_exits_0_on_sigterm(tmp_path):
         assert report["role"] == "standby"
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=5)
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert err == ""
     records = [json.loads(line) for line in out.splitlines()]
@@ -898,26 +906,12 @@ def test_script_applies_the_database_grace_from_its_environment(
         TAPSTACK_DB_PORT=str(closed_port()),
         **({} if grace is None else {"TAPSTACK_DB_GRACE_SECONDS": grace}),
     )
-    proc = subprocess.Popen(
-        [sys.executable, str(SERVER_PATH)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    watchdog = threading.Timer(10, proc.kill)
-    watchdog.start()
-    try:
+    with running_script(env) as proc:
         started = json.loads(proc.stdout.readline())
         unreachable = json.loads(proc.stdout.readline())  # the start-up probe, before serving
         status, report = get_json(started["port"], "/health")
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=5)
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert unreachable["event"] == "database_unreachable"
     assert started["event"] == "started"
     assert (status, report["status"]) == (expected_status, expected_state)
