@@ -48,7 +48,7 @@ test: setup ## run the whole test suite (tests/integration deploys a fresh emula
 	env -u AWS_ENDPOINT_URL -u TAPSTACK_INTEGRATION_TARGET $(PYTHON) -m pytest
 
 demo: setup ## deploy the whole app into the embedded AWS emulator, verify it, load sample data
-	$(PYTHON) -m tapstack --config $(CONFIG) demo $(DEMO_ARGS)
+	$(PYTHON) -m tapstack_lab --config $(CONFIG) $(DEMO_ARGS)
 
 summary: synth ## describe the synthesized app (stacks, resources, failover figures)
 	$(PYTHON) -m tapstack --config $(CONFIG) summary
@@ -62,7 +62,7 @@ lint: setup ## ruff and mypy
 	$(VENV)/bin/mypy tapstack
 
 deploy: preflight ## deploy every stack to the AWS account in the configuration (real AWS)
-	$(PYTHON) -m tapstack.local.deploy deploy
+	$(PYTHON) -m tapstack --config $(CONFIG) deploy
 
 integration-aws: setup ## run the integration suite against the real deployment
 	TAPSTACK_INTEGRATION_TARGET=aws $(PYTHON) -m pytest tests/integration -m integration

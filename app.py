@@ -1,30 +1,25 @@
 #!/usr/bin/env python3
 """CDK entry point: ``cdk synth`` runs this file (see cdk.json).
 
-The configuration file comes from the TAPSTACK_CONFIG environment variable,
-else the ``tapstack:config`` context value (``cdk synth -c tapstack:config=...``),
-else config/default.yaml.
+The configuration file is found by ``tapstack.config.locate_config``, the rule every TapStack
+entry point shares: the ``tapstack:config`` context value (``cdk synth -c tapstack:config=...``),
+else the TAPSTACK_CONFIG environment variable, else config/default.yaml.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 
 import aws_cdk as cdk
 
 from tapstack.app import build_app
-from tapstack.config import ConfigError, TapStackConfigWarning, load_config
+from tapstack.config import ConfigError, TapStackConfigWarning, load_config, locate_config
 
 
 def main() -> int:
     app = cdk.App()
-    path = (
-        os.environ.get("TAPSTACK_CONFIG")
-        or app.node.try_get_context("tapstack:config")
-        or "config/default.yaml"
-    )
+    path = locate_config(app.node.try_get_context("tapstack:config"))
     warnings.simplefilter("always", TapStackConfigWarning)
     warnings.formatwarning = lambda message, *args, **kwargs: f"WARNING: {message}\n"
     try:

@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tapstack.loader.runtime.bootstrap import PasswordAuthentication, bootstrap_database
     from tapstack.loader.runtime.loader import DEFAULT_BATCH_SIZE
-    from tapstack.local.mariadb import LocalMariaDB
+    from tapstack_lab.mariadb import LocalMariaDB
 
     batch_size = args.batch_size or DEFAULT_BATCH_SIZE
     n = args.records

@@ -6,7 +6,9 @@ Commands:
                    resource counts and the modelled failover figures
     preflight      read-only checks of the target AWS account before `make deploy`: one
                    line per problem with its fix; exit code 1 when there is any
-    demo           deploy into the embedded AWS emulator, verify, load sample data
+    deploy         deploy every stack to the AWS account in the configuration with the
+                   CDK CLI (the dns stack first when the others need its zone's ID);
+                   outputs to cfn-outputs/outputs.json (``cdk deploy --outputs-file``)
     bootstrap-database
                    create the loader's schema and IAM database user (once, after
                    the first deploy) by invoking the primary loader's bootstrap action
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -30,14 +31,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tapstack import demo as demo_command
-from tapstack.config import TapStackConfig
+from tapstack.assembly import read_assembly
+from tapstack.cdk_cli import DEFAULT_OUTPUTS_FILE
+from tapstack.config import DEFAULT_CONFIG_PATH, TapStackConfig, locate_config
 from tapstack.failover.model import FailoverModel
 from tapstack.naming import Names
 from tapstack.reporting import load_config_or_report
-from tapstack.summary import read_assembly
-
-DEFAULT_CONFIG = "config/default.yaml"
 
 
 def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
@@ -104,10 +103,12 @@ def cmd_summary(args: argparse.Namespace, console: Console) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tapstack", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--config", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG})"
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    config_help = f"configuration file (default: $TAPSTACK_CONFIG, else {DEFAULT_CONFIG_PATH})"
+    parser.add_argument("--config", default=None, help=config_help)
+    # Also accepted after the subcommand (``tapstack summary --config F``), as aws and cdk do.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
+    sub = _Subcommands(parser.add_subparsers(dest="command", required=True), common)
     sub.add_parser("check-config", help="validate the configuration file")
     summary = sub.add_parser("summary", help="describe the synthesized app in cdk.out/")
     summary.add_argument("--cdk-out", default="cdk.out", type=Path)
@@ -116,11 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="read-only checks of the target AWS account before a real deploy",
     )
     preflight_parser.add_argument("--cdk-out", default="cdk.out", type=Path)
-    demo = sub.add_parser(
-        "demo",
-        help="deploy the app into the embedded AWS emulator, verify it, load sample data",
+    deploy_parser = sub.add_parser(
+        "deploy",
+        help="deploy every stack to the configured AWS account (cdk deploy --outputs-file)",
     )
-    demo_command.add_arguments(demo)
+    deploy_parser.add_argument("--cdk-out", default="cdk.out", type=Path)
+    deploy_parser.add_argument(
+        "--outputs-file",
+        default=str(DEFAULT_OUTPUTS_FILE),
+        type=Path,
+        help=f"where the stacks' outputs go (default {DEFAULT_OUTPUTS_FILE})",
+    )
+    deploy_parser.add_argument(
+        "--require-approval",
+        default="broadening",
+        choices=("never", "any-change", "broadening"),
+        help="as cdk deploy's option (default broadening: asks before widening IAM or "
+        "security groups)",
+    )
     redrive_parser = sub.add_parser(
         "redrive",
         help="after promoting a replica, load every object under incoming/ not loaded yet",
@@ -218,19 +232,20 @@ def cmd_destroy(args: argparse.Namespace, console: Console) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from tapstack import teardown
-    from tapstack.local.deploy import DeployError, boto3_session_factory
+    from tapstack.aws import client_factory
+    from tapstack.cdk_cli import CdkError
 
     interactive = sys.stdin is not None and sys.stdin.isatty()
     try:
         result = teardown.destroy(
             config,
-            clients=boto3_session_factory(os.environ),
+            clients=client_factory(),
             confirm=input if interactive else None,
             run_cdk=teardown.cdk_runner(args.config, console=console),
             yes=args.yes,
             console=console,
         )
-    except (BotoCoreError, ClientError, DeployError, teardown.TeardownError) as exc:
+    except (BotoCoreError, ClientError, CdkError, teardown.TeardownError) as exc:
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
         return 1
     return result.exit_code
@@ -241,12 +256,13 @@ def cmd_preflight(args: argparse.Namespace, console: Console) -> int:
     if config is None:
         return 2
     from tapstack import preflight
+    from tapstack.aws import client_factory
 
     try:
         checks = preflight.Preflight.from_cdk_out(
             config,
             args.cdk_out,
-            preflight.default_client_factory(),
+            client_factory(),
             config_source=args.config,
             cdk_json="cdk.json",
         )
@@ -259,23 +275,71 @@ def cmd_preflight(args: argparse.Namespace, console: Console) -> int:
     return 0 if result.ok else 1
 
 
-def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    return demo_command.run(args, console)
+def cmd_deploy(args: argparse.Namespace, console: Console) -> int:
+    """``cdk deploy`` every stack of the synthesized assembly to AWS with the ambient
+    credentials, the zone's stack first when the others need its ID; ``make deploy`` runs the
+    preflight and then this."""
+    config = load_config_or_report(args.config, console)
+    if config is None:
+        return 2
+    from tapstack.assembly import read_cloud_assembly
+    from tapstack.cdk_cli import CdkCli, CdkError, deploy_all, tool_environment
+
+    try:
+        stacks = read_cloud_assembly(args.cdk_out)
+        cdk = CdkCli(
+            env=tool_environment(),
+            cdk_out=args.cdk_out,
+            stacks=stacks,
+            on_line=lambda line: console.print(line, markup=False, highlight=False),
+            interactive=True,
+        )
+        outputs = deploy_all(
+            cdk,
+            deploy_arguments=("--require-approval", args.require_approval),
+            outputs_file=args.outputs_file,
+        )
+    except (FileNotFoundError, CdkError) as exc:
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        for failure in getattr(exc, "failures", []):
+            console.print(f"  {failure.stack}: {failure.reason}", markup=False, soft_wrap=True)
+        return 1
+    count = sum(len(values) for values in outputs.values())
+    console.print(
+        f"[green]deployed[/] {len(stacks)} stacks; {count} outputs in {args.outputs_file}"
+    )
+    return 0
 
 
 COMMANDS = {
     "check-config": cmd_check_config,
     "summary": cmd_summary,
     "preflight": cmd_preflight,
-    "demo": cmd_demo,
+    "deploy": cmd_deploy,
     "bootstrap-database": cmd_bootstrap_database,
     "redrive": cmd_redrive,
     "destroy": cmd_destroy,
 }
 
 
+class _Subcommands:
+    """``add_parser`` that gives every subcommand the options common to all of them."""
+
+    def __init__(self, subparsers: Any, common: argparse.ArgumentParser) -> None:
+        self._subparsers = subparsers
+        self._common = common
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        kwargs.setdefault("description", kwargs.get("help"))
+        parser: argparse.ArgumentParser = self._subparsers.add_parser(
+            name, parents=[self._common], **kwargs
+        )
+        return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.config = str(locate_config(args.config))
     console = Console(width=max(Console().width, 110))
     return COMMANDS[args.command](args, console)
 

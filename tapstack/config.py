@@ -12,8 +12,10 @@ field naming the field, the value given and what is allowed.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import warnings
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -671,6 +673,23 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> TapStackConfig
     for message in config_warnings(config):
         warnings.warn(message, TapStackConfigWarning, stacklevel=2)
     return config
+
+
+#: The configuration used when nothing names one.
+DEFAULT_CONFIG_PATH = "config/default.yaml"
+#: The environment variable naming the configuration (``make CONFIG=...`` sets it).
+CONFIG_ENV_VAR = "TAPSTACK_CONFIG"
+
+
+def locate_config(
+    explicit: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
+    """The one rule every entry point (``cdk synth``, ``tapstack``, the lab) uses to find the
+    configuration file: a path given explicitly (``--config``, or the CDK context value
+    ``tapstack:config``), else ``$TAPSTACK_CONFIG``, else ``config/default.yaml``; relative
+    paths are relative to the working directory."""
+    env = os.environ if environ is None else environ
+    return Path(explicit or env.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
 
 
 def load_config(path: str | Path) -> TapStackConfig:

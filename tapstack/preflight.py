@@ -35,13 +35,13 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from tapstack.assembly import AssemblyStack, read_cloud_assembly
+from tapstack.aws import ClientFactory
 from tapstack.config import TapStackConfig, mysql_version_key
-from tapstack.local.deploy import AssemblyStack, read_cloud_assembly
 from tapstack.naming import Names, stack_name
 from tapstack.physical_names import PhysicalName, physical_names
 
 #: ``client(service, region)``: how checks reach AWS (tests pass the emulator's endpoint).
-ClientFactory = Callable[[str, str], Any]
 
 #: The account ID the default configuration (and the tests) use; never a real target.
 PLACEHOLDER_ACCOUNT = "123456789012"
@@ -1184,20 +1184,3 @@ def _error_text(exc: BaseException) -> str:
     if message.startswith("<") or not message:
         return f"{operation} answered HTTP {status} (the endpoint does not implement it)"
     return f"{operation}: {_code(exc)}: {message.splitlines()[0]}"
-
-
-def default_client_factory() -> ClientFactory:
-    """boto3 clients from the ambient configuration: credentials, profile, and
-    ``AWS_ENDPOINT_URL`` (boto3 honours it, so an emulator's endpoint works as is)."""
-    import boto3
-    from botocore.config import Config
-
-    session = boto3.session.Session()
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30
-    )
-
-    def client(service: str, region: str) -> Any:
-        return session.client(service, region_name=region, config=config)
-
-    return client

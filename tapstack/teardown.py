@@ -589,19 +589,20 @@ def cdk_runner(
 ) -> CdkRunner:
     """Run the project-local CDK CLI (Node 24 first on PATH) on ``config_path``'s app,
     streaming its output; ``app`` uses an already synthesized assembly instead."""
-    from tapstack.local.deploy import ROOT, require_cli, tool_environment
-    from tapstack.local.process import run
+    from tapstack.cdk_cli import project_dir, require_cli, tool_environment
+    from tapstack.process import run
 
     def run_cdk(arguments: Sequence[str]) -> int:
         environment = dict(env) if env is not None else tool_environment()
         environment["TAPSTACK_CONFIG"] = str(Path(config_path).resolve())
-        command = [str(require_cli()), *arguments, "--no-notices"]
+        project = project_dir()
+        command = [str(require_cli(project)), *arguments, "--no-notices"]
         if app is not None:
             command += ["--app", str(app)]
         completed = run(
             command,
             env=environment,
-            cwd=ROOT,
+            cwd=project,
             on_line=lambda line: console.print(line, markup=False, highlight=False),
         )
         return completed.returncode

@@ -5,11 +5,11 @@ once per session:
 
 ``TAPSTACK_INTEGRATION_TARGET=aws``
     Real AWS with the ambient credentials (after ``make deploy``). Outputs are read from
-    ``cfn-outputs/flat-outputs.json`` (or ``$TAPSTACK_OUTPUTS_DIR``); write them with
-    ``python -m tapstack.local.deploy write-outputs``. Every check runs.
+    ``cfn-outputs/outputs.json`` (or ``$TAPSTACK_OUTPUTS_DIR/outputs.json``), the file
+    ``make deploy`` writes with ``cdk deploy --outputs-file``. Every check runs.
 ``AWS_ENDPOINT_URL`` set (or ``TAPSTACK_INTEGRATION_TARGET=emulator``)
-    An emulator that is already deployed, e.g. by ``tapstack demo`` (which runs this suite
-    that way) or ``tapstack demo --keep``; outputs from the same files.
+    An emulator that is already deployed, e.g. by ``make demo`` (which runs this suite
+    that way) or ``make demo DEMO_ARGS=--keep``; outputs from the same file.
 neither (plain ``make test``)
     The session starts a fresh emulator, deploys the app synthesized by the ``synth``
     fixture into it with the real CDK CLI, runs every test against it, and stops it at the
@@ -25,14 +25,14 @@ deployed; in the self-deploying mode the suite deploys the default configuration
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
 import pytest
 
-from tapstack.config import load_config, parse_config
+from tapstack.cdk_cli import DEFAULT_OUTPUTS_FILE, flat_outputs, read_outputs
+from tapstack.config import load_config, locate_config, parse_config
 from tests.integration.support import (
     DEFAULT_OUTPUTS_DIR,
     OUTPUTS_VARIABLE,
@@ -43,27 +43,28 @@ from tests.integration.support import (
 )
 from tests.support import ROOT, default_config_data
 
+OUTPUTS_FILE_NAME = DEFAULT_OUTPUTS_FILE.name
+
 
 def _read_outputs(directory: Path) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    flat_path = directory / "flat-outputs.json"
-    if not flat_path.exists():
+    """The outputs file ``cdk deploy --outputs-file`` wrote: {stack: {key: value}}."""
+    path = directory / OUTPUTS_FILE_NAME
+    if not path.exists():
         pytest.fail(
-            f"{flat_path} not found: deploy first (`tapstack demo --keep` for the emulator; "
-            "`make deploy` and `python -m tapstack.local.deploy write-outputs` for AWS), "
+            f"{path} not found: deploy first (`make demo DEMO_ARGS=--keep` for the emulator; "
+            "`make deploy` for AWS), "
             f"or unset AWS_ENDPOINT_URL and {TARGET_VARIABLE} to let the suite deploy a "
             "fresh emulator itself"
         )
-    flat = json.loads(flat_path.read_text())
-    per_stack_path = directory / "all-outputs.json"
-    per_stack = json.loads(per_stack_path.read_text()) if per_stack_path.exists() else {}
-    return flat, per_stack
+    per_stack = read_outputs(path)
+    return flat_outputs(per_stack), per_stack
 
 
 def _external_target(mode: str, endpoint: str | None) -> Target:
-    config = load_config(os.environ.get("TAPSTACK_CONFIG") or ROOT / "config" / "default.yaml")
+    config = load_config(ROOT / locate_config())
     directory = Path(os.environ.get(OUTPUTS_VARIABLE) or DEFAULT_OUTPUTS_DIR)
     flat, per_stack = _read_outputs(directory)
-    return Target(mode, endpoint, config, flat, per_stack, str(directory / "flat-outputs.json"))
+    return Target(mode, endpoint, config, flat, per_stack, str(directory / OUTPUTS_FILE_NAME))
 
 
 @pytest.fixture(scope="session")
@@ -86,8 +87,8 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def _fresh_emulator(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Target:
-    from tapstack.local.deploy import DeployError, deploy_to_emulator, write_outputs
-    from tapstack.local.emulator import Emulator, EmulatorError
+    from tapstack_lab.deploy import DeployError, deploy_to_emulator
+    from tapstack_lab.emulator import Emulator, EmulatorError
 
     started = time.monotonic()
     synth = request.getfixturevalue("synth")  # the session's synthesized app (tests/conftest.py)
@@ -102,9 +103,15 @@ def _fresh_emulator(
     request.addfinalizer(emulator.stop)
     emulator_started = time.monotonic()
     log_path = workdir / "cdk.log"
+    outputs_dir = tmp_path_factory.mktemp("cfn-outputs")
     with log_path.open("w") as log:
         try:
-            result = deploy_to_emulator(emulator.environment(), synth.outdir, log=log)
+            result = deploy_to_emulator(
+                emulator.environment(),
+                synth.outdir,
+                log=log,
+                outputs_file=outputs_dir / OUTPUTS_FILE_NAME,
+            )
         except DeployError as error:
             details = "\n".join(
                 f"  {f.stack} [{f.region}] {f.logical_id} {f.resource_type}: {f.reason}"
@@ -115,8 +122,6 @@ def _fresh_emulator(
                 f"CDK CLI log: {log_path}\n{error.output_tail}",
                 pytrace=False,
             )
-    outputs_dir = tmp_path_factory.mktemp("cfn-outputs")
-    write_outputs(result.deployment, outputs_dir)
     flat, per_stack = _read_outputs(outputs_dir)
     return Target(
         mode="emulator",

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tapstack.local.deploy import DeployError, deploy_to_emulator, read_cloud_assembly
-from tapstack.local.emulator import Emulator
+from tapstack.assembly import read_cloud_assembly
+from tapstack_lab.deploy import DeployError, deploy_to_emulator
+from tapstack_lab.emulator import Emulator
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +84,7 @@ def test_the_emulator_dies_with_its_owner(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import time; from tapstack.local.emulator import Emulator; "
+            "import time; from tapstack_lab.emulator import Emulator; "
             "e = Emulator(); e.start(); print(e.pid, flush=True); time.sleep(120)",
         ],
         stdout=subprocess.PIPE,

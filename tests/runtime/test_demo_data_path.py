@@ -8,7 +8,7 @@ import json
 import boto3
 from moto import mock_aws
 
-from tapstack.local.datapath import SAMPLE_INVALID, SAMPLE_VALID, run_data_path, sample_records
+from tapstack_lab.datapath import SAMPLE_INVALID, SAMPLE_VALID, run_data_path, sample_records
 
 
 def test_the_sample_holds_the_advertised_valid_and_invalid_lines() -> None:

@@ -32,9 +32,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from tapstack import cli
+from tapstack.assembly import read_cloud_assembly
+from tapstack.aws import client_factory
 from tapstack.config import TapStackConfig, parse_config
-from tapstack.local.deploy import boto3_session_factory, read_cloud_assembly
-from tapstack.local.emulator import Emulator
 from tapstack.naming import Names
 from tapstack.physical_names import physical_names
 from tapstack.preflight import (
@@ -50,6 +50,7 @@ from tapstack.preflight import (
     is_reserved_domain,
     run_preflight,
 )
+from tapstack_lab.emulator import Emulator
 from tests.support import ROOT, Synthesized, default_config_data
 
 PLACEHOLDER_ACCOUNT = "123456789012"
@@ -101,7 +102,7 @@ def emulator() -> Iterator[Emulator]:
 @pytest.fixture(scope="module")
 def emulator_clients(emulator: Emulator) -> ClientFactory:
     """Clients for the emulator, made once: creating a boto3 client costs more than a call."""
-    make = boto3_session_factory(emulator.environment())
+    make = client_factory(emulator.environment())
     clients: dict[tuple[str, str], Any] = {}
 
     def client(service: str, region: str) -> Any:

@@ -25,9 +25,8 @@ from botocore.stub import Stubber
 from rich.console import Console
 
 from tapstack import cli, teardown
+from tapstack.cdk_cli import tool_environment
 from tapstack.config import RemovalMode, TapStackConfig, parse_config
-from tapstack.local.deploy import tool_environment
-from tapstack.local.emulator import Emulator
 from tapstack.teardown import (
     CDK_DESTROY_ARGUMENTS,
     EXIT_FAILED,
@@ -40,6 +39,7 @@ from tapstack.teardown import (
     empty_bucket,
     teardown_plan,
 )
+from tapstack_lab.emulator import Emulator
 from tests.support import Synthesized, default_config_data
 
 ACCOUNT = "123456789012"

@@ -29,7 +29,7 @@ from moto import mock_aws
 from tapstack.loader.runtime.bootstrap import PasswordAuthentication, bootstrap_database
 from tapstack.loader.runtime.loader import Loader
 from tapstack.loader.runtime.observability import JsonLogger
-from tapstack.local.mariadb import LocalMariaDB
+from tapstack_lab.mariadb import LocalMariaDB
 from tests.runtime.loader.loader_support import (
     BUCKET,
     LOADER_PASSWORD,

@@ -15,7 +15,7 @@ import boto3
 
 from tapstack.loader.runtime.connections import connection_factory
 from tapstack.loader.runtime.loader import Loader
-from tapstack.local.mariadb import LocalMariaDB
+from tapstack_lab.mariadb import LocalMariaDB
 
 BUCKET = "tapstack-ingest-test"
 REGION = "eu-west-1"

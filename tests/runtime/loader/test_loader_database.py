@@ -15,7 +15,7 @@ from tapstack.loader.runtime.bootstrap import (
 )
 from tapstack.loader.runtime.connections import connection_factory
 from tapstack.loader.runtime.database import Dialect, MissingSchemaError, read_only_reason
-from tapstack.local.mariadb import free_port
+from tapstack_lab.mariadb import free_port
 from tests.runtime.loader.loader_support import (
     LOADER_PASSWORD,
     LOADER_USER,

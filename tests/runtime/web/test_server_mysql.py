@@ -1,4 +1,4 @@
-"""The web server's database probe against a real MariaDB server (tapstack.local.mariadb).
+"""The web server's database probe against a real MariaDB server (tapstack_lab.mariadb).
 
 What matters to the database is how a probe ends: a connection closed during the handshake
 is an aborted connect (and, where the server resolves client names, a connect error that
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tapstack.local.mariadb import LocalMariaDB
+from tapstack_lab.mariadb import LocalMariaDB
 
 SERVER_PATH = Path(__file__).resolve().parents[3] / "tapstack" / "web" / "runtime" / "server.py"
 PROBE_USER = "tapstack_health"

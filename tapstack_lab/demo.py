@@ -1,4 +1,4 @@
-"""``tapstack demo``: try TapStack without an AWS account.
+"""``make demo`` (``python -m tapstack_lab``): try TapStack without an AWS account.
 
 One command, every step timed:
 
@@ -6,13 +6,13 @@ One command, every step timed:
 2. synth      ``cdk synth`` into ``cdk.out/`` - skipped when the assembly there was
               synthesized by the demo from identical inputs;
 3. emulator   moto on 127.0.0.1, a free port, in a child process owned by this command
-              (``tapstack.local.emulator``);
+              (``tapstack_lab.emulator``);
 4. deploy     the real ``cdk bootstrap`` and ``cdk deploy --all --method=direct`` against it
-              (``tapstack.local.deploy``); outputs to ``cfn-outputs/flat-outputs.json`` and
-              ``cfn-outputs/all-outputs.json``;
+              (``tapstack_lab.deploy``, through the product's ``tapstack.cdk_cli``); outputs to
+              ``cfn-outputs/outputs.json`` (``cdk deploy --outputs-file``);
 5. verify     the integration suite (``tests/integration``) against the deployment;
 6. data path  a sample JSON Lines file through the loader into a local MariaDB
-              (``tapstack.local.datapath``);
+              (``tapstack_lab.datapath``);
 
 then a summary: stacks, resources by type, what the emulator did not emulate (read back from
 the deployment), endpoints, the Route 53 failover records and their health checks, and the
@@ -26,7 +26,6 @@ how to point the AWS CLI at it.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -43,14 +42,23 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tapstack.config import TapStackConfig
-from tapstack.local import deploy as deployer
-from tapstack.local import process
-from tapstack.local.emulator import CREDENTIALS, Emulator, EmulatorError
+from tapstack import process
+from tapstack.assembly import read_cloud_assembly
+from tapstack.aws import client_factory
+from tapstack.cdk_cli import (
+    DEFAULT_OUTPUTS_FILE,
+    VENV_BIN,
+    progress_message,
+    tool_environment,
+)
+from tapstack.cli import failover_table
+from tapstack.config import TapStackConfig, locate_config
 from tapstack.reporting import load_config_or_report
+from tapstack_lab import deploy as deployer
+from tapstack_lab.emulator import CREDENTIALS, Emulator, EmulatorError
 
 ROOT = deployer.ROOT
-DEFAULT_CONFIG = "config/default.yaml"
+OUTPUTS_FILE_NAME = DEFAULT_OUTPUTS_FILE.name
 #: deploy + verify should stay under this on a 2-core machine (measured and reported).
 TARGET_SECONDS = 60.0
 WORK_DIR = ROOT / ".tapstack" / "demo"
@@ -131,7 +139,7 @@ class DemoFailure(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The demo's options (``tapstack demo`` adds them to its sub-parser)."""
+    """The demo's options."""
     parser.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out", help="cloud assembly")
     parser.add_argument(
         "--outputs-dir", type=Path, default=ROOT / "cfn-outputs", help="where outputs go"
@@ -159,16 +167,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tapstack demo", description=(__doc__ or "").split("\n")[0]
+        prog="python -m tapstack_lab", description=(__doc__ or "").split("\n")[0]
     )
-    parser.add_argument("--config", default=os.environ.get("TAPSTACK_CONFIG") or DEFAULT_CONFIG)
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="configuration file (default: $TAPSTACK_CONFIG, else config/default.yaml)",
+    )
     add_arguments(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tapstack.demo [options]``; returns the exit status."""
+    """``python -m tapstack_lab [options]``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    args.config = str(locate_config(args.config))
     return run(args)
 
 
@@ -233,7 +246,7 @@ def _status_updater(console: Console, title: str) -> tuple[Any, Callable[[str], 
     status = console.status(f"[bold]{title}[/]")
 
     def on_line(line: str) -> None:
-        message = deployer.progress_message(line)
+        message = progress_message(line)
         if message:
             status.update(f"[bold]{title}[/] {message}")
 
@@ -242,12 +255,12 @@ def _status_updater(console: Console, title: str) -> tuple[Any, Callable[[str], 
 
 def _setup(timings: Timings, console: Console) -> None:
     with timings.phase("setup") as phase:
-        node = deployer.VENV_BIN / "node"
-        if deployer.CDK_CLI.exists() and node.exists():
+        node = VENV_BIN / "node"
+        if (ROOT / "node_modules" / ".bin" / "cdk").exists() and node.exists():
             phase.status = "skipped"
             phase.note = "CDK CLI and Node 24 present"
             return
-        npm = deployer.VENV_BIN / "npm"
+        npm = VENV_BIN / "npm"
         if not npm.exists():
             raise DemoFailure(
                 "the CDK CLI and Node 24 are missing and there is no npm in the virtualenv: "
@@ -256,7 +269,7 @@ def _setup(timings: Timings, console: Console) -> None:
         with console.status("[bold]setup[/] npm ci (the project-local CDK CLI)"):
             result = process.run(
                 [str(npm), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                env=deployer.tool_environment(),
+                env=tool_environment(),
                 cwd=ROOT,
             )
         if not result.ok:
@@ -289,7 +302,7 @@ def _synth(
                     raise DemoFailure(f"{error} (log: {WORK_DIR / 'synth.log'})") from None
             phase.status = "ran" if result.ran else "skipped"
             phase.note = f"{result.reason}: {_relative(args.cdk_out)}"
-    stacks = deployer.read_cloud_assembly(args.cdk_out)
+    stacks = read_cloud_assembly(args.cdk_out)
     console.print(
         f"[green]✓[/] {phase.status} synth ({phase.seconds:.1f} s, {phase.note}): "
         f"{len(stacks)} stacks",
@@ -327,19 +340,22 @@ def _deploy(
         with status, log_path.open("w") as log:
             try:
                 result = deployer.deploy_to_emulator(
-                    emulator.environment(), args.cdk_out, log=log, on_line=on_line
+                    emulator.environment(),
+                    args.cdk_out,
+                    log=log,
+                    on_line=on_line,
+                    outputs_file=args.outputs_dir / OUTPUTS_FILE_NAME,
                 )
             except deployer.DeployError as error:
                 _print_deploy_failure(console, error, log_path, emulator)
                 raise DemoFailure(f"deployment failed: {error}") from None
-        flat, per_stack = deployer.write_outputs(result.deployment, args.outputs_dir)
         phase.note = (
             f"bootstrap {result.bootstrap_seconds:.1f} s, cdk deploy {result.deploy_seconds:.1f}"
             f" s, read back {result.collect_seconds:.1f} s"
         )
     console.print(
         f"[green]✓[/] deployed {len(result.stacks)} stacks ({phase.seconds:.1f} s: {phase.note});"
-        f" outputs in {_relative(flat)} and {_relative(per_stack)}",
+        f" outputs in {_relative(args.outputs_dir / OUTPUTS_FILE_NAME)}",
         highlight=False,
     )
     return result
@@ -388,7 +404,7 @@ def _verify(
         return True
     report = WORK_DIR / "integration.xml"
     log_path = WORK_DIR / "integration.log"
-    env = deployer.tool_environment(emulator.environment(config.primary.region))
+    env = tool_environment(emulator.environment(config.primary.region))
     env |= {
         "TAPSTACK_INTEGRATION_TARGET": "emulator",
         "TAPSTACK_OUTPUTS_DIR": str(args.outputs_dir),
@@ -486,15 +502,15 @@ def _data_path(
     if args.skip_data_path:
         timings.phases["data path"] = Phase("data path", "skipped", 0.0, "--skip-data-path")
         return True
-    from tapstack.local.datapath import SAMPLE_INVALID, SAMPLE_VALID, run_data_path
-    from tapstack.local.mariadb import MariaDBNotInstalledError
+    from tapstack_lab.datapath import SAMPLE_INVALID, SAMPLE_VALID, run_data_path
+    from tapstack_lab.mariadb import MariaDBNotInstalledError
 
     region = config.primary.region
     outputs = result.deployment.flat_outputs()
     bucket = (
         outputs.get("PrimaryDataBucketName") or f"{config.prefix}-data-{config.account}-{region}"
     )
-    client = deployer.boto3_session_factory(emulator.environment())
+    client = client_factory(emulator.environment())
     with timings.phase("data path") as phase:
         try:
             with console.status("[bold]data path[/] S3 -> loader -> MariaDB"):
@@ -628,7 +644,6 @@ def _summary(
 
     console.print(_endpoints(deployment.flat_outputs(), emulator))
     console.print(_failover_records(config, emulator))
-    from tapstack.cli import failover_table
 
     console.print(failover_table(config))
     console.print(timings.table())
@@ -659,7 +674,7 @@ def _failover_records(config: TapStackConfig, emulator: Emulator) -> Table:
     table = Table(title=f"Route 53 failover records for {config.dns.fqdn}")
     for column in ("failover", "set identifier", "alias target", "health check"):
         table.add_column(column, overflow="fold")
-    client = deployer.boto3_session_factory(emulator.environment())
+    client = client_factory(emulator.environment())
     route53 = client("route53", config.primary.region)
     fqdn = config.dns.fqdn.rstrip(".") + "."
     zones = route53.list_hosted_zones_by_name(DNSName=config.dns.domain_name)["HostedZones"]

@@ -1,6 +1,6 @@
 """The embedded AWS emulator: moto's server mode on 127.0.0.1, owned by the caller.
 
-``Emulator`` starts ``python -m tapstack.local.emulator`` as a child process (its own process
+``Emulator`` starts ``python -m tapstack_lab.emulator`` as a child process (its own process
 group), waits until it listens on a free port of 127.0.0.1 and stops it again on exit::
 
     with Emulator() as emulator:
@@ -59,7 +59,7 @@ came back wrong, without it:
 
 Every resource that moto skips (no model), every placeholder and every output left out is
 written to a JSON Lines journal (``--journal``); the demo lists them. The resource types
-that were not emulated are read back from the deployment itself (``tapstack.local.deploy``).
+that were not emulated are read back from the deployment itself (``tapstack_lab.deploy``).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from tapstack.local.process import terminate_process_group
+from tapstack.process import terminate_process_group
 
 #: moto's default account; the emulator serves the configuration's account when it differs.
 DEFAULT_ACCOUNT = "123456789012"
@@ -192,7 +192,7 @@ class Emulator:
         command = [
             sys.executable,
             "-m",
-            "tapstack.local.emulator",
+            "tapstack_lab.emulator",
             "--host",
             self.host,
             "--port",
@@ -205,6 +205,9 @@ class Emulator:
         # The child needs no AWS configuration of ours: no endpoint, no real credentials.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env |= {"MOTO_ACCOUNT_ID": self.account, "PYTHONUNBUFFERED": "1"}
+        # The lab is not installed with the product: the child finds it beside the repo root.
+        lab_root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (lab_root, env.get("PYTHONPATH")) if p)
         self._process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL if self.detached else subprocess.PIPE,
@@ -727,7 +730,7 @@ def _error_text(error: BaseException) -> str:
 
 def serve(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tapstack.local.emulator",
+        prog="python -m tapstack_lab.emulator",
         description="Serve the TapStack emulator (moto) until stopped.",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -1,4 +1,6 @@
-"""Reads a synthesized cloud assembly (``cdk.out/``) and describes it."""
+"""Reads a synthesized cloud assembly (``cdk.out/``): its stacks in deploy order, their
+environments, templates and dependencies. ``tapstack summary``, the preflight, the deployer
+and the destroy command all read the assembly through this module."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,38 @@ def _topological(stacks: dict[str, StackSummary]) -> list[StackSummary]:
     for name in stacks:
         visit(name)
     return ordered
+
+
+@dataclass(frozen=True)
+class AssemblyStack:
+    """One stack of the synthesized assembly, with its template."""
+
+    name: str
+    account: str
+    region: str
+    template: dict[str, Any]
+    dependencies: tuple[str, ...] = ()
+
+    @property
+    def environment(self) -> str:
+        return f"aws://{self.account}/{self.region}"
+
+
+def read_cloud_assembly(cdk_out: str | Path) -> list[AssemblyStack]:
+    """The stacks of ``cdk_out`` with their templates, in deploy (dependency) order."""
+    cdk_out = Path(cdk_out)
+    stacks = read_assembly(cdk_out)
+    manifest = json.loads((cdk_out / "manifest.json").read_text())
+    assembled = []
+    for summary in stacks:
+        environment = manifest["artifacts"][summary.name]["environment"]
+        assembled.append(
+            AssemblyStack(
+                name=summary.name,
+                account=environment.removeprefix("aws://").split("/")[0],
+                region=summary.region,
+                template=json.loads(summary.template_file.read_text()),
+                dependencies=summary.dependencies,
+            )
+        )
+    return assembled

@@ -26,7 +26,7 @@ Every instance uses the same settings, so all benchmark methods run against the 
   so a benchmark data set fits in memory and bulk loads do not stall on redo checkpoints.
 * ``innodb-fast-shutdown=2``: the data is thrown away, so shutdown skips flushing it.
 
-``python -m tapstack.local.mariadb`` starts a server, prints how to connect and waits for
+``python -m tapstack_lab.mariadb`` starts a server, prints how to connect and waits for
 Ctrl-C.
 """
 
@@ -391,7 +391,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tapstack.local.mariadb",
+        prog="python -m tapstack_lab.mariadb",
         description="Start a throwaway MariaDB server and wait for Ctrl-C.",
     )
     parser.add_argument("--database", default="tapstack", help="database to create")

@@ -4,7 +4,7 @@
 under ``incoming/`` into the emulated data bucket, builds the S3 event notification the
 bucket sends for it, and runs the loader on that event in this process - against the
 emulated S3 (reading the object, writing the ``rejected/`` report) and a throwaway local
-MariaDB (``tapstack.local.mariadb.LocalMariaDB``) prepared by the loader's own
+MariaDB (``tapstack_lab.mariadb.LocalMariaDB``) prepared by the loader's own
 ``bootstrap_database`` in password mode. It then delivers the same event a second time, as
 S3 may, to show that the loader skips an object it already loaded.
 
@@ -121,7 +121,7 @@ def run_data_path(
     from tapstack.loader.runtime.connections import connection_factory
     from tapstack.loader.runtime.loader import Loader
     from tapstack.loader.runtime.observability import JsonLogger
-    from tapstack.local.mariadb import LocalMariaDB
+    from tapstack_lab.mariadb import LocalMariaDB
 
     started = time.monotonic()
     lines = sample_records()
