@@ -59,7 +59,7 @@ preflight: synth ## read-only checks of the AWS account before a deploy (exit 1 
 lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy tapstack
+	$(VENV)/bin/mypy tapstack tapstack_lab
 
 deploy: preflight ## deploy every stack to the AWS account in the configuration (real AWS)
 	$(PYTHON) -m tapstack --config $(CONFIG) deploy

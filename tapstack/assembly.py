@@ -5,6 +5,7 @@ and the destroy command all read the assembly through this module."""
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ class StackSummary:
         return sum(self.resource_counts.values())
 
 
-def read_assembly(cdk_out: str | Path) -> list[StackSummary]:
+def read_assembly(cdk_out: str | os.PathLike[str]) -> list[StackSummary]:
     """The stacks of a cloud assembly, in dependency (deploy) order."""
     cdk_out = Path(cdk_out)
     manifest_path = cdk_out / "manifest.json"
@@ -86,7 +87,7 @@ class AssemblyStack:
         return f"aws://{self.account}/{self.region}"
 
 
-def read_cloud_assembly(cdk_out: str | Path) -> list[AssemblyStack]:
+def read_cloud_assembly(cdk_out: str | os.PathLike[str]) -> list[AssemblyStack]:
     """The stacks of ``cdk_out`` with their templates, in deploy (dependency) order."""
     cdk_out = Path(cdk_out)
     stacks = read_assembly(cdk_out)
