@@ -41,8 +41,6 @@ from tapstack.config import TapStackConfig, mysql_version_key
 from tapstack.naming import Names, stack_name
 from tapstack.physical_names import PhysicalName, physical_names
 
-#: ``client(service, region)``: how checks reach AWS (tests pass the emulator's endpoint).
-
 #: The account ID the default configuration (and the tests) use; never a real target.
 PLACEHOLDER_ACCOUNT = "123456789012"
 DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
@@ -510,84 +508,96 @@ def _orderable(rds: Any, limit_pages: int = 10, **filters: str) -> list[dict[str
     return options
 
 
+@dataclass(frozen=True)
+class _DatabaseTarget:
+    """One region's database as configured, and the field that sets its MySQL version."""
+
+    region: str
+    version: str
+    version_field: str
+    multi_az: bool
+
+
+def _database_targets(pf: Preflight) -> list[_DatabaseTarget]:
+    db = pf.config.database
+    replica_field = (
+        "database.replica_engine_version"
+        if db.replica_version != db.engine_version
+        else "database.engine_version"
+    )
+    return [
+        _DatabaseTarget(
+            pf.config.primary.region, db.engine_version, "database.engine_version", db.multi_az
+        ),
+        _DatabaseTarget(
+            pf.config.secondary.region, db.replica_version, replica_field, db.replica_multi_az
+        ),
+    ]
+
+
 def check_rds_orderable(pf: Preflight) -> list[Problem]:
     """RDS offers the configured MySQL version on the configured instance class in both
     regions (with Multi-AZ where configured)."""
-    db = pf.config.database
-    replica_version = db.replica_version
-    wanted = [
-        (pf.config.primary.region, db.engine_version, db.multi_az, "database.engine_version"),
-        (
-            pf.config.secondary.region,
-            replica_version,
-            db.replica_multi_az,
-            "database.replica_engine_version"
-            if replica_version != db.engine_version
-            else "database.engine_version",
-        ),
-    ]
+    cls = pf.config.database.instance_class
     found: list[Problem] = []
-    for region, version, multi_az, version_field in wanted:
-        rds = pf.client("rds", region)
-        cls = db.instance_class
-        options = _orderable(rds, EngineVersion=version, DBInstanceClass=cls)
-        if options:
-            if multi_az and not any(o.get("MultiAZCapable") for o in options):
-                found.append(
-                    Problem(
-                        "rds",
-                        f"{cls} with MySQL {version} is offered in {region}, but not Multi-AZ",
-                        "choose another `database.instance_class:`, or turn Multi-AZ off "
-                        "(`database.multi_az`/`database.replica_multi_az`)",
-                    )
-                )
-            continue
-        classes = sorted({o["DBInstanceClass"] for o in _orderable(rds, EngineVersion=version)})
-        if classes:
-            found.append(
-                Problem(
-                    "rds",
-                    f"RDS does not offer {cls} for MySQL {version} in {region}",
-                    f"choose `database.instance_class:` from those offered there: "
-                    f"{', '.join(_shortlist(classes))}",
-                )
-            )
-            continue
-        versions = sorted(
-            {o["EngineVersion"] for o in _orderable(rds, DBInstanceClass=cls)},
-            key=mysql_version_key,
-        )
-        if versions:
-            found.append(
-                Problem(
-                    "rds",
-                    f"RDS does not offer MySQL {version} in {region} (on {cls})",
-                    f"choose `{version_field}:` from those offered on {cls} there: "
-                    f"{', '.join(versions[-12:])}",
-                )
-            )
-            continue
-        if not _orderable(rds, limit_pages=1):
-            # RDS always offers MySQL somewhere: an empty answer means the target cannot say.
-            found.append(
-                warning(
-                    "rds",
-                    f"could not check {cls} with MySQL {version} in {region}: the endpoint "
-                    "lists no orderable MySQL options at all (moto does not model them)",
-                    "only a real account can answer this",
-                )
-            )
-        else:
-            found.append(
-                Problem(
-                    "rds",
-                    f"RDS offers neither MySQL {version} nor {cls} in {region}",
-                    "choose `database.engine_version:` and `database.instance_class:` from "
-                    f"`aws rds describe-orderable-db-instance-options --engine mysql "
-                    f"--region {region}`",
-                )
-            )
+    for target in _database_targets(pf):
+        problem = _rds_offer_problem(pf.client("rds", target.region), target, cls)
+        if problem is not None:
+            found.append(problem)
     return found
+
+
+def _rds_offer_problem(rds: Any, target: _DatabaseTarget, cls: str) -> Problem | None:
+    """What is wrong with running ``target`` on ``cls``, or ``None`` when RDS offers it."""
+    options = _orderable(rds, EngineVersion=target.version, DBInstanceClass=cls)
+    if not options:
+        return _not_offered(rds, target, cls)
+    if target.multi_az and not any(o.get("MultiAZCapable") for o in options):
+        return Problem(
+            "rds",
+            f"{cls} with MySQL {target.version} is offered in {target.region}, but not Multi-AZ",
+            "choose another `database.instance_class:`, or turn Multi-AZ off "
+            "(`database.multi_az`/`database.replica_multi_az`)",
+        )
+    return None
+
+
+def _not_offered(rds: Any, target: _DatabaseTarget, cls: str) -> Problem:
+    """RDS does not offer the version on the class: say which half to change, and to what."""
+    version, region = target.version, target.region
+    classes = sorted({o["DBInstanceClass"] for o in _orderable(rds, EngineVersion=version)})
+    if classes:
+        return Problem(
+            "rds",
+            f"RDS does not offer {cls} for MySQL {version} in {region}",
+            f"choose `database.instance_class:` from those offered there: "
+            f"{', '.join(_shortlist(classes))}",
+        )
+    versions = sorted(
+        {o["EngineVersion"] for o in _orderable(rds, DBInstanceClass=cls)}, key=mysql_version_key
+    )
+    if versions:
+        return Problem(
+            "rds",
+            f"RDS does not offer MySQL {version} in {region} (on {cls})",
+            f"choose `{target.version_field}:` from those offered on {cls} there: "
+            f"{', '.join(versions[-12:])}",
+        )
+    if not _orderable(rds, limit_pages=1):
+        # RDS always offers MySQL somewhere: an empty answer means the target cannot say.
+        return warning(
+            "rds",
+            f"could not check {cls} with MySQL {version} in {region}: the endpoint "
+            "lists no orderable MySQL options at all (moto does not model them)",
+            "only a real account can answer this",
+        )
+    return Problem(
+        "rds",
+        f"RDS offers neither MySQL {version} nor {cls} in {region}",
+        "choose `database.engine_version:` and `database.instance_class:` from "
+        f"`aws rds describe-orderable-db-instance-options --engine mysql "
+        f"--region {region}`",
+    )
 
 
 def check_upgrade_order(pf: Preflight) -> list[Problem]:
@@ -938,68 +948,87 @@ def check_quotas(pf: Preflight) -> list[Problem]:
     found = []
     for stack in pf.stacks:
         resources = stack.template.get("Resources", {})
-        vpcs = [r for r in resources.values() if r["Type"] == "AWS::EC2::VPC"]
+        vpcs = _count_of_type(resources, "AWS::EC2::VPC")
         if not vpcs:
             continue
         region = stack.region
         ec2 = pf.client("ec2", region)
         deployed = pf.stack_resources(stack.name, region) or {}
         own = {r.get("PhysicalResourceId") for r in deployed.values()}
-        eips = sum(1 for r in resources.values() if r["Type"] == "AWS::EC2::EIP")
-
-        existing_vpcs = [
-            v["VpcId"]
-            for page in ec2.get_paginator("describe_vpcs").paginate()
-            for v in page["Vpcs"]
-            if v["VpcId"] not in own
-        ]
         found += _over_quota(
             pf,
             region,
             VPC_QUOTA,
-            len(existing_vpcs),
-            len(vpcs),
+            len(_vpcs_outside(ec2, own)),
+            vpcs,
             "VPC(s)",
             "delete unused VPCs (a default VPC counts too)",
         )
-
-        addresses = [
-            a
-            for a in ec2.describe_addresses().get("Addresses", [])
-            if a.get("PublicIp") not in own and a.get("AllocationId") not in own
-        ]
         found += _over_quota(
             pf,
             region,
             EIP_QUOTA,
-            len(addresses),
-            eips,
+            len(_addresses_outside(ec2, own)),
+            _count_of_type(resources, "AWS::EC2::EIP"),
             "Elastic IP(s)",
             "release unused Elastic IPs",
         )
+        found += _nat_gateway_quota(pf, region, ec2, own, resources)
+    return found
 
-        planned = _nat_gateway_zones(resources)
-        if planned:
-            nats = [
-                n
-                for page in ec2.get_paginator("describe_nat_gateways").paginate(
-                    Filters=[{"Name": "state", "Values": ["pending", "available"]}]
-                )
-                for n in page["NatGateways"]
-                if n["NatGatewayId"] not in own
-            ]
-            per_zone = _zones_of(ec2, nats)
-            for zone, adds in sorted(planned.items()):
-                existing = max(per_zone.values(), default=0) if zone is None else per_zone[zone]
-                found += _over_quota(
-                    pf,
-                    region,
-                    NAT_QUOTA,
-                    existing,
-                    adds,
-                    f"NAT gateway(s) in {zone or 'one Availability Zone'}",
-                    "delete unused NAT gateways, or set `nat_gateways: 1` for the region",
-                )
+
+def _count_of_type(resources: Mapping[str, Any], resource_type: str) -> int:
+    return sum(1 for r in resources.values() if r["Type"] == resource_type)
+
+
+def _vpcs_outside(ec2: Any, own: set[Any]) -> list[str]:
+    """The region's VPCs that are not one of ``own`` (the stack's physical IDs)."""
+    return [
+        v["VpcId"]
+        for page in ec2.get_paginator("describe_vpcs").paginate()
+        for v in page["Vpcs"]
+        if v["VpcId"] not in own
+    ]
+
+
+def _addresses_outside(ec2: Any, own: set[Any]) -> list[dict[str, Any]]:
+    """The region's Elastic IPs that are not one of ``own`` (by address or allocation)."""
+    return [
+        a
+        for a in ec2.describe_addresses().get("Addresses", [])
+        if a.get("PublicIp") not in own and a.get("AllocationId") not in own
+    ]
+
+
+def _nat_gateway_quota(
+    pf: Preflight, region: str, ec2: Any, own: set[Any], resources: Mapping[str, Any]
+) -> list[Problem]:
+    """NAT gateways per Availability Zone, for each zone the template adds some to."""
+    planned = _nat_gateway_zones(resources)
+    if not planned:
+        return []
+    nats = [
+        n
+        for page in ec2.get_paginator("describe_nat_gateways").paginate(
+            Filters=[{"Name": "state", "Values": ["pending", "available"]}]
+        )
+        for n in page["NatGateways"]
+        if n["NatGatewayId"] not in own
+    ]
+    per_zone = _zones_of(ec2, nats)
+    found = []
+    for zone, adds in sorted(planned.items(), key=lambda item: item[0] or ""):
+        # A zone known only at deploy time may be the fullest one.
+        existing = max(per_zone.values(), default=0) if zone is None else per_zone[zone]
+        found += _over_quota(
+            pf,
+            region,
+            NAT_QUOTA,
+            existing,
+            adds,
+            f"NAT gateway(s) in {zone or 'one Availability Zone'}",
+            "delete unused NAT gateways, or set `nat_gateways: 1` for the region",
+        )
     return found
 
 
@@ -1111,54 +1140,55 @@ def run_preflight(pf: Preflight, checks: Sequence[Check] = CHECKS) -> PreflightR
     for index, check in enumerate(checks, 1):
         try:
             found = check.run(pf)
-        except (NoCredentialsError, PartialCredentialsError, ProfileNotFound) as exc:
-            problems.append(
-                Problem(
-                    "credentials",
-                    f"no usable AWS credentials ({exc})",
-                    "configure credentials for the target account (`aws configure`, "
-                    "`aws sso login`, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
-                )
-            )
-            return PreflightResult(problems, warnings, index, aborted=True)
-        except (EndpointConnectionError, ConnectTimeoutError) as exc:
-            problems.append(
-                Problem(
-                    "credentials",
-                    f"cannot reach the AWS endpoint ({exc})",
-                    "check the network, or AWS_ENDPOINT_URL if it is set (unset it for real "
-                    "AWS; `tapstack demo --keep` prints the emulator's)",
-                )
-            )
-            return PreflightResult(problems, warnings, index, aborted=True)
-        except NoRegionError as exc:
-            problems.append(Problem("credentials", str(exc), "set AWS_REGION"))
-            return PreflightResult(problems, warnings, index, aborted=True)
-        except ClientError as exc:
-            if _credential_error(exc):
-                problems.append(
-                    Problem(
-                        "credentials",
-                        f"AWS rejected the credentials ({_error_text(exc)})",
-                        "refresh or replace them (`aws sso login`, `aws configure`, AWS_PROFILE)",
-                    )
-                )
+        except (BotoCoreError, ClientError) as exc:
+            fatal = _fatal_problem(exc)
+            if fatal is not None:
+                problems.append(fatal)
                 return PreflightResult(problems, warnings, index, aborted=True)
-            found = [
-                warning(
-                    check.name,
-                    f"could not check ({check.summary}): {_error_text(exc)}",
-                    "grant the read-only permission, or check by hand before deploying"
-                    if _code(exc)
-                    in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
-                    else "",
-                )
-            ]
-        except BotoCoreError as exc:
-            found = [warning(check.name, f"could not check ({check.summary}): {exc}")]
+            found = [_could_not_check(check, exc)]
         for item in found:
             (problems if item.severity is Severity.PROBLEM else warnings).append(item)
     return PreflightResult(problems, warnings, len(checks))
+
+
+def _fatal_problem(exc: BotoCoreError | ClientError) -> Problem | None:
+    """The problem that stops the run when ``exc`` means no check can work: credentials
+    missing or rejected, no region, or an endpoint out of reach. ``None`` otherwise."""
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError, ProfileNotFound)):
+        return Problem(
+            "credentials",
+            f"no usable AWS credentials ({exc})",
+            "configure credentials for the target account (`aws configure`, "
+            "`aws sso login`, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+        )
+    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+        return Problem(
+            "credentials",
+            f"cannot reach the AWS endpoint ({exc})",
+            "check the network, or AWS_ENDPOINT_URL if it is set (unset it for real "
+            "AWS; `tapstack demo --keep` prints the emulator's)",
+        )
+    if isinstance(exc, NoRegionError):
+        return Problem("credentials", str(exc), "set AWS_REGION")
+    if isinstance(exc, ClientError) and _credential_error(exc):
+        return Problem(
+            "credentials",
+            f"AWS rejected the credentials ({_error_text(exc)})",
+            "refresh or replace them (`aws sso login`, `aws configure`, AWS_PROFILE)",
+        )
+    return None
+
+
+def _could_not_check(check: Check, exc: BotoCoreError | ClientError) -> Problem:
+    """The warning for a check the target did not answer."""
+    if not isinstance(exc, ClientError):
+        return warning(check.name, f"could not check ({check.summary}): {exc}")
+    denied = _code(exc) in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+    return warning(
+        check.name,
+        f"could not check ({check.summary}): {_error_text(exc)}",
+        "grant the read-only permission, or check by hand before deploying" if denied else "",
+    )
 
 
 def _code(exc: ClientError) -> str:

@@ -29,11 +29,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 from rich.console import Console
 
+from tapstack.aws import ClientFactory
 from tapstack.config import RemovalMode, TapStackConfig
 from tapstack.naming import Names, stack_name
 
-#: ``client(service, region)``: a boto3 client for the target (AWS or the emulator).
-ClientFactory = Callable[[str, str], Any]
 #: Shows a prompt and returns what the user typed (``input``).
 Prompt = Callable[[str], str]
 #: Runs the project-local CDK CLI with these arguments; returns its exit status.
@@ -184,45 +183,62 @@ def delete_recovery_points(
         points = _recovery_points(backup_client, vault)
         if not points:  # None: no such vault
             return len(requested)
-        busy: list[str] = []
-        for point in points:
-            arn, status = point["RecoveryPointArn"], point.get("Status")
-            if status == "DELETING":
-                continue
-            if status == "EXPIRED" and arn in requested:
-                # The documented outcome of a deletion without the permission to finish it.
-                raise TeardownError(
-                    f"recovery point {arn} in vault {vault} went to EXPIRED instead of being "
-                    "deleted: the caller needs iam:CreateServiceLinkedRole for AWS Backup to "
-                    "finish manual deletions; add it and run destroy again"
-                )
-            try:
-                backup_client.delete_recovery_point(BackupVaultName=vault, RecoveryPointArn=arn)
-            except ClientError as exc:
-                if _code(exc) == "ResourceNotFoundException":
-                    continue
-                if _code(exc) == "InvalidResourceStateException":
-                    busy.append(arn)
-                    continue
-                raise _refused(backup_client, vault, arn, exc) from exc
-            requested.add(arn)
+        busy = _request_deletions(backup_client, vault, points, requested)
         if wait_seconds <= 0:
             if busy:
-                raise TeardownError(
-                    f"vault {vault}: {len(busy)} recovery point(s) are in use by a running "
-                    f"backup, copy or restore job ({', '.join(busy[:3])}); run destroy again "
-                    "once the jobs have finished"
-                )
+                raise _busy_error(vault, busy)
             return len(requested)
         if time.monotonic() >= deadline:
-            statuses = ", ".join(
-                f"{p['RecoveryPointArn']} ({p.get('Status', '?')})" for p in points[:5]
-            )
-            raise TeardownError(
-                f"vault {vault} still holds {len(points)} recovery point(s) after "
-                f"{wait_seconds:.0f}s: {statuses}"
-            )
+            raise _not_empty_error(vault, points, wait_seconds)
         sleep(poll_seconds)
+
+
+def _request_deletions(
+    backup_client: Any, vault: str, points: list[dict[str, Any]], requested: set[str]
+) -> list[str]:
+    """Ask AWS Backup to delete every point in ``points`` not already ``DELETING``, adding
+    each to ``requested``; return the ARNs of those busy with a running job."""
+    busy: list[str] = []
+    for point in points:
+        arn, status = point["RecoveryPointArn"], point.get("Status")
+        if status == "DELETING":
+            continue
+        if status == "EXPIRED" and arn in requested:
+            # The documented outcome of a deletion without the permission to finish it.
+            raise TeardownError(
+                f"recovery point {arn} in vault {vault} went to EXPIRED instead of being "
+                "deleted: the caller needs iam:CreateServiceLinkedRole for AWS Backup to "
+                "finish manual deletions; add it and run destroy again"
+            )
+        try:
+            backup_client.delete_recovery_point(BackupVaultName=vault, RecoveryPointArn=arn)
+        except ClientError as exc:
+            if _code(exc) == "ResourceNotFoundException":
+                continue
+            if _code(exc) == "InvalidResourceStateException":
+                busy.append(arn)
+                continue
+            raise _refused(backup_client, vault, arn, exc) from exc
+        requested.add(arn)
+    return busy
+
+
+def _busy_error(vault: str, busy: list[str]) -> TeardownError:
+    return TeardownError(
+        f"vault {vault}: {len(busy)} recovery point(s) are in use by a running "
+        f"backup, copy or restore job ({', '.join(busy[:3])}); run destroy again "
+        "once the jobs have finished"
+    )
+
+
+def _not_empty_error(
+    vault: str, points: list[dict[str, Any]], wait_seconds: float
+) -> TeardownError:
+    statuses = ", ".join(f"{p['RecoveryPointArn']} ({p.get('Status', '?')})" for p in points[:5])
+    return TeardownError(
+        f"vault {vault} still holds {len(points)} recovery point(s) after "
+        f"{wait_seconds:.0f}s: {statuses}"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -274,6 +290,25 @@ def teardown_plan(config: TapStackConfig) -> TeardownPlan:
     """The stacks, buckets and vaults of ``config`` and what each removal mode does with them."""
     primary = Names(config, config.primary.region)
     secondary = Names(config, config.secondary.region)
+    buckets = _buckets(primary, secondary)
+    vaults = _vaults(primary, secondary)
+    retain = config.is_retain
+    return TeardownPlan(
+        prefix=config.prefix,
+        account=config.account,
+        removal_mode=config.removal_mode,
+        stacks=_stacks_in_destroy_order(config, primary, secondary),
+        buckets=buckets,
+        vaults=vaults,
+        retained=_retained(config, primary, secondary, buckets, vaults) if retain else (),
+        blockers=_retain_blockers(config, primary, secondary) if retain else (),
+    )
+
+
+def _stacks_in_destroy_order(
+    config: TapStackConfig, primary: Names, secondary: Names
+) -> tuple[Named, ...]:
+    """The app's stacks, last deployed first: the order ``cdk destroy --all`` takes."""
     deploy_order: list[Named] = []
     if config.dns.hosted_zone_id is None:
         deploy_order.append(Named(stack_name(config, "dns"), primary.region, "hosted zone"))
@@ -286,7 +321,12 @@ def teardown_plan(config: TapStackConfig) -> TeardownPlan:
         Named(stack_name(config, "primary"), primary.region, "primary region"),
         Named(stack_name(config, "secondary"), secondary.region, "secondary region"),
     ]
-    buckets = (
+    return tuple(reversed(deploy_order))
+
+
+def _buckets(primary: Names, secondary: Names) -> tuple[Named, ...]:
+    """The buckets in emptying order: the replication source before its destination."""
+    return (
         Named(primary.data_bucket, primary.region, "primary data bucket (replication source)"),
         Named(
             secondary.data_bucket,
@@ -296,20 +336,23 @@ def teardown_plan(config: TapStackConfig) -> TeardownPlan:
         Named(primary.log_bucket, primary.region, "primary access-log bucket"),
         Named(secondary.log_bucket, secondary.region, "secondary access-log bucket"),
     )
-    vaults = (
+
+
+def _vaults(primary: Names, secondary: Names) -> tuple[Named, ...]:
+    return (
         Named(primary.backup_vault, primary.region, "primary backup vault (copies from here)"),
         Named(secondary.backup_vault, secondary.region, "secondary backup vault (copy target)"),
     )
-    plan = TeardownPlan(
-        prefix=config.prefix,
-        account=config.account,
-        removal_mode=config.removal_mode,
-        stacks=tuple(reversed(deploy_order)),
-        buckets=buckets,
-        vaults=vaults,
-    )
-    if not config.is_retain:
-        return plan
+
+
+def _retained(
+    config: TapStackConfig,
+    primary: Names,
+    secondary: Names,
+    buckets: Sequence[Named],
+    vaults: Sequence[Named],
+) -> tuple[Retained, ...]:
+    """What CloudFormation leaves behind in retain mode."""
     regions = f"{primary.region} and {secondary.region}"
     retained = []
     if config.dns.hosted_zone_id is None:
@@ -350,22 +393,17 @@ def teardown_plan(config: TapStackConfig) -> TeardownPlan:
             f"{config.database.backup_retention_days} day(s)",
         ),
     ]
-    blockers = (
+    return tuple(retained)
+
+
+def _retain_blockers(config: TapStackConfig, primary: Names, secondary: Names) -> tuple[str, ...]:
+    """Deletion protection that makes ``cdk destroy`` fail in retain mode."""
+    return (
         f"the load balancers and the databases ({primary.db_instance}, "
         f"{secondary.db_instance}) have deletion protection in retain mode: CloudFormation "
         f"cannot delete them, so {stack_name(config, 'secondary')} and "
         f"{stack_name(config, 'primary')} end in DELETE_FAILED. To remove everything, set "
         "removal_mode: destroy, deploy once (make deploy), then run make destroy again.",
-    )
-    return TeardownPlan(
-        prefix=plan.prefix,
-        account=plan.account,
-        removal_mode=plan.removal_mode,
-        stacks=plan.stacks,
-        buckets=plan.buckets,
-        vaults=plan.vaults,
-        retained=tuple(retained),
-        blockers=blockers,
     )
 
 
@@ -493,47 +531,70 @@ def destroy(
     say = _printer(console)
     plan = teardown_plan(config)
     print_plan(plan, console)
-
-    if not yes:
-        if confirm is None:
-            say(
-                f"[bold red]error:[/] refusing to destroy {plan.prefix}: stdin is not a terminal "
-                "to confirm on; pass --yes (make destroy DESTROY_ARGS=--yes) to destroy "
-                "without asking"
-            )
-            return DestroyResult(EXIT_REFUSED)
-        try:
-            answer = confirm(f"Type {plan.prefix} to destroy it: ")
-        except (EOFError, KeyboardInterrupt):
-            answer = None
-        if answer is None or answer.strip() != plan.prefix:
-            say(f"[bold red]cancelled:[/] the answer was not {plan.prefix}; nothing was changed")
-            return DestroyResult(EXIT_REFUSED)
+    if not yes and not _confirmed(plan, confirm, say):
+        return DestroyResult(EXIT_REFUSED)
     result = DestroyResult(EXIT_OK, confirmed=True)
 
-    if plan.empties:
+    def emptied() -> bool:
+        """Empty the buckets and vaults; ``False``, once said why, when something stays."""
         try:
             _empty(plan, clients, result, say, wait_seconds=wait_seconds, sleep=sleep)
         except TeardownError as exc:
             say(f"[bold red]error:[/] {exc}")
-            say("cdk destroy was not run: it would fail on what could not be emptied")
-            result.exit_code = EXIT_FAILED
-            return result
+            return False
+        return True
 
+    if plan.empties and not emptied():
+        say("cdk destroy was not run: it would fail on what could not be emptied")
+        result.exit_code = EXIT_FAILED
+        return result
+    _cdk_destroy(plan, run_cdk, emptied, result, say)
+    _report_leftovers(plan, clients, result, say)
+    return result
+
+
+def _confirmed(plan: TeardownPlan, confirm: Prompt | None, say: Callable[[str], None]) -> bool:
+    """Whether the user typed the prefix; ``confirm`` is ``None`` without a terminal."""
+    if confirm is None:
+        say(
+            f"[bold red]error:[/] refusing to destroy {plan.prefix}: stdin is not a terminal "
+            "to confirm on; pass --yes (make destroy DESTROY_ARGS=--yes) to destroy "
+            "without asking"
+        )
+        return False
+    try:
+        answer = confirm(f"Type {plan.prefix} to destroy it: ")
+    except (EOFError, KeyboardInterrupt):
+        answer = None
+    if answer is None or answer.strip() != plan.prefix:
+        say(f"[bold red]cancelled:[/] the answer was not {plan.prefix}; nothing was changed")
+        return False
+    return True
+
+
+def _cdk_destroy(
+    plan: TeardownPlan,
+    run_cdk: CdkRunner,
+    emptied: Callable[[], bool],
+    result: DestroyResult,
+    say: Callable[[str], None],
+) -> None:
+    """Run ``cdk destroy``; in destroy mode, when it fails, empty again and retry once."""
     result.cdk_runs.append(run_cdk(list(CDK_DESTROY_ARGUMENTS)))
     if result.cdk_runs[-1] != 0 and plan.empties:
         # Access logs (of the emptying itself, and the load balancers') arrive minutes late,
         # and replication can still be copying: empty what is left and try once more.
         say("cdk destroy failed; emptying what is left once more and retrying")
-        try:
-            _empty(plan, clients, result, say, wait_seconds=wait_seconds, sleep=sleep)
-        except TeardownError as exc:
-            say(f"[bold red]error:[/] {exc}")
-        else:
+        if emptied():
             result.cdk_runs.append(run_cdk(list(CDK_DESTROY_ARGUMENTS)))
 
+
+def _report_leftovers(
+    plan: TeardownPlan, clients: ClientFactory, result: DestroyResult, say: Callable[[str], None]
+) -> None:
+    """List what still exists and set the exit code: cdk's failure first, then leftovers
+    (which only destroy mode counts as a failure)."""
     result.left = leftovers(plan, clients)
-    cdk_ok = result.cdk_runs[-1] == 0
     if not result.left:
         say(f"[green]done:[/] nothing named by {plan.prefix} is left")
     elif plan.empties:
@@ -542,12 +603,11 @@ def destroy(
         say("left behind, as retain mode intends:")
     for item in result.left:
         say(f"  - {item}")
-    if not cdk_ok:
+    if result.cdk_runs[-1] != 0:
         say(f"[bold red]error:[/] cdk destroy failed ({result.cdk_runs[-1]})")
         result.exit_code = result.cdk_runs[-1]
     elif plan.empties and result.left:
         result.exit_code = EXIT_FAILED
-    return result
 
 
 def _empty(

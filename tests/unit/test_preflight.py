@@ -28,7 +28,12 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ReadTimeoutError,
+)
 from botocore.stub import Stubber
 
 from tapstack import cli
@@ -39,6 +44,7 @@ from tapstack.naming import Names
 from tapstack.physical_names import physical_names
 from tapstack.preflight import (
     CHECKS,
+    Check,
     ClientFactory,
     Preflight,
     PreflightResult,
@@ -582,6 +588,31 @@ def test_rds_without_multi_az_is_reported(clean_config, assembly) -> None:
     ]
 
 
+def test_rds_offering_neither_the_version_nor_the_class_is_reported(clean_config, assembly) -> None:
+    stubs = {}
+    for region in (PRIMARY, SECONDARY):
+        client, stub = _rds_stub(region)
+        for _ in range(3):  # the pair, the version on any class, the class with any version
+            stub.add_response(
+                "describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": []}
+            )
+        stub.add_response(
+            "describe_orderable_db_instance_options",
+            {"OrderableDBInstanceOptions": [_option("db.m7g.large", "8.0.45")]},
+            {"Engine": "mysql", "MaxRecords": 1000},
+        )
+        stub.activate()
+        stubs[region] = client
+    found = check_rds_orderable(_preflight_of(clean_config, assembly, _stubbed(stubs)))
+    assert [p.message for p in found] == [
+        f"RDS offers neither MySQL 8.4.10 nor db.t4g.medium in {region}"
+        for region in (PRIMARY, SECONDARY)
+    ]
+    assert found[0].fix.endswith(
+        "`aws rds describe-orderable-db-instance-options --engine mysql --region us-east-1`"
+    )
+
+
 # --- upgrade order -------------------------------------------------------------
 
 
@@ -926,6 +957,76 @@ def test_quotas_already_used_up_are_reported(aws, clean_config, assembly) -> Non
     assert "(vpc L-F678F1CE) in Service Quotas for us-west-2" in result.problems[0].fix
     assert "(ec2 L-0263D0A3)" in result.problems[1].fix
     assert result.problems[2].fix.startswith("delete unused NAT gateways, or set `nat_gateways: 1`")
+
+
+def _failing_check(error: Exception) -> Check:
+    def run(pf: Preflight) -> list[Problem]:
+        raise error
+
+    return Check("failing", run, "something read-only")
+
+
+def _client_error(code: str, message: str = "no") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, "GetThing")
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "fix"),
+    [
+        (
+            _client_error("ExpiredToken", "The token has expired"),
+            "AWS rejected the credentials (GetThing: ExpiredToken: The token has expired)",
+            "refresh or replace them (`aws sso login`, `aws configure`, AWS_PROFILE)",
+        ),
+        (NoRegionError(), "You must specify a region.", "set AWS_REGION"),
+        (
+            NoCredentialsError(),
+            "no usable AWS credentials (Unable to locate credentials)",
+            "configure credentials for the target account (`aws configure`, `aws sso login`, "
+            "AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+        ),
+    ],
+)
+def test_errors_no_check_can_survive_stop_the_run_with_one_problem(
+    clean_config, error: Exception, message: str, fix: str
+) -> None:
+    pf = Preflight(config=clean_config, stacks=[], manifest={}, client=lambda s, r: None)
+    never = Check("never", lambda pf: pytest.fail("ran after an abort"), "not reached")
+    result = run_preflight(pf, [_failing_check(error), never])
+    assert result.aborted
+    assert result.checks_run == 1
+    assert result.problems == [Problem("credentials", message, fix)]
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "fix"),
+    [
+        (
+            _client_error("AccessDenied", "not allowed"),
+            "could not check (something read-only): GetThing: AccessDenied: not allowed",
+            "grant the read-only permission, or check by hand before deploying",
+        ),
+        (
+            _client_error("Throttling", "slow down"),
+            "could not check (something read-only): GetThing: Throttling: slow down",
+            "",
+        ),
+        (
+            ReadTimeoutError(endpoint_url="https://rds"),
+            'could not check (something read-only): Read timeout on endpoint URL: "https://rds"',
+            "",
+        ),
+    ],
+)
+def test_a_check_the_target_cannot_answer_is_a_warning_and_the_run_goes_on(
+    clean_config, error: Exception, message: str, fix: str
+) -> None:
+    pf = Preflight(config=clean_config, stacks=[], manifest={}, client=lambda s, r: None)
+    result = run_preflight(pf, [_failing_check(error), Check("fine", lambda pf: [], "ok")])
+    assert not result.aborted
+    assert result.checks_run == 2
+    assert result.problems == []
+    assert result.warnings == [Problem("failing", message, fix, Severity.WARNING)]
 
 
 def test_problem_lines_have_the_documented_shape() -> None:

@@ -341,6 +341,31 @@ def test_a_point_busy_with_a_job_fails_without_waiting(aws: Aws) -> None:
             delete_recovery_points(backup, "v")
 
 
+def test_a_point_that_expires_instead_of_going_names_the_missing_permission(aws: Aws) -> None:
+    backup = aws.raw("backup", PRIMARY)
+    point = _point(PRIMARY, "v", 1)
+    with Stubber(backup) as stub:
+        _expect_listing(stub, "v", [point])
+        _expect_deletion(stub, "v", point)
+        _expect_listing(stub, "v", [{**point, "Status": "EXPIRED"}])
+        with pytest.raises(TeardownError, match="went to EXPIRED instead of being deleted"):
+            delete_recovery_points(backup, "v", wait_seconds=60, sleep=lambda _: None)
+        stub.assert_no_pending_responses()
+
+
+def test_a_vault_still_holding_points_after_the_wait_fails_naming_them(aws: Aws) -> None:
+    backup = aws.raw("backup", PRIMARY)
+    point = _point(PRIMARY, "v", 1, status="DELETING")
+    with Stubber(backup) as stub:
+        _expect_listing(stub, "v", [point])
+        # The wait (a microsecond) is over by the time the first listing has answered.
+        with pytest.raises(TeardownError) as raised:
+            delete_recovery_points(backup, "v", wait_seconds=1e-6, sleep=lambda _: None)
+    assert str(raised.value) == (
+        f"vault v still holds 1 recovery point(s) after 0s: {point['RecoveryPointArn']} (DELETING)"
+    )
+
+
 # ---------------------------------------------------------------------------
 # The plan
 # ---------------------------------------------------------------------------
