@@ -247,7 +247,7 @@ def run_tapstack(
 
     from tapstack.loader.runtime.connections import connection_factory
     from tapstack.loader.runtime.loader import Loader
-    from tapstack.loader.runtime.observability import JsonLogger
+    from tapstack.loader.runtime.observability import loader_logger
 
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
     loader = Loader(
@@ -261,7 +261,7 @@ def run_tapstack(
         ),
         s3=s3,
         batch_size=batch_size,
-        logger=JsonLogger(io.StringIO()),
+        logger=loader_logger(stream=io.StringIO()),
     )
     event = s3_event(key, etag, size)
 

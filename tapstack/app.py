@@ -10,7 +10,7 @@ from tapstack.compliance import register_policy_packs
 from tapstack.config import TapStackConfig
 from tapstack.naming import stack_name
 from tapstack.stacks.dns import DnsStack
-from tapstack.stacks.regional import RegionalStack
+from tapstack.stacks.regional import PrimaryRegionStack, SecondaryRegionStack
 from tapstack.stacks.secondary_storage import SecondaryStorageStack
 
 
@@ -21,8 +21,8 @@ class TapStackApp:
     app: cdk.App
     dns: DnsStack | None
     secondary_storage: SecondaryStorageStack
-    primary: RegionalStack
-    secondary: RegionalStack
+    primary: PrimaryRegionStack
+    secondary: SecondaryRegionStack
 
     @property
     def stacks(self) -> list[cdk.Stack]:
@@ -62,59 +62,67 @@ def build_app(config: TapStackConfig, *, app: cdk.App | None = None) -> TapStack
     app = app or cdk.App()
     require_feature_flags(app)
     register_policy_packs(app)
+    built = _stacks(app, config)
+    _deploy_order(built)
+    for key, value in config.tags.items():
+        cdk.Tags.of(app).add(key, value)
+    cdk.Tags.of(app).add("Project", config.project_name)
+    return built
 
+
+def _stacks(app: cdk.App, config: TapStackConfig) -> TapStackApp:
     def env(region: str) -> cdk.Environment:
         return cdk.Environment(account=config.account, region=region)
 
-    description = "TapStack ({}): {}"
+    def description(what: str) -> str:
+        return f"TapStack ({config.prefix}): {what}"
+
+    primary, secondary = config.primary.region, config.secondary.region
     dns: DnsStack | None = None
     if config.dns.hosted_zone_id is None:
         dns = DnsStack(
             app,
             stack_name(config, "dns"),
             config=config,
-            env=env(config.primary.region),
-            description=description.format(config.prefix, "public hosted zone"),
+            env=env(primary),
+            description=description("public hosted zone"),
         )
-    secondary_storage = SecondaryStorageStack(
-        app,
-        stack_name(config, "secondary-storage"),
-        config=config,
-        env=env(config.secondary.region),
-        description=description.format(
-            config.prefix, f"secondary region storage {config.secondary.region}"
-        ),
-    )
-    primary = RegionalStack(
-        app,
-        stack_name(config, "primary"),
-        config=config,
-        region_config=config.primary,
-        env=env(config.primary.region),
-        description=description.format(config.prefix, f"primary region {config.primary.region}"),
-    )
-    secondary = RegionalStack(
-        app,
-        stack_name(config, "secondary"),
-        config=config,
-        region_config=config.secondary,
-        env=env(config.secondary.region),
-        description=description.format(
-            config.prefix, f"secondary region {config.secondary.region}"
-        ),
-    )
-    if dns is not None:
-        primary.add_stack_dependency(dns, "failover records go into the hosted zone")
-        secondary.add_stack_dependency(dns, "failover records go into the hosted zone")
-    primary.add_stack_dependency(
-        secondary_storage, "S3 replication and backup copies land in the secondary storage"
-    )
-    secondary.add_stack_dependency(primary, "the read replica needs the primary database")
-    secondary.add_stack_dependency(secondary_storage, "the replica uses the secondary key")
-
-    for key, value in config.tags.items():
-        cdk.Tags.of(app).add(key, value)
-    cdk.Tags.of(app).add("Project", config.project_name)
     return TapStackApp(
-        app=app, dns=dns, secondary_storage=secondary_storage, primary=primary, secondary=secondary
+        app=app,
+        dns=dns,
+        secondary_storage=SecondaryStorageStack(
+            app,
+            stack_name(config, "secondary-storage"),
+            config=config,
+            env=env(secondary),
+            description=description(f"secondary region storage {secondary}"),
+        ),
+        primary=PrimaryRegionStack(
+            app,
+            stack_name(config, "primary"),
+            config=config,
+            env=env(primary),
+            description=description(f"primary region {primary}"),
+        ),
+        secondary=SecondaryRegionStack(
+            app,
+            stack_name(config, "secondary"),
+            config=config,
+            env=env(secondary),
+            description=description(f"secondary region {secondary}"),
+        ),
     )
+
+
+def _deploy_order(built: TapStackApp) -> None:
+    """Stacks name each other's resources instead of importing them; these dependencies
+    make ``cdk deploy --all`` create what is named before what names it."""
+    primary, secondary, storage = built.primary, built.secondary, built.secondary_storage
+    if built.dns is not None:
+        primary.add_stack_dependency(built.dns, "failover records go into the hosted zone")
+        secondary.add_stack_dependency(built.dns, "failover records go into the hosted zone")
+    primary.add_stack_dependency(
+        storage, "S3 replication and backup copies land in the secondary storage"
+    )
+    secondary.add_stack_dependency(primary, "the read replica needs the writer database")
+    secondary.add_stack_dependency(storage, "the replica uses the secondary key")

@@ -8,12 +8,48 @@ functions. That keeps every region deployable while the other one is down.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from tapstack.config import TapStackConfig
+from tapstack.config import RegionConfig, TapStackConfig
+from tapstack.loader.runtime import contract
 
 #: The hosted zone's ID travels under one key: the dns stack's output, and the parameter of
 #: the regional stacks that write records into the zone (the deployer passes one to the other).
 HOSTED_ZONE_ID = "HostedZoneId"
+
+
+class Slot(StrEnum):
+    """A region's configured home: the ``primary`` or ``secondary`` section of the
+    configuration. Stack names, output keys and physical names follow the slot."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+
+
+class Role(StrEnum):
+    """What a region does today: the ``writer`` holds the writer database and loads data;
+    the ``standby`` holds a read replica and takes over on failover. The web tier reports
+    it in /health and the loader's metrics carry it as their dimension."""
+
+    WRITER = contract.WRITER
+    STANDBY = contract.STANDBY
+
+
+def writer_region(config: TapStackConfig) -> str:
+    """The region that holds the writer database: the one place roles derive from.
+
+    Today the primary region is always the writer.
+    """
+    return config.primary.region
+
+
+#: The word a slot's physical names carry (Route 53 set identifier, WAF web ACL, health-check
+#: alarms). It predates the writer/standby vocabulary and stays: changing it would rename
+#: (replace) those resources.
+_LABELS = {Slot.PRIMARY: "primary", Slot.SECONDARY: "standby"}
+#: The database identifier's suffix per slot: the instance keeps its name whatever its role,
+#: so that a read replica promoted in place is the same resource.
+_DB_SUFFIXES = {Slot.PRIMARY: "primary", Slot.SECONDARY: "replica"}
 
 
 @dataclass(frozen=True)
@@ -23,26 +59,42 @@ class Names:
     config: TapStackConfig
     region: str
 
+    def __post_init__(self) -> None:
+        regions = (self.config.primary.region, self.config.secondary.region)
+        if self.region not in regions:
+            raise ValueError(f"region {self.region!r} is neither configured region {regions}")
+
     @property
     def prefix(self) -> str:
         return self.config.prefix
 
     @property
-    def is_primary(self) -> bool:
-        return self.region == self.config.primary.region
+    def slot(self) -> Slot:
+        """The configuration section this region comes from."""
+        return Slot.PRIMARY if self.region == self.config.primary.region else Slot.SECONDARY
 
     @property
-    def role(self) -> str:
-        """``primary`` or ``standby``: what the web tier reports in /health."""
-        return "primary" if self.is_primary else "standby"
+    def settings(self) -> RegionConfig:
+        """This region's section of the configuration."""
+        return self.config.primary if self.slot is Slot.PRIMARY else self.config.secondary
+
+    @property
+    def role(self) -> Role:
+        """``writer`` or ``standby``, from :func:`writer_region`."""
+        return Role.WRITER if self.region == writer_region(self.config) else Role.STANDBY
+
+    @property
+    def label(self) -> str:
+        """``primary`` or ``standby``: the stable word in this region's physical names.
+
+        It follows the slot, not the role, and never changes (see ``_LABELS``)."""
+        return _LABELS[self.slot]
 
     @property
     def other(self) -> Names:
         """The names of the other region."""
-        other_region = (
-            self.config.secondary.region if self.is_primary else self.config.primary.region
-        )
-        return Names(self.config, other_region)
+        primary, secondary = self.config.primary.region, self.config.secondary.region
+        return Names(self.config, secondary if self.region == primary else primary)
 
     # --- storage ---------------------------------------------------------
     @property
@@ -83,8 +135,8 @@ class Names:
     # --- database --------------------------------------------------------
     @property
     def db_instance(self) -> str:
-        suffix = "primary" if self.is_primary else "replica"
-        return f"{self.prefix}-mysql-{suffix}"
+        """``<prefix>-mysql-primary`` or ``-replica``, by slot: stable across role changes."""
+        return f"{self.prefix}-mysql-{_DB_SUFFIXES[self.slot]}"
 
     @property
     def master_secret(self) -> str:
@@ -113,7 +165,9 @@ class Names:
 
     @property
     def set_identifier(self) -> str:
-        return f"{self.prefix}-{self.role}-{self.region}"
+        """The failover record's stable identifier within its record set (Route 53
+        ``SetIdentifier``): ``<prefix>-primary-<region>`` or ``<prefix>-standby-<region>``."""
+        return f"{self.prefix}-{self.label}-{self.region}"
 
     def stack_name(self, kind: str) -> str:
         return stack_name(self.config, kind)

@@ -120,7 +120,7 @@ def run_data_path(
     from tapstack.loader.runtime.bootstrap import PasswordAuthentication, bootstrap_database
     from tapstack.loader.runtime.connections import connection_factory
     from tapstack.loader.runtime.loader import Loader
-    from tapstack.loader.runtime.observability import JsonLogger
+    from tapstack.loader.runtime.observability import loader_logger
     from tapstack_lab.mariadb import LocalMariaDB
 
     started = time.monotonic()
@@ -160,7 +160,7 @@ def run_data_path(
                 ssl_context=None,
             ),
             s3=s3,
-            logger=JsonLogger(log),
+            logger=loader_logger(stream=log),
         )
         try:
             first = loader.handle_event(event)["objects"][0]

@@ -1,4 +1,4 @@
-"""AWS Backup: a vault per region, and in the primary region a daily plan
+"""AWS Backup: a vault per region, and beside the writer database a daily plan
 whose recovery points are copied to the other region's vault."""
 
 from __future__ import annotations
@@ -75,23 +75,7 @@ class BackupPlan(Construct):
         super().__init__(scope, construct_id)
         if not resources:
             raise ValueError("a backup plan needs at least one resource to select")
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("backup.amazonaws.com"),
-            description=f"{names.prefix}: AWS Backup in {names.region}",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name(name)
-                for name in BACKUP_MANAGED_POLICIES
-            ],
-        )
-        for name in BACKUP_MANAGED_POLICIES:
-            acknowledge(
-                self.role,
-                f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]",
-                "AWS Backup's own managed policies are the documented permissions for backing "
-                "up and restoring RDS and S3; a hand-written copy would drift from the service",
-            )
+        self.role = self._role(names)
         destination = backup.BackupVault.from_backup_vault_arn(
             self, "CopyDestination", copy_to.backup_vault_arn
         )
@@ -122,3 +106,23 @@ class BackupPlan(Construct):
             resources=list(resources),
             role=self.role,
         )
+
+    def _role(self, names: Names) -> iam.Role:
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("backup.amazonaws.com"),
+            description=f"{names.prefix}: AWS Backup in {names.region}",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(name)
+                for name in BACKUP_MANAGED_POLICIES
+            ],
+        )
+        for name in BACKUP_MANAGED_POLICIES:
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]",
+                "AWS Backup's own managed policies are the documented permissions for backing "
+                "up and restoring RDS and S3; a hand-written copy would drift from the service",
+            )
+        return role

@@ -1,8 +1,8 @@
-"""RDS MySQL: the primary instance and its cross-region read replica."""
+"""RDS MySQL: the writer database and its cross-region read replica."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -35,10 +35,14 @@ def lifecycle_support(settings: DatabaseConfig) -> rds.EngineLifecycleSupport:
 
 
 class _DatabaseBase(Construct):
-    """What the primary and the replica share: security group, subnet
+    """What the writer database and the read replica share: security group, subnet
     placement, the TLS-only parameter group, and log groups created up front."""
 
     instance: rds.DatabaseInstanceBase
+    #: What the outputs and alarms call this database.
+    title: ClassVar[str]
+    #: Whether the instance replicates from another and reports ``ReplicaLag``.
+    is_replica: ClassVar[bool]
 
     def _setup(
         self,
@@ -129,7 +133,7 @@ class _DatabaseBase(Construct):
         key: kms.IKey,
         retain: bool,
     ) -> dict[str, Any]:
-        """Properties the primary and the replica share."""
+        """Properties the writer database and the read replica share."""
         return {
             "instance_identifier": names.db_instance,
             "instance_type": ec2.InstanceType(settings.instance_class.removeprefix("db.")),
@@ -211,7 +215,7 @@ class MasterSecret(Construct):
         acknowledge(self.secret, "NIST.800.53.R5-SecretsManagerRotationEnabled", reason)
 
 
-class PrimaryDatabase(_DatabaseBase):
+class WriterDatabase(_DatabaseBase):
     """The writable MySQL instance: Multi-AZ, encrypted, TLS only, IAM auth,
     a generated master secret replicated to the other region, automated backups,
     a literal identifier.
@@ -222,6 +226,9 @@ class PrimaryDatabase(_DatabaseBase):
         security_group: admits the web tier and the loader (see ``allow_from``).
         log_groups: the exported log groups.
     """
+
+    title = "writer database"
+    is_replica = False
 
     def __init__(
         self,
@@ -264,7 +271,7 @@ class PrimaryDatabase(_DatabaseBase):
             delete_automated_backups=not retain,
         )
         self._finish(retain)
-        # Only the writable primary is checked for these logs (replicas are exempt).
+        # Only the writer database is checked for these logs (replicas are exempt).
         acknowledge(
             self.instance,
             "NIST.800.53.R5-RDSLoggingEnabled[LogExport::general]",
@@ -279,14 +286,18 @@ class PrimaryDatabase(_DatabaseBase):
         )
 
 
-class ReplicaDatabase(_DatabaseBase):
-    """A cross-region read replica of the primary, in this region's private
-    subnets, encrypted with this region's key.
+class ReadReplica(_DatabaseBase):
+    """A cross-region read replica of the writer database (``source``), in this
+    region's private subnets, encrypted with this region's key.
 
     Attributes:
         instance: the replica instance.
         security_group: admits the web tier and the loader (see ``allow_from``).
+        log_groups: the exported log groups.
     """
+
+    title = "read replica"
+    is_replica = True
 
     def __init__(
         self,
@@ -328,24 +339,16 @@ class ReplicaDatabase(_DatabaseBase):
             source_database_instance=source_instance,
             multi_az=settings.replica_multi_az,
         )
-        cfn = self.instance.node.default_child
-        assert isinstance(cfn, rds.CfnDBInstance)
-        # The imported source gets this stack's region in its ARN; a cross-region
-        # replica must name the source by its real ARN in the primary region.
-        cfn.source_db_instance_identifier = source.db_instance_arn
-        # CloudFormation rejects StorageEncrypted beside SourceDBInstanceIdentifier
-        # (cfn-lint E3020); encryption follows KmsKeyId.
-        cfn.add_property_deletion_override("StorageEncrypted")
-        # Pinned, never inherited from the source: an upgrade then goes replica first (MySQL
-        # replicates from an older source to a newer replica, not the reverse), and the
-        # parameter group's family always matches the version the replica runs.
-        cfn.engine_version = settings.replica_version
+        self._name_source_and_version(source, settings)
         self._finish(retain)
+        self._acknowledge_replica(settings)
+
+    def _acknowledge_replica(self, settings: DatabaseConfig) -> None:
         acknowledge(
             self.instance,
             "NIST.800.53.R5-RDSInBackupPlan",
-            "AWS Backup cannot back up read replicas; the primary's daily recovery points are "
-            "copied into this region's vault, and RDS keeps the replica itself current",
+            "AWS Backup cannot back up read replicas; the writer database's daily recovery "
+            "points are copied into this region's vault, and RDS keeps the replica current",
         )
         if not settings.replica_multi_az:
             reason = (
@@ -354,3 +357,17 @@ class ReplicaDatabase(_DatabaseBase):
             )
             acknowledge(self.instance, "AwsSolutions-RDS3", reason)
             acknowledge(self.instance, "NIST.800.53.R5-RDSMultiAZSupport", reason)
+
+    def _name_source_and_version(self, source: Names, settings: DatabaseConfig) -> None:
+        cfn = self.instance.node.default_child
+        assert isinstance(cfn, rds.CfnDBInstance)
+        # The imported source gets this stack's region in its ARN; a cross-region
+        # replica must name the source by its real ARN in the writer region.
+        cfn.source_db_instance_identifier = source.db_instance_arn
+        # CloudFormation rejects StorageEncrypted beside SourceDBInstanceIdentifier
+        # (cfn-lint E3020); encryption follows KmsKeyId.
+        cfn.add_property_deletion_override("StorageEncrypted")
+        # Pinned, never inherited from the source: an upgrade then goes replica first (MySQL
+        # replicates from an older source to a newer replica, not the reverse), and the
+        # parameter group's family always matches the version the replica runs.
+        cfn.engine_version = settings.replica_version

@@ -9,7 +9,11 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from tapstack.config import DnsConfig
+from tapstack.naming import Role
 from tapstack.web.infrastructure import HEALTH_PATH
+
+#: Route 53 answers with the PRIMARY record while its health check passes: the writer's.
+FAILOVER_TYPE = {Role.WRITER: "PRIMARY", Role.STANDBY: "SECONDARY"}
 
 
 def health_check(
@@ -37,10 +41,14 @@ class FailoverRecord(Construct):
     than one hosted zone has that name (a zone retained by an earlier destroy, the zone
     Route 53 Domains creates on registration, a private zone of the same name).
 
+    ``role`` picks the record's failover type (see :data:`FAILOVER_TYPE`);
+    ``set_identifier`` is the record's stable identifier within the record set.
+
     Attributes:
         health_check: the Route 53 health check.
         record: the failover alias record set.
-        regional_record: an alias ``<region>.<record>.<domain>`` to this region's ALB.
+        regional_name: ``<region>.<record>.<domain>``, which reaches this region directly.
+        regional_record: the alias of ``regional_name`` to this region's ALB.
     """
 
     def __init__(
@@ -51,7 +59,7 @@ class FailoverRecord(Construct):
         dns: DnsConfig,
         hosted_zone_id: str,
         load_balancer: elbv2.IApplicationLoadBalancer,
-        primary: bool,
+        role: Role,
         set_identifier: str,
         region: str,
         https: bool = False,
@@ -78,7 +86,7 @@ class FailoverRecord(Construct):
             name=f"{dns.fqdn}.",
             type="A",
             set_identifier=set_identifier,
-            failover="PRIMARY" if primary else "SECONDARY",
+            failover=FAILOVER_TYPE[role],
             health_check_id=self.health_check.health_check_id,
             alias_target=to_load_balancer,
         )

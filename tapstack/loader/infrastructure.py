@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aws_lambda_powertools
 import jsii
 import pymysql
+import typing_extensions
 from aws_cdk import (
     AssetHashType,
     BundlingOptions,
@@ -18,38 +21,45 @@ from aws_cdk import (
     Stack,
 )
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from tapstack.compliance import acknowledge
 from tapstack.config import LoaderConfig
+from tapstack.loader.runtime import contract
+from tapstack.loader.runtime.contract import INCOMING_PREFIX, QUARANTINE_PREFIX, REJECTED_PREFIX
 from tapstack.naming import Names
-from tapstack.storage.infrastructure import INCOMING_PREFIX, QUARANTINE_PREFIX, REJECTED_PREFIX
+from tapstack.storage.infrastructure import IncomingObjects
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
-HANDLER = "loader.handler.handler"
-#: Object key suffixes the loader reads (JSON Lines and JSON arrays).
-SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
 @jsii.implements(ILocalBundling)
 class LocalPackage:
-    """Builds the function package without Docker: the runtime package as
-    ``loader/`` and the pure-Python MySQL driver beside it."""
+    """Builds the function package without Docker: the runtime package as ``loader/`` and
+    copies of the pure-Python packages it imports beside it (``DEPENDENCIES``), taken from
+    this environment. boto3, botocore and jmespath come with the Lambda runtime."""
+
+    #: Pure Python only: a compiled wheel built here would not run on Lambda's arm64.
+    DEPENDENCIES = (pymysql, aws_lambda_powertools, typing_extensions)
 
     def try_bundle(self, output_dir: str, *_options: Any, **_kw: Any) -> bool:
         out = Path(output_dir)
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
         shutil.copytree(RUNTIME_DIR, out / "loader", ignore=ignore, dirs_exist_ok=True)
-        driver = Path(pymysql.__file__).parent
-        shutil.copytree(driver, out / "pymysql", ignore=ignore, dirs_exist_ok=True)
+        for module in self.DEPENDENCIES:
+            source = Path(str(module.__file__))
+            if source.name != "__init__.py":  # a single-module distribution
+                shutil.copy2(source, out / source.name)
+                continue
+            compiled = [p.name for p in source.parent.rglob("*") if p.suffix in (".so", ".pyd")]
+            if compiled:
+                raise RuntimeError(f"{module.__name__} is not pure Python: {compiled}")
+            shutil.copytree(source.parent, out / module.__name__, ignore=ignore, dirs_exist_ok=True)
         return True
 
 
@@ -65,14 +75,38 @@ def loader_code() -> lambda_.Code:
     )
 
 
-class Loader(Construct):
+@dataclass(frozen=True)
+class LoaderDatabase:
+    """The database the loader writes to, and the master secret its bootstrap action reads.
+
+    Attributes:
+        host: the endpoint address (a token).
+        port: the MySQL port.
+        name: the schema the loader writes into.
+        resource_id: the instance's ``DbiResourceId`` (IAM authentication names it).
+        security_group: the database's group; the loader may reach it, and nothing else.
+        master_secret_name: the master secret's name (replicated to both regions, so a
+            promoted read replica can be bootstrapped too).
+        master_secret_arn_pattern: matches that secret in this region.
+    """
+
+    host: str
+    port: int
+    name: str
+    resource_id: str
+    security_group: ec2.ISecurityGroup
+    master_secret_name: str
+    master_secret_arn_pattern: str
+
+
+class LoaderFunction(Construct):
     """A Lambda function in the private subnets that loads JSON objects
     dropped under ``incoming/`` in the data bucket into MySQL.
 
     It connects with IAM database authentication as ``settings.database_user``
     over TLS; failed events go to an encrypted dead-letter queue after Lambda's
-    retries. Call ``trigger_from_bucket_notifications`` (bucket in this stack)
-    or ``trigger_from_eventbridge`` (bucket in another stack) to wire events.
+    retries. ``incoming`` (the data bucket) decides how its events reach the
+    function: bucket notifications or an EventBridge rule.
 
     Attributes:
         function: the Lambda function.
@@ -89,36 +123,14 @@ class Loader(Construct):
         names: Names,
         settings: LoaderConfig,
         vpc: ec2.IVpc,
-        bucket_name: str,
+        incoming: IncomingObjects,
+        database: LoaderDatabase,
         key: kms.IKey,
-        database_host: str,
-        database_port: int,
-        database_name: str,
-        database_resource_id: str,
-        database_security_group: ec2.ISecurityGroup,
-        master_secret_name: str,
-        master_secret_arn_pattern: str,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        self.bucket_name = bucket_name
-        bucket_arn = f"arn:aws:s3:::{bucket_name}"
-
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description=f"{names.loader_function}: MySQL and HTTPS egress only",
-            allow_all_outbound=False,
-        )
-        self.security_group.add_egress_rule(
-            database_security_group, ec2.Port.tcp(database_port), "MySQL"
-        )
-        # S3 (gateway endpoint: S3's public ranges) and Secrets Manager (interface endpoint).
-        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS")
-
+        self.security_group = self._security_group(names, vpc, database)
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -137,26 +149,46 @@ class Loader(Construct):
             encryption_key=key,
             removal_policy=removal_policy,
         )
+        self.function = self._function(names, settings, vpc, database, key)
+        role = self.function.role
+        assert role is not None
+        bucket_arn = f"arn:aws:s3:::{incoming.bucket_name}"
+        for statement in _statements(Stack.of(self), bucket_arn, key, database, settings):
+            role.add_to_principal_policy(statement)
+        self._acknowledge(role, bucket_arn)
+        incoming.trigger(self, self.function, dead_letter_queue=self.dead_letter_queue)
 
-        environment = {
-            "DB_HOST": database_host,
-            "DB_PORT": str(database_port),
-            "DB_NAME": database_name,
-            "DB_USER": settings.database_user,
-            "BATCH_SIZE": str(settings.batch_size),
-            "FUNCTION_ROLE": names.role,
-            # Both regions: the secret is replicated, so a promoted replica can be bootstrapped.
-            "DB_MASTER_SECRET_ID": master_secret_name,
-        }
+    def _security_group(
+        self, names: Names, vpc: ec2.IVpc, database: LoaderDatabase
+    ) -> ec2.SecurityGroup:
+        group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description=f"{names.loader_function}: MySQL and HTTPS egress only",
+            allow_all_outbound=False,
+        )
+        group.add_egress_rule(database.security_group, ec2.Port.tcp(database.port), "MySQL")
+        # S3 (gateway endpoint: S3's public ranges) and Secrets Manager (interface endpoint).
+        group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS")
+        return group
 
-        self.function = lambda_.Function(
+    def _function(
+        self,
+        names: Names,
+        settings: LoaderConfig,
+        vpc: ec2.IVpc,
+        database: LoaderDatabase,
+        key: kms.IKey,
+    ) -> lambda_.Function:
+        function = lambda_.Function(
             self,
             "Function",
             function_name=names.loader_function,
             description="Loads JSON objects from S3 incoming/ into MySQL (idempotent)",
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
-            handler=HANDLER,
+            handler=contract.HANDLER,
             code=loader_code(),
             memory_size=settings.memory_mb,
             timeout=Duration.seconds(settings.timeout_seconds),
@@ -164,84 +196,22 @@ class Loader(Construct):
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             security_groups=[self.security_group],
-            environment=environment,
+            environment=_environment(names, settings, database),
             environment_encryption=key,
             dead_letter_queue=self.dead_letter_queue,
             retry_attempts=2,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
         )
-
         if settings.reserved_concurrency is None:
             acknowledge(
-                self.function,
+                function,
                 "NIST.800.53.R5-LambdaConcurrency",
                 "No reservation by default (loader.reserved_concurrency): on new accounts "
                 "(concurrency limit 10) any reservation fails the deploy; the loader is still "
                 "bounded by the account limit, and the preflight checks the headroom when set",
             )
-        role = self.function.role
-        assert role is not None
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadIncoming",
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[f"{bucket_arn}/{INCOMING_PREFIX}*"],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                # Without it a deleted object reads as 403 (retried, dead-lettered), not 404.
-                sid="TellMissingObjectsApart",
-                actions=["s3:ListBucket"],
-                resources=[bucket_arn],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="WriteReports",
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[
-                    f"{bucket_arn}/{REJECTED_PREFIX}*",
-                    f"{bucket_arn}/{QUARANTINE_PREFIX}*",
-                ],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="UseDataKeyThroughS3AndSqs",
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[key.key_arn],
-                conditions={
-                    "StringEquals": {
-                        "kms:ViaService": [
-                            f"s3.{stack.region}.amazonaws.com",  # objects and reports
-                            f"sqs.{stack.region}.amazonaws.com",  # the dead-letter queue
-                            # the master secret, read by the bootstrap action
-                            f"secretsmanager.{stack.region}.amazonaws.com",
-                        ]
-                    }
-                },
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ConnectAsLoaderUser",
-                actions=["rds-db:connect"],
-                resources=[
-                    f"arn:aws:rds-db:{stack.region}:{stack.account}:dbuser:"
-                    f"{database_resource_id}/{settings.database_user}"
-                ],
-            )
-        )
-        self._acknowledge(role, bucket_arn)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadMasterSecretForBootstrap",
-                actions=["secretsmanager:GetSecretValue"],
-                resources=[master_secret_arn_pattern],
-            )
-        )
+        return function
 
     @staticmethod
     def _acknowledge(role: iam.IRole, bucket_arn: str) -> None:
@@ -275,71 +245,71 @@ class Loader(Construct):
         for finding, reason in findings.items():
             acknowledge(role, finding, reason)
 
-    def trigger_from_bucket_notifications(self, bucket: s3.CfnBucket) -> None:
-        """Configure ``s3:ObjectCreated:*`` notifications on the bucket itself
-        (one per suffix), plus the permission S3 needs to invoke the function."""
-        stack = Stack.of(self)
-        permission = lambda_.CfnPermission(
-            self,
-            "S3InvokePermission",
-            action="lambda:InvokeFunction",
-            function_name=self.function.function_arn,
-            principal="s3.amazonaws.com",
-            source_arn=f"arn:aws:s3:::{self.bucket_name}",
-            source_account=stack.account,
-        )
-        bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-            # AWS Backup of S3 turns EventBridge delivery on for the buckets it protects;
-            # declaring it keeps the template and the bucket in agreement (no drift).
-            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
-                event_bridge_enabled=True
-            ),
-            lambda_configurations=[
-                s3.CfnBucket.LambdaConfigurationProperty(
-                    event="s3:ObjectCreated:*",
-                    function=self.function.function_arn,
-                    filter=s3.CfnBucket.NotificationFilterProperty(
-                        s3_key=s3.CfnBucket.S3KeyFilterProperty(
-                            rules=[
-                                s3.CfnBucket.FilterRuleProperty(
-                                    name="prefix", value=INCOMING_PREFIX
-                                ),
-                                s3.CfnBucket.FilterRuleProperty(name="suffix", value=suffix),
-                            ]
-                        )
-                    ),
-                )
-                for suffix in SUFFIXES
-            ],
-        )
-        # S3 checks that it may invoke the function when the configuration is set.
-        bucket.node.add_dependency(permission)
 
-    def trigger_from_eventbridge(self) -> events.Rule:
-        """Invoke the function for Object Created events of a bucket owned by
-        another stack, which turns EventBridge delivery on for it. (A direct
-        notification would need this function to exist before that stack.)"""
-        rule = events.Rule(
-            self,
-            "ObjectCreatedRule",
-            description=f"{self.bucket_name}: objects created under {INCOMING_PREFIX}",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [self.bucket_name]},
-                    "object": {
-                        "key": [{"wildcard": f"{INCOMING_PREFIX}*{suffix}"} for suffix in SUFFIXES]
-                    },
-                },
-            ),
-        )
-        rule.add_target(
-            targets.LambdaFunction(
-                self.function,
-                dead_letter_queue=self.dead_letter_queue,
-                retry_attempts=2,
-                max_event_age=Duration.hours(6),
-            )
-        )
-        return rule
+def _environment(names: Names, settings: LoaderConfig, database: LoaderDatabase) -> dict[str, str]:
+    """The function's environment, under the names the runtime's contract defines."""
+    return {
+        contract.ENV_DB_HOST: database.host,
+        contract.ENV_DB_PORT: str(database.port),
+        contract.ENV_DB_NAME: database.name,
+        contract.ENV_DB_USER: settings.database_user,
+        contract.ENV_BATCH_SIZE: str(settings.batch_size),
+        contract.ENV_ROLE: names.role.value,
+        contract.ENV_DB_MASTER_SECRET_ID: database.master_secret_name,
+    }
+
+
+def _statements(
+    stack: Stack,
+    bucket_arn: str,
+    key: kms.IKey,
+    database: LoaderDatabase,
+    settings: LoaderConfig,
+) -> list[iam.PolicyStatement]:
+    """What the function's role may do beyond its logs and network interfaces."""
+    return [
+        iam.PolicyStatement(
+            sid="ReadIncoming",
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=[f"{bucket_arn}/{INCOMING_PREFIX}*"],
+        ),
+        iam.PolicyStatement(
+            # Without it a deleted object reads as 403 (retried, dead-lettered), not 404.
+            sid="TellMissingObjectsApart",
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn],
+        ),
+        iam.PolicyStatement(
+            sid="WriteReports",
+            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+            resources=[f"{bucket_arn}/{REJECTED_PREFIX}*", f"{bucket_arn}/{QUARANTINE_PREFIX}*"],
+        ),
+        iam.PolicyStatement(
+            sid="UseDataKeyThroughS3AndSqs",
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[key.key_arn],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": [
+                        f"s3.{stack.region}.amazonaws.com",  # objects and reports
+                        f"sqs.{stack.region}.amazonaws.com",  # the dead-letter queue
+                        # the master secret, read by the bootstrap action
+                        f"secretsmanager.{stack.region}.amazonaws.com",
+                    ]
+                }
+            },
+        ),
+        iam.PolicyStatement(
+            sid="ConnectAsLoaderUser",
+            actions=["rds-db:connect"],
+            resources=[
+                f"arn:aws:rds-db:{stack.region}:{stack.account}:dbuser:"
+                f"{database.resource_id}/{settings.database_user}"
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="ReadMasterSecretForBootstrap",
+            actions=["secretsmanager:GetSecretValue"],
+            resources=[database.master_secret_arn_pattern],
+        ),
+    ]

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tapstack.storage.infrastructure import INCOMING_PREFIX
+from tapstack.loader.runtime.contract import INCOMING_PREFIX
 
 #: Records per invocation: small enough that one invocation finishes well within
 #: the function's timeout for typical objects, large enough to keep invocations few.

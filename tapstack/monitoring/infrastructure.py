@@ -20,11 +20,11 @@ from constructs import Construct
 from tapstack.compliance import acknowledge
 from tapstack.config import MonitoringConfig
 from tapstack.failover.model import S3_RTC_SECONDS
+from tapstack.loader.runtime import contract
 from tapstack.naming import Names
 
 Missing = cloudwatch.TreatMissingData
 Op = cloudwatch.ComparisonOperator
-LOADER_NAMESPACE = "TapStack/Loader"
 
 
 class AlarmTopic(Construct):
@@ -177,44 +177,78 @@ class Monitoring(Construct):
         load_balancer: elbv2.ApplicationLoadBalancer,
         target_group: elbv2.ApplicationTargetGroup,
     ) -> None:
-        s = self.settings
-        five_min = Duration.minutes(5)
+        cpu = self._watch_web_cpu(auto_scaling_group_name)
+        elb_5xx, target_5xx = self._watch_web_errors(load_balancer, target_group)
+        healthy, unhealthy = self._watch_web_hosts(target_group)
+        latency = target_group.metrics.target_response_time(
+            period=Duration.minutes(5), statistic="p95"
+        )
+        threshold = self.settings.target_response_time_alarm_seconds
+        self._alarm(
+            "target-response-time",
+            metric=latency,
+            threshold=threshold,
+            evaluation_periods=3,
+            description=f"p95 response time above {threshold} s",
+            missing=Missing.NOT_BREACHING,  # absent without traffic
+        )
+        requests = load_balancer.metrics.request_count(period=Duration.minutes(5), statistic="Sum")
+        self._graph("Traffic", "Requests", requests)
+        self._graph("Traffic", "Errors (5xx)", elb_5xx, target_5xx)
+        self._graph("Traffic", "Latency p95 (s)", latency)
+        self._graph("Capacity", "Web CPU (%)", cpu)
+        self._graph("Capacity", "Hosts", healthy, unhealthy)
+
+    def _watch_web_cpu(self, auto_scaling_group_name: str) -> cloudwatch.Metric:
+        percent = self.settings.cpu_alarm_percent
         cpu = cloudwatch.Metric(
             namespace="AWS/EC2",
             metric_name="CPUUtilization",
             dimensions_map={"AutoScalingGroupName": auto_scaling_group_name},
             statistic="Average",
-            period=five_min,
+            period=Duration.minutes(5),
         )
         self._alarm(
             "web-cpu-high",
             metric=cpu,
-            threshold=s.cpu_alarm_percent,
+            threshold=percent,
             evaluation_periods=3,
-            description=f"Web tier average CPU above {s.cpu_alarm_percent}% for 15 minutes "
+            description=f"Web tier average CPU above {percent}% for 15 minutes "
             "(scaling is not keeping up, or the group is at its maximum)",
             missing=Missing.MISSING,  # no instances is caught by the healthy-hosts alarm
         )
+        return cpu
+
+    def _watch_web_errors(
+        self,
+        load_balancer: elbv2.ApplicationLoadBalancer,
+        target_group: elbv2.ApplicationTargetGroup,
+    ) -> tuple[cloudwatch.Metric, cloudwatch.Metric]:
         elb_5xx = load_balancer.metrics.http_code_elb(
-            elbv2.HttpCodeElb.ELB_5XX_COUNT, period=five_min, statistic="Sum"
+            elbv2.HttpCodeElb.ELB_5XX_COUNT, period=Duration.minutes(5), statistic="Sum"
         )
         self._alarm(
             "alb-5xx",
             metric=elb_5xx,
-            threshold=s.alb_5xx_alarm_count,
+            threshold=self.settings.alb_5xx_alarm_count,
             description="Load balancer answered 5xx itself (no healthy target, timeouts)",
             missing=Missing.NOT_BREACHING,  # the metric is absent when there are none
         )
         target_5xx = target_group.metrics.http_code_target(
-            elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=five_min, statistic="Sum"
+            elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=Duration.minutes(5), statistic="Sum"
         )
         self._alarm(
             "target-5xx",
             metric=target_5xx,
-            threshold=s.alb_5xx_alarm_count,
+            threshold=self.settings.alb_5xx_alarm_count,
             description="Web servers answered 5xx",
             missing=Missing.NOT_BREACHING,
         )
+        return elb_5xx, target_5xx
+
+    def _watch_web_hosts(
+        self, target_group: elbv2.ApplicationTargetGroup
+    ) -> tuple[cloudwatch.Metric, cloudwatch.Metric]:
         minute = Duration.minutes(1)
         unhealthy = target_group.metrics.unhealthy_host_count(period=minute, statistic="Maximum")
         self._alarm(
@@ -223,7 +257,7 @@ class Monitoring(Construct):
             threshold=1,
             comparison=Op.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=3,
-            description="At least one web server failed its /health check for 3 minutes",
+            description="At least one web server failed its /livez check for 3 minutes",
             missing=Missing.NOT_BREACHING,
         )
         healthy = target_group.metrics.healthy_host_count(period=minute, statistic="Minimum")
@@ -238,21 +272,7 @@ class Monitoring(Construct):
             "the region is down",
             missing=Missing.BREACHING,  # no data = no targets reporting at all
         )
-        latency = target_group.metrics.target_response_time(period=five_min, statistic="p95")
-        self._alarm(
-            "target-response-time",
-            metric=latency,
-            threshold=s.target_response_time_alarm_seconds,
-            evaluation_periods=3,
-            description=f"p95 response time above {s.target_response_time_alarm_seconds} s",
-            missing=Missing.NOT_BREACHING,  # absent without traffic
-        )
-        requests = load_balancer.metrics.request_count(period=five_min, statistic="Sum")
-        self._graph("Traffic", "Requests", requests)
-        self._graph("Traffic", "Errors (5xx)", elb_5xx, target_5xx)
-        self._graph("Traffic", "Latency p95 (s)", latency)
-        self._graph("Capacity", "Web CPU (%)", cpu)
-        self._graph("Capacity", "Hosts", healthy, unhealthy)
+        return healthy, unhealthy
 
     def watch_database(self, instance: rds.IDatabaseInstance, *, replica: bool) -> None:
         s = self.settings
@@ -304,7 +324,7 @@ class Monitoring(Construct):
                 threshold=s.replica_lag_alarm_seconds,
                 evaluation_periods=5,
                 description=f"Cross-region replica more than {s.replica_lag_alarm_seconds} s "
-                "behind the primary: the database RPO is growing",
+                "behind the writer database: the database RPO is growing",
                 # Reports only once replication has started (a new replica takes a while).
                 missing=Missing.MISSING,
             )
@@ -342,14 +362,14 @@ class Monitoring(Construct):
         def loader_metric(name: str) -> cloudwatch.Metric:
             """One of the loader's own EMF metrics (see its runtime's observability module)."""
             return cloudwatch.Metric(
-                namespace=LOADER_NAMESPACE,
+                namespace=contract.METRICS_NAMESPACE,
                 metric_name=name,
-                dimensions_map={"FunctionRole": self.names.role},
+                dimensions_map={contract.ROLE_DIMENSION: self.names.role.value},
                 statistic="Sum",
                 period=five_min,
             )
 
-        quarantined = loader_metric("ObjectsQuarantined")
+        quarantined = loader_metric(contract.METRIC_OBJECTS_QUARANTINED)
         self._alarm(
             "loader-quarantined",
             metric=quarantined,
@@ -358,7 +378,10 @@ class Monitoring(Construct):
             "to quarantine/ (nothing from it was loaded)",
             missing=Missing.NOT_BREACHING,  # emitted only when it happens
         )
-        rows = [loader_metric(name) for name in ("RowsLoaded", "RowsRejected")]
+        rows = [
+            loader_metric(name)
+            for name in (contract.METRIC_ROWS_LOADED, contract.METRIC_ROWS_REJECTED)
+        ]
         self._graph("Loader", "Loader rows", *rows, quarantined)
         self._graph("Loader", "Loader errors, throttles, dead letters", errors, throttles, depth)
 

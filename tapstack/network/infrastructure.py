@@ -48,8 +48,25 @@ class Network(Construct):
         super().__init__(scope, construct_id)
         if nat_gateways not in (1, 2):
             raise ValueError(f"nat_gateways must be 1 or 2, got {nat_gateways}")
+        self.vpc = self._vpc(cidr, nat_gateways)
+        self.flow_log_group = logs.LogGroup(
+            self,
+            "FlowLogGroup",
+            log_group_name=flow_log_group_name,
+            retention=flow_log_retention,
+            encryption_key=flow_log_key,
+            removal_policy=removal_policy,
+        )
+        self._record_flow_logs()
+        self.vpc.add_gateway_endpoint(
+            "S3Endpoint",
+            service=ec2.GatewayVpcEndpointAwsService.S3,
+            subnets=[self.private_subnets],
+        )
+        self.endpoint_security_group = self._interface_endpoints(cidr, interface_endpoints)
 
-        self.vpc = ec2.Vpc(
+    def _vpc(self, cidr: str, nat_gateways: int) -> ec2.Vpc:
+        vpc = ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr),
@@ -74,68 +91,54 @@ class Network(Construct):
             # TapStack keeps out of its templates; nothing uses the default group.
             restrict_default_security_group=False,
         )
-
-        self.flow_log_group = logs.LogGroup(
-            self,
-            "FlowLogGroup",
-            log_group_name=flow_log_group_name,
-            retention=flow_log_retention,
-            encryption_key=flow_log_key,
-            removal_policy=removal_policy,
-        )
-        flow_log = self.vpc.add_flow_log(
-            "FlowLog",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
-            traffic_type=ec2.FlowLogTrafficType.ALL,
-        )
-
         acknowledge(
-            flow_log.node.find_child("IAMRole"),
-            "NIST.800.53.R5-IAMNoInlinePolicy",
-            "CDK's flow-log role policy only writes to this VPC's flow-log group; kept inline "
-            "so it cannot be attached to any other principal",
-        )
-        acknowledge(
-            self.vpc,
+            vpc,
             "NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
             "Closing the default security group takes CDK's Lambda-backed custom resource, "
             "which TapStack keeps out of its templates; no resource here uses the default group",
         )
-        for subnet in self.vpc.public_subnets:
+        for subnet in vpc.public_subnets:
             acknowledge(
                 subnet,
                 "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
                 "Public subnets hold only the internet-facing load balancer and the NAT "
                 "gateways, which need the default route to the internet gateway",
             )
+        return vpc
 
-        self.vpc.add_gateway_endpoint(
-            "S3Endpoint",
-            service=ec2.GatewayVpcEndpointAwsService.S3,
-            subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)],
+    def _record_flow_logs(self) -> None:
+        flow_log = self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+        acknowledge(
+            flow_log.node.find_child("IAMRole"),
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            "CDK's flow-log role policy only writes to this VPC's flow-log group; kept inline "
+            "so it cannot be attached to any other principal",
         )
 
-        self.endpoint_security_group = ec2.SecurityGroup(
+    def _interface_endpoints(self, cidr: str, services: Sequence[str]) -> ec2.SecurityGroup:
+        """One interface endpoint per service, behind one group admitting HTTPS from the VPC."""
+        group = ec2.SecurityGroup(
             self,
             "EndpointSecurityGroup",
             vpc=self.vpc,
             description="Interface endpoints: HTTPS from inside the VPC only",
             allow_all_outbound=False,
         )
-        self.endpoint_security_group.add_ingress_rule(
-            ec2.Peer.ipv4(cidr),
-            ec2.Port.tcp(443),
-            "HTTPS from the VPC",
-        )
-        for service in interface_endpoints:
+        group.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS from the VPC")
+        for service in services:
             self.vpc.add_interface_endpoint(
                 f"{_pascal(service)}Endpoint",
                 service=ec2.InterfaceVpcEndpointAwsService(service),
-                subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-                security_groups=[self.endpoint_security_group],
+                subnets=self.private_subnets,
+                security_groups=[group],
                 private_dns_enabled=True,
                 open=False,  # the group above already admits HTTPS from the VPC
             )
+        return group
 
     @property
     def private_subnets(self) -> ec2.SubnetSelection:

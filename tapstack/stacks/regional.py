@@ -1,5 +1,11 @@
-"""A regional stack: everything one region runs. The primary and secondary
-stacks are two instances of it that differ only in their role."""
+"""The regional stacks: what each region runs.
+
+:class:`PrimaryRegionStack` and :class:`SecondaryRegionStack` each say what they hold:
+the storage they own or name, and their database. Both compose :class:`RegionalPlatform`,
+the parts every region runs, with explicit inputs. The region's role (writer or standby,
+from :func:`tapstack.naming.writer_region`) travels as data: the web tier reports it, the
+loader's metrics carry it, and it picks the region's Route 53 failover type.
+"""
 
 from __future__ import annotations
 
@@ -9,225 +15,134 @@ from aws_cdk import CfnOutput, CfnParameter, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from tapstack.backup.infrastructure import BackupPlan, BackupVault
-from tapstack.config import RegionConfig, TapStackConfig
-from tapstack.database.infrastructure import PrimaryDatabase, ReplicaDatabase
+from tapstack.config import TapStackConfig
+from tapstack.database.infrastructure import ReadReplica, WriterDatabase
 from tapstack.failover.infrastructure import FailoverRecord, RegionWatch
-from tapstack.loader.infrastructure import Loader
+from tapstack.loader.infrastructure import LoaderDatabase, LoaderFunction
 from tapstack.monitoring.infrastructure import AlarmTopic, Monitoring
-from tapstack.naming import HOSTED_ZONE_ID, Names, stack_name
+from tapstack.naming import HOSTED_ZONE_ID, Names, Role, stack_name
 from tapstack.network.infrastructure import Network
 from tapstack.stacks.common import log_retention, removal_policy
 from tapstack.stacks.secondary_storage import data_key_parameter
-from tapstack.storage.infrastructure import ALB_LOG_PREFIX, DataBuckets, DataKey
-from tapstack.web.infrastructure import WebTier
+from tapstack.storage.infrastructure import (
+    ALB_LOG_PREFIX,
+    DataBuckets,
+    DataKey,
+    IncomingObjects,
+    Replication,
+    SharedDataBucket,
+)
+from tapstack.web.infrastructure import AccessLogs, ServerEnvironment, WebTier
 
 #: Where Route 53 publishes health-check metrics (and so where their alarms live).
 ROUTE53_METRICS_REGION = "us-east-1"
 
+#: The region's database: the writer database, or a read replica of it.
+RegionDatabase = WriterDatabase | ReadReplica
+#: An output of a regional stack: its value and description, by key without the slot prefix.
+Outputs = dict[str, tuple[str, str]]
 
-class RegionalStack(Stack):
-    """Network, data, web tier, loader, monitoring and this region's half of
-    the DNS failover pair.
 
-    In the primary region the stack owns the region's key, buckets (replicating
-    to the secondary), the writable database and the backup plan. In the
-    secondary region the key, buckets and vault live in the secondary-storage
-    stack (deployed first); this stack holds the read replica.
+def require_role(names: Names, role: Role, holds: str) -> None:
+    """Fail synthesis when a stack would hold what its region's role does not."""
+    if names.role is not role:
+        raise ValueError(
+            f"the {names.slot} region {names.region} holds {holds}, which is the {role}'s; "
+            f"writer_region() makes it the {names.role}"
+        )
+
+
+class RegionalPlatform:
+    """The parts every region runs: web tier, loader, this region's half of the DNS
+    failover pair, the alarm topic, alarms and dashboard.
+
+    Not a Construct: its parts sit at the stack's top level, where their logical IDs
+    have always been (a construct in between would rename, and so replace, them).
+
+    Attributes:
+        network, database: the region's VPC and database, as given.
+        web: the web tier.
+        loader: the loader function.
+        failover: the failover record and its health check.
+        alarm_topic: the topic every alarm notifies.
+        monitoring: the alarms and the dashboard.
+        region_watch: the health check on the other region, in us-east-1 only, else ``None``.
     """
 
     def __init__(
         self,
-        scope: Construct,
-        construct_id: str,
+        stack: Stack,
         *,
-        config: TapStackConfig,
-        region_config: RegionConfig,
-        **kwargs: Any,
+        names: Names,
+        key: kms.IKey,
+        network: Network,
+        database: RegionDatabase,
+        incoming: IncomingObjects,
+        replication: Replication | None = None,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        self.config = config
-        self.names = names = Names(config, region_config.region)
-        policy = removal_policy(config)
-        retention = log_retention(config)
-
-        self.data_key: kms.IKey
-        if names.is_primary:
-            self.data_key = DataKey(self, "DataKey", names=names, removal_policy=policy).key
-        else:
-            # Owned by the secondary-storage stack; read by name at deploy time.
-            key_arn = ssm.StringParameter.value_for_string_parameter(
-                self, data_key_parameter(names)
-            )
-            self.data_key = kms.Key.from_key_arn(self, "DataKey", key_arn)
-
-        self.network = Network(
-            self,
-            "Network",
-            cidr=region_config.vpc_cidr,
-            nat_gateways=region_config.nat_gateways,
-            interface_endpoints=config.interface_endpoints,
-            flow_log_key=self.data_key,
-            flow_log_group_name=f"/{names.prefix}/{names.region}/vpc-flow-logs",
-            flow_log_retention=retention,
-            removal_policy=policy,
-        )
-
-        self.data_bucket: s3.IBucket
-        self.database: PrimaryDatabase | ReplicaDatabase
-        if names.is_primary:
-            self.storage = DataBuckets(
-                self,
-                "Storage",
-                names=names,
-                settings=config.storage,
-                key=self.data_key,
-                removal_policy=policy,
-                replicate_to=names.other,
-            )
-            self.data_bucket = self.storage.bucket
-            self.database = PrimaryDatabase(
-                self,
-                "Database",
-                vpc=self.network.vpc,
-                settings=config.database,
-                names=names,
-                key=self.data_key,
-                log_retention=retention,
-                removal_policy=policy,
-            )
-            self.backup_vault = BackupVault(
-                self, "Backup", names=names, key=self.data_key, removal_policy=policy
-            )
-            self.backup_plan = BackupPlan(
-                self,
-                "BackupPlan",
-                names=names,
-                settings=config.backup,
-                vault=self.backup_vault.vault,
-                copy_to=names.other,
-                resources=[
-                    backup.BackupResource.from_rds_database_instance(self.database.instance),
-                    backup.BackupResource.from_arn(self.data_bucket.bucket_arn),
-                ],
-            )
-        else:
-            self.data_bucket = s3.Bucket.from_bucket_name(self, "DataBucket", names.data_bucket)
-            self.database = ReplicaDatabase(
-                self,
-                "Database",
-                vpc=self.network.vpc,
-                settings=config.database,
-                names=names,
-                source=names.other,
-                key=self.data_key,
-                log_retention=retention,
-                removal_policy=policy,
-            )
-
-        self.web = WebTier(
-            self,
-            "Web",
-            vpc=self.network.vpc,
-            vpc_cidr=region_config.vpc_cidr,
-            settings=config.web,
-            region=region_config.region,
-            role=names.role,
-            project=config.project_name,
-            name_prefix=names.prefix,
-            certificate_arn=region_config.certificate_arn,
-            database_host=self.database.instance.db_instance_endpoint_address,
-            database_port=config.database.port,
-            access_logs_bucket_name=names.log_bucket,
-            access_logs_prefix=ALB_LOG_PREFIX,
-            log_key=self.data_key,
-            log_retention=retention,
-            removal_policy=policy,
-        )
-        if names.is_primary and self.storage.log_bucket.policy is not None:
-            # The ALB checks that it may write its logs when they are switched on.
-            self.web.load_balancer.node.add_dependency(self.storage.log_bucket.policy)
-        self.database.allow_from(self.web.instance_security_group, "MySQL from the web tier")
-
-        self.loader = self._loader(config, names)
-
+        self.names = names
+        self.network = network
+        self.database = database
+        config = names.config
+        self.web = self._web(stack, names, key, network, database)
+        database.allow_from(self.web.instance_security_group, "MySQL from the web tier")
+        self.loader = _loader(stack, names, key, network, database, incoming)
+        database.allow_from(self.loader.security_group, "MySQL from the loader")
         self.failover = FailoverRecord(
-            self,
+            stack,
             "Failover",
             dns=config.dns,
-            hosted_zone_id=self._hosted_zone_id(config),
+            hosted_zone_id=_hosted_zone_id(stack, config),
             load_balancer=self.web.load_balancer,
-            primary=names.is_primary,
+            role=names.role,
             set_identifier=names.set_identifier,
             region=names.region,
             https=self.web.uses_tls,
         )
         # Checks start once the first instances exist, not while the group is created.
         self.failover.health_check.node.add_dependency(self.web.auto_scaling_group)
-        self.monitoring = self._monitoring(config, names)
-        self._outputs()
-
-    def _hosted_zone_id(self, config: TapStackConfig) -> str:
-        """The zone the records go into, by ID: the configured one, else a parameter.
-
-        The dns stack's zone ID is known only once it exists, and this stack may not
-        import it (the secondary region is another region, and either region must deploy
-        while the other is down). The deployer passes the dns stack's ``HostedZoneId``
-        output as this parameter; CloudFormation keeps it for later updates, and the
-        parameter type makes it check that the zone exists.
-        """
-        if config.dns.hosted_zone_id is not None:
-            return config.dns.hosted_zone_id
-        parameter = CfnParameter(
-            self,
-            HOSTED_ZONE_ID,
-            type="AWS::Route53::HostedZone::Id",
-            description=f"ID of the public hosted zone {config.dns.domain_name} "
-            f"(output HostedZoneId of the {stack_name(config, 'dns')} stack)",
+        self.alarm_topic = AlarmTopic(
+            stack, "AlarmTopic", names=names, key=key, email=config.monitoring.alarm_email
         )
-        return parameter.value_as_string
+        self.region_watch: RegionWatch | None = None
+        self.monitoring = self._monitoring(stack, database, replication)
 
-    def _loader(self, config: TapStackConfig, names: Names) -> Loader:
-        db = self.database.instance.node.default_child
-        assert isinstance(db, rds.CfnDBInstance)
-        loader = Loader(
-            self,
-            "Loader",
-            names=names,
-            settings=config.loader,
-            vpc=self.network.vpc,
-            bucket_name=names.data_bucket,
-            key=self.data_key,
-            database_host=self.database.instance.db_instance_endpoint_address,
-            database_port=config.database.port,
-            database_name=config.database.database_name,
-            database_resource_id=db.attr_dbi_resource_id,
-            database_security_group=self.database.security_group,
-            # Replicated to both regions: a promoted replica can be bootstrapped too.
-            master_secret_name=names.master_secret,
-            master_secret_arn_pattern=names.master_secret_arn_pattern,
+    @staticmethod
+    def _web(
+        stack: Stack, names: Names, key: kms.IKey, network: Network, database: RegionDatabase
+    ) -> WebTier:
+        config = names.config
+        return WebTier(
+            stack,
+            "Web",
+            vpc=network.vpc,
+            vpc_cidr=names.settings.vpc_cidr,
+            settings=config.web,
+            server=ServerEnvironment(
+                project=config.project_name,
+                region=names.region,
+                role=names.role,
+                database_host=database.instance.db_instance_endpoint_address,
+                database_port=config.database.port,
+            ),
+            acl_name=f"{names.prefix}-{names.label}",
+            certificate_arn=names.settings.certificate_arn,
+            access_logs=AccessLogs(bucket_name=names.log_bucket, prefix=ALB_LOG_PREFIX),
+            log_key=key,
             log_retention=log_retention(config),
             removal_policy=removal_policy(config),
         )
-        self.database.allow_from(loader.security_group, "MySQL from the loader")
-        if names.is_primary:
-            bucket = self.storage.bucket.node.default_child
-            assert isinstance(bucket, s3.CfnBucket)
-            loader.trigger_from_bucket_notifications(bucket)
-        else:
-            loader.trigger_from_eventbridge()
-        return loader
 
-    def _monitoring(self, config: TapStackConfig, names: Names) -> Monitoring:
-        self.alarm_topic = AlarmTopic(
-            self, "AlarmTopic", names=names, key=self.data_key, email=config.monitoring.alarm_email
-        )
+    def _monitoring(
+        self, stack: Stack, database: RegionDatabase, replication: Replication | None
+    ) -> Monitoring:
+        names, config = self.names, self.names.config
         monitoring = Monitoring(
-            self,
+            stack,
             "Monitoring",
             names=names,
             settings=config.monitoring,
@@ -240,42 +155,49 @@ class RegionalStack(Stack):
             target_group=self.web.target_group,
         )
         monitoring.watch_scaling_events(asg_name)
-        monitoring.watch_database(self.database.instance, replica=not names.is_primary)
+        monitoring.watch_database(database.instance, replica=database.is_replica)
         monitoring.watch_loader(self.loader.function, self.loader.dead_letter_queue)
-        if names.is_primary:
+        if replication is not None:
             monitoring.watch_replication(
-                source_bucket=names.data_bucket,
-                destination_bucket=names.other.data_bucket,
-                rule_id="ToOtherRegion",
+                source_bucket=replication.source_bucket,
+                destination_bucket=replication.destination_bucket,
+                rule_id=replication.rule_id,
             )
         if names.region == ROUTE53_METRICS_REGION:
-            monitoring.watch_health_check(
-                names.role,
-                self.failover.health_check.health_check_id,
-                f"Route 53 sees {names.region} ({names.role}) as unhealthy: "
-                "traffic fails over away from it",
-            )
-            other = names.other
-            self.region_watch = RegionWatch(
-                self,
-                "OtherRegionWatch",
-                dns=config.dns,
-                region=other.region,
-                https=self.web.uses_tls,
-            )
-            monitoring.watch_health_check(
-                other.role,
-                self.region_watch.health_check.health_check_id,
-                f"Route 53 sees {other.region} ({other.role}) as unhealthy",
-                notify=config.monitoring.notify_other_region_health,
-            )
+            self._watch_both_health_checks(stack, monitoring)
         monitoring.add_dashboard()
         return monitoring
 
-    def _outputs(self) -> None:
-        label = "Primary" if self.names.is_primary else "Secondary"
-        region = label.lower()
-        outputs = {
+    def _watch_both_health_checks(self, stack: Stack, monitoring: Monitoring) -> None:
+        """Route 53 publishes health-check metrics in us-east-1 only: the stack there alarms
+        on its own check and, through a check of its own, on the other region's."""
+        names, other = self.names, self.names.other
+        config = names.config
+        monitoring.watch_health_check(
+            names.label,
+            self.failover.health_check.health_check_id,
+            f"Route 53 sees {names.region} ({names.role}) as unhealthy: "
+            "traffic fails over away from it",
+        )
+        self.region_watch = RegionWatch(
+            stack,
+            "OtherRegionWatch",
+            dns=config.dns,
+            region=other.region,
+            https=self.web.uses_tls,
+        )
+        monitoring.watch_health_check(
+            other.label,
+            self.region_watch.health_check.health_check_id,
+            f"Route 53 sees {other.region} ({other.role}) as unhealthy",
+            notify=config.monitoring.notify_other_region_health,
+        )
+
+    def outputs(self) -> Outputs:
+        """What every region reports, keyed without the slot prefix."""
+        region, database = self.names.slot.value, self.database
+        scheme = "https" if self.web.uses_tls else "http"
+        return {
             "VpcId": (self.network.vpc.vpc_id, f"VPC of the {region} region"),
             "LoadBalancerDnsName": (
                 self.web.load_balancer.load_balancer_dns_name,
@@ -286,39 +208,252 @@ class RegionalStack(Stack):
                 f"Route 53 health check of the {region} region",
             ),
             "RegionalUrl": (
-                f"{'https' if self.web.uses_tls else 'http'}://{self.failover.regional_name}/",
+                f"{scheme}://{self.failover.regional_name}/",
                 f"Reaches the {region} region directly",
             ),
             "DatabaseEndpoint": (
-                self.database.instance.db_instance_endpoint_address,
-                f"MySQL endpoint in the {region} region"
-                + ("" if self.names.is_primary else " (read replica)"),
+                database.instance.db_instance_endpoint_address,
+                f"MySQL endpoint of the {region} region's {database.title}",
             ),
-            "DatabaseArn": (self.names.db_instance_arn, f"ARN of the {region} MySQL instance"),
+            "DatabaseArn": (
+                self.names.db_instance_arn,
+                f"ARN of the {region} region's {database.title}",
+            ),
             "LoaderFunctionName": (
                 self.loader.function.function_name,
-                f"S3 -> MySQL loader in the {region} region",
+                f"S3 -> MySQL loader in the {region} region ({self.names.role})",
             ),
             "LoaderDeadLetterQueueUrl": (
                 self.loader.dead_letter_queue.queue_url,
                 "Events the loader failed on after every retry",
             ),
-            "AlarmTopicArn": (self.alarm_topic.topic.topic_arn, "Every alarm notifies this topic"),
+            "AlarmTopicArn": (
+                self.alarm_topic.topic.topic_arn,
+                "Every alarm notifies this topic",
+            ),
         }
-        if self.names.is_primary:
-            outputs |= {
-                "DataBucketName": (self.data_bucket.bucket_name, "Data bucket (replicated)"),
-                "LogBucketName": (self.storage.log_bucket.bucket_name, "Access-log bucket"),
-                "BackupVaultArn": (self.backup_vault.vault.backup_vault_arn, "Backup vault"),
-                "DataKeyArn": (self.data_key.key_arn, "KMS key for data at rest"),
-            }
-        for key, (value, description) in outputs.items():
-            CfnOutput(self, f"{label}{key}", value=value, description=description)
-        if self.names.is_primary:
-            scheme = "https" if self.web.uses_tls else "http"
-            CfnOutput(
-                self,
-                "ApplicationUrl",
-                value=f"{scheme}://{self.config.dns.fqdn}/",
-                description="The failover URL (Route 53 serves the healthy region)",
-            )
+
+
+def _loader(
+    stack: Stack,
+    names: Names,
+    key: kms.IKey,
+    network: Network,
+    database: RegionDatabase,
+    incoming: IncomingObjects,
+) -> LoaderFunction:
+    config = names.config
+    instance = database.instance.node.default_child
+    assert isinstance(instance, rds.CfnDBInstance)
+    return LoaderFunction(
+        stack,
+        "Loader",
+        names=names,
+        settings=config.loader,
+        vpc=network.vpc,
+        incoming=incoming,
+        database=LoaderDatabase(
+            host=database.instance.db_instance_endpoint_address,
+            port=config.database.port,
+            name=config.database.database_name,
+            resource_id=instance.attr_dbi_resource_id,
+            security_group=database.security_group,
+            master_secret_name=names.master_secret,
+            master_secret_arn_pattern=names.master_secret_arn_pattern,
+        ),
+        key=key,
+        log_retention=log_retention(config),
+        removal_policy=removal_policy(config),
+    )
+
+
+def _hosted_zone_id(stack: Stack, config: TapStackConfig) -> str:
+    """The zone the records go into, by ID: the configured one, else a parameter.
+
+    The dns stack's zone ID is known only once it exists, and this stack may not
+    import it (the secondary region is another region, and either region must deploy
+    while the other is down). The deployer passes the dns stack's ``HostedZoneId``
+    output as this parameter; CloudFormation keeps it for later updates, and the
+    parameter type makes it check that the zone exists.
+    """
+    if config.dns.hosted_zone_id is not None:
+        return config.dns.hosted_zone_id
+    parameter = CfnParameter(
+        stack,
+        HOSTED_ZONE_ID,
+        type="AWS::Route53::HostedZone::Id",
+        description=f"ID of the public hosted zone {config.dns.domain_name} "
+        f"(output HostedZoneId of the {stack_name(config, 'dns')} stack)",
+    )
+    return parameter.value_as_string
+
+
+def _network(stack: Stack, names: Names, key: kms.IKey) -> Network:
+    config = names.config
+    return Network(
+        stack,
+        "Network",
+        cidr=names.settings.vpc_cidr,
+        nat_gateways=names.settings.nat_gateways,
+        interface_endpoints=config.interface_endpoints,
+        flow_log_key=key,
+        flow_log_group_name=f"/{names.prefix}/{names.region}/vpc-flow-logs",
+        flow_log_retention=log_retention(config),
+        removal_policy=removal_policy(config),
+    )
+
+
+def _add_outputs(stack: Stack, names: Names, outputs: Outputs) -> None:
+    """One output per entry, its key prefixed with the slot (``Primary``/``Secondary``)."""
+    label = names.slot.value.capitalize()
+    for key, (value, description) in outputs.items():
+        CfnOutput(stack, f"{label}{key}", value=value, description=description)
+
+
+class PrimaryRegionStack(Stack):
+    """The primary region, the writer: its own data key and buckets (replicating to the
+    secondary region), the writer database with its daily backup plan (copies to the
+    secondary region's vault), and the :class:`RegionalPlatform`.
+
+    Attributes:
+        config, names: the configuration and this region's names.
+        data_key: the region's KMS key.
+        storage: the data and access-log buckets.
+        network: the VPC.
+        database: the writer database.
+        backup_vault, backup_plan: the region's vault and the daily plan.
+        platform: web tier, loader, failover record, monitoring.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: TapStackConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.names = names = Names(config, config.primary.region)
+        require_role(names, Role.WRITER, "the writer database")
+        policy = removal_policy(config)
+        self.data_key: kms.IKey = DataKey(self, "DataKey", names=names, removal_policy=policy).key
+        self.network = _network(self, names, self.data_key)
+        self.storage = DataBuckets(
+            self,
+            "Storage",
+            names=names,
+            settings=config.storage,
+            key=self.data_key,
+            removal_policy=policy,
+            replicate_to=names.other,
+        )
+        self.database = WriterDatabase(
+            self,
+            "Database",
+            vpc=self.network.vpc,
+            settings=config.database,
+            names=names,
+            key=self.data_key,
+            log_retention=log_retention(config),
+            removal_policy=policy,
+        )
+        self.backup_vault, self.backup_plan = self._backup()
+        self.platform = RegionalPlatform(
+            self,
+            names=names,
+            key=self.data_key,
+            network=self.network,
+            database=self.database,
+            incoming=self.storage,
+            replication=self.storage.replication,
+        )
+        if self.storage.log_bucket.policy is not None:
+            # The ALB checks that it may write its logs when they are switched on.
+            self.platform.web.load_balancer.node.add_dependency(self.storage.log_bucket.policy)
+        self._outputs()
+
+    def _backup(self) -> tuple[BackupVault, BackupPlan]:
+        """The region's vault, and the writer database's daily plan copying to the other's."""
+        names = self.names
+        vault = BackupVault(
+            self,
+            "Backup",
+            names=names,
+            key=self.data_key,
+            removal_policy=removal_policy(self.config),
+        )
+        plan = BackupPlan(
+            self,
+            "BackupPlan",
+            names=names,
+            settings=self.config.backup,
+            vault=vault.vault,
+            copy_to=names.other,
+            resources=[
+                backup.BackupResource.from_rds_database_instance(self.database.instance),
+                backup.BackupResource.from_arn(self.storage.bucket.bucket_arn),
+            ],
+        )
+        return vault, plan
+
+    def _outputs(self) -> None:
+        outputs = self.platform.outputs() | {
+            "DataBucketName": (self.storage.bucket.bucket_name, "Data bucket (replicated)"),
+            "LogBucketName": (self.storage.log_bucket.bucket_name, "Access-log bucket"),
+            "BackupVaultArn": (self.backup_vault.vault.backup_vault_arn, "Backup vault"),
+            "DataKeyArn": (self.data_key.key_arn, "KMS key for data at rest"),
+        }
+        _add_outputs(self, self.names, outputs)
+        scheme = "https" if self.platform.web.uses_tls else "http"
+        CfnOutput(
+            self,
+            "ApplicationUrl",
+            value=f"{scheme}://{self.config.dns.fqdn}/",
+            description="The failover URL (Route 53 serves the healthy region)",
+        )
+
+
+class SecondaryRegionStack(Stack):
+    """The secondary region, the standby: the read replica of the writer database and
+    the :class:`RegionalPlatform`. Its data key, buckets and vault belong to the
+    secondary-storage stack (deployed first): the key is read by name from SSM, the
+    data bucket is named.
+
+    Attributes:
+        config, names: the configuration and this region's names.
+        data_key: the region's KMS key (owned by the secondary-storage stack).
+        storage: the data bucket, as a later stack sees it.
+        network: the VPC.
+        database: the read replica.
+        platform: web tier, loader, failover record, monitoring.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: TapStackConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.names = names = Names(config, config.secondary.region)
+        require_role(names, Role.STANDBY, "a read replica")
+        # Owned by the secondary-storage stack; read by name at deploy time.
+        key_arn = ssm.StringParameter.value_for_string_parameter(self, data_key_parameter(names))
+        self.data_key: kms.IKey = kms.Key.from_key_arn(self, "DataKey", key_arn)
+        self.network = _network(self, names, self.data_key)
+        self.storage = SharedDataBucket(names)
+        self.database = ReadReplica(
+            self,
+            "Database",
+            vpc=self.network.vpc,
+            settings=config.database,
+            names=names,
+            source=names.other,
+            key=self.data_key,
+            log_retention=log_retention(config),
+            removal_policy=removal_policy(config),
+        )
+        self.platform = RegionalPlatform(
+            self,
+            names=names,
+            key=self.data_key,
+            network=self.network,
+            database=self.database,
+            incoming=self.storage,
+        )
+        _add_outputs(self, names, self.platform.outputs())

@@ -1,5 +1,5 @@
-"""The secondary region's storage, deployed before the primary region: the
-primary's S3 replication and backup copies need somewhere to land."""
+"""The secondary region's storage, deployed before the primary region: the writer
+region's S3 replication and backup copies need somewhere to land."""
 
 from __future__ import annotations
 
@@ -39,7 +39,6 @@ class SecondaryStorageStack(Stack):
             settings=config.storage,
             key=self.data_key.key,
             removal_policy=policy,
-            eventbridge=True,
         )
         self.backup_vault = BackupVault(
             self, "Backup", names=names, key=self.data_key.key, removal_policy=policy

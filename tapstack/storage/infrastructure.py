@@ -2,23 +2,71 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 from aws_cdk import Duration, RemovalPolicy, Stack, region_info
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from tapstack.compliance import acknowledge
 from tapstack.config import StorageConfig
+from tapstack.loader.runtime.contract import INCOMING_PREFIX, SUFFIXES
 from tapstack.naming import Names
 from tapstack.removal import retains
 
-#: Where the loader picks up work, and where it writes what it could not load.
-INCOMING_PREFIX = "incoming/"
-REJECTED_PREFIX = "rejected/"
-QUARANTINE_PREFIX = "quarantine/"
+__all__ = [
+    "ALB_LOG_PREFIX",
+    "INCOMING_PREFIX",
+    "REPLICATION_RULE_ID",
+    "DataBuckets",
+    "DataKey",
+    "IncomingObjects",
+    "Replication",
+    "SharedDataBucket",
+]
+
 #: Where the load balancer's access logs land in the log bucket.
 ALB_LOG_PREFIX = "alb"
+#: The data bucket's one replication rule (S3 names its metrics by it).
+REPLICATION_RULE_ID = "ToOtherRegion"
+
+
+class IncomingObjects(Protocol):
+    """The data bucket as the loader sees it: its name, and how Object Created events
+    under ``incoming/`` reach a function. :class:`DataBuckets` (bucket in the loader's
+    stack) and :class:`SharedDataBucket` (bucket of an earlier stack) provide it."""
+
+    @property
+    def bucket_name(self) -> str:
+        """The bucket's literal name (never a token: IAM statements are built from it)."""
+        ...
+
+    def trigger(
+        self, scope: Construct, function: lambda_.IFunction, *, dead_letter_queue: sqs.IQueue
+    ) -> None:
+        """Invoke ``function`` for every object created under ``incoming/`` with a loadable
+        suffix; helper resources are created in ``scope``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Replication:
+    """A replication rule of a data bucket, as S3's CloudWatch metrics name it."""
+
+    source_bucket: str
+    destination_bucket: str
+    rule_id: str = REPLICATION_RULE_ID
+
+
+def _event_bridge_on() -> s3.CfnBucket.EventBridgeConfigurationProperty:
+    return s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
 
 
 class DataKey(Construct):
@@ -97,19 +145,20 @@ class DataBuckets(Construct):
 
     Data bucket: deterministic name, versioned, SSE-KMS with bucket keys, SSL
     only, no public access, no ACLs, lifecycle for old versions and abandoned
-    uploads, server access logs delivered through a bucket policy.
+    uploads, server access logs delivered through a bucket policy, and its events
+    delivered to EventBridge (see ``_notifications``).
 
-    Pass ``replicate_to`` (the other region's names) in the primary region to
-    replicate every object, delete markers included, with Replication Time
-    Control, encrypting replicas with the other region's key. ``eventbridge``
-    sends the bucket's events to EventBridge (how the secondary region's
-    loader, in a later stack, is triggered).
+    Pass ``replicate_to`` (the other region's names) to replicate every object,
+    delete markers included, with Replication Time Control, encrypting replicas
+    with the other region's key.
 
     Attributes:
         bucket: the data bucket.
+        bucket_name: its literal name.
         log_bucket: the access-log bucket (SSE-S3: S3 and ALB log delivery
             cannot write to SSE-KMS buckets).
-        replication_role: the role S3 replication assumes, when replicating.
+        replication: the replication rule, or ``None`` when the bucket does not replicate.
+        replication_role: the role S3 replication assumes, or ``None``.
     """
 
     def __init__(
@@ -122,10 +171,32 @@ class DataBuckets(Construct):
         key: kms.IKey,
         removal_policy: RemovalPolicy,
         replicate_to: Names | None = None,
-        eventbridge: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_bucket = s3.Bucket(
+        self.bucket_name = names.data_bucket
+        self.log_bucket = self._log_bucket(names, settings, removal_policy)
+        self.replication: Replication | None = None
+        self.replication_role: iam.Role | None = None
+        replication_rules = None
+        if replicate_to is not None:
+            self.replication = Replication(names.data_bucket, replicate_to.data_bucket)
+            self.replication_role = self._replication_role(names, replicate_to, key)
+            replication_rules = [self._replication_rule(replicate_to)]
+            self._acknowledge_replication_role(names, replicate_to)
+        self.bucket = self._data_bucket(names, settings, key, removal_policy, replication_rules)
+        if replicate_to is None:
+            acknowledge(
+                self.bucket,
+                "NIST.800.53.R5-S3BucketReplicationEnabled",
+                "This bucket is the destination of the writer region's replication; "
+                "replicating back is a step of the failback runbook, not the steady state",
+            )
+        self._notifications()
+
+    def _log_bucket(
+        self, names: Names, settings: StorageConfig, removal_policy: RemovalPolicy
+    ) -> s3.Bucket:
+        log_bucket = s3.Bucket(
             self,
             "LogBucket",
             bucket_name=names.log_bucket,
@@ -144,42 +215,43 @@ class DataBuckets(Construct):
             ],
             removal_policy=removal_policy,
         )
-
-        self._allow_alb_access_logs(names)
+        self._allow_alb_access_logs(log_bucket, names)
         acknowledge(
-            self.log_bucket,
+            log_bucket,
             "NIST.800.53.R5-S3DefaultEncryptionKMS",
             "S3 server access logs and ALB access logs can only be delivered to buckets "
             "encrypted with SSE-S3, not SSE-KMS",
         )
         acknowledge(
-            self.log_bucket,
+            log_bucket,
             "NIST.800.53.R5-S3BucketReplicationEnabled",
             "Access logs describe this region's own traffic; each region keeps its own, and "
             "copying them elsewhere adds no resilience to the platform's data",
         )
+        return log_bucket
 
-        self.replication_role: iam.Role | None = None
-        replication_rules = None
-        if replicate_to is not None:
-            self.replication_role = self._replication_role(names, replicate_to, key)
-            replication_rules = [
-                s3.ReplicationRule(
-                    id="ToOtherRegion",
-                    priority=1,
-                    destination=s3.Bucket.from_bucket_name(
-                        self, "ReplicaBucket", replicate_to.data_bucket
-                    ),
-                    # An alias ARN works here: S3 resolves it in the destination region.
-                    kms_key=kms.Key.from_key_arn(self, "ReplicaKey", replicate_to.kms_alias_arn),
-                    sse_kms_encrypted_objects=True,
-                    delete_marker_replication=True,
-                    replication_time_control=s3.ReplicationTimeValue.FIFTEEN_MINUTES,
-                    metrics=s3.ReplicationTimeValue.FIFTEEN_MINUTES,
-                )
-            ]
+    def _replication_rule(self, destination: Names) -> s3.ReplicationRule:
+        return s3.ReplicationRule(
+            id=REPLICATION_RULE_ID,
+            priority=1,
+            destination=s3.Bucket.from_bucket_name(self, "ReplicaBucket", destination.data_bucket),
+            # An alias ARN works here: S3 resolves it in the destination region.
+            kms_key=kms.Key.from_key_arn(self, "ReplicaKey", destination.kms_alias_arn),
+            sse_kms_encrypted_objects=True,
+            delete_marker_replication=True,
+            replication_time_control=s3.ReplicationTimeValue.FIFTEEN_MINUTES,
+            metrics=s3.ReplicationTimeValue.FIFTEEN_MINUTES,
+        )
 
-        self.bucket = s3.Bucket(
+    def _data_bucket(
+        self,
+        names: Names,
+        settings: StorageConfig,
+        key: kms.IKey,
+        removal_policy: RemovalPolicy,
+        replication_rules: list[s3.ReplicationRule] | None,
+    ) -> s3.Bucket:
+        return s3.Bucket(
             self,
             "DataBucket",
             bucket_name=names.data_bucket,
@@ -207,25 +279,67 @@ class DataBuckets(Construct):
             replication_rules=replication_rules,
             removal_policy=removal_policy,
         )
-        if replicate_to is None:
-            acknowledge(
-                self.bucket,
-                "NIST.800.53.R5-S3BucketReplicationEnabled",
-                "This bucket is the destination of the primary bucket's replication; "
-                "replicating back is a step of the failback runbook, not the steady state",
+
+    @property
+    def _cfn_bucket(self) -> s3.CfnBucket:
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        return cfn_bucket
+
+    def _notifications(
+        self, lambda_configurations: list[s3.CfnBucket.LambdaConfigurationProperty] | None = None
+    ) -> None:
+        """EventBridge delivery is on for every data bucket: a loader in a later stack is
+        triggered through it, and AWS Backup of S3 turns it on for the buckets it protects
+        anyway (declaring it keeps the template and the bucket in agreement).
+
+        L1: the L2 ``event_bridge_enabled`` and ``add_event_notification`` are implemented
+        by a custom resource, which TapStack keeps out of its templates."""
+        self._cfn_bucket.notification_configuration = (
+            s3.CfnBucket.NotificationConfigurationProperty(
+                event_bridge_configuration=_event_bridge_on(),
+                lambda_configurations=lambda_configurations,
             )
-        else:
-            assert self.replication_role is not None
-            self._acknowledge_replication_role(names, replicate_to)
-        if eventbridge:
-            # L1: the L2 ``event_bridge_enabled`` is implemented by a custom resource.
-            cfn_bucket = self.bucket.node.default_child
-            assert isinstance(cfn_bucket, s3.CfnBucket)
-            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
-                    event_bridge_enabled=True
+        )
+
+    def trigger(
+        self, scope: Construct, function: lambda_.IFunction, *, dead_letter_queue: sqs.IQueue
+    ) -> None:
+        """A function in this bucket's stack is notified by the bucket itself: one
+        ``s3:ObjectCreated:*`` notification per suffix, and the permission S3 needs to
+        invoke it. (Failed asynchronous invocations reach ``dead_letter_queue`` through the
+        function's own dead-letter setting.)"""
+        del dead_letter_queue
+        permission = lambda_.CfnPermission(
+            scope,
+            "S3InvokePermission",
+            action="lambda:InvokeFunction",
+            function_name=function.function_arn,
+            principal="s3.amazonaws.com",
+            source_arn=f"arn:aws:s3:::{self.bucket_name}",
+            source_account=Stack.of(scope).account,
+        )
+        self._notifications(
+            [
+                s3.CfnBucket.LambdaConfigurationProperty(
+                    event="s3:ObjectCreated:*",
+                    function=function.function_arn,
+                    filter=s3.CfnBucket.NotificationFilterProperty(
+                        s3_key=s3.CfnBucket.S3KeyFilterProperty(
+                            rules=[
+                                s3.CfnBucket.FilterRuleProperty(
+                                    name="prefix", value=INCOMING_PREFIX
+                                ),
+                                s3.CfnBucket.FilterRuleProperty(name="suffix", value=suffix),
+                            ]
+                        )
+                    ),
                 )
-            )
+                for suffix in SUFFIXES
+            ]
+        )
+        # S3 checks that it may invoke the function when the configuration is set.
+        self._cfn_bucket.node.add_dependency(permission)
 
     def _acknowledge_replication_role(self, names: Names, destination: Names) -> None:
         role = self.replication_role
@@ -251,7 +365,8 @@ class DataBuckets(Construct):
         for finding, reason in findings.items():
             acknowledge(role, finding, reason)
 
-    def _allow_alb_access_logs(self, names: Names) -> None:
+    @staticmethod
+    def _allow_alb_access_logs(log_bucket: s3.Bucket, names: Names) -> None:
         """Let Elastic Load Balancing deliver the region's ALB access logs under ``alb/``.
 
         Written here rather than by the ALB construct because, in the secondary
@@ -263,86 +378,126 @@ class DataBuckets(Construct):
             if elb_account
             else iam.ServicePrincipal("logdelivery.elasticloadbalancing.amazonaws.com")
         )
-        self.log_bucket.add_to_resource_policy(
+        log_bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AlbAccessLogDelivery",
                 principals=[principal],
                 actions=["s3:PutObject"],
                 resources=[
-                    f"{self.log_bucket.bucket_arn}/{ALB_LOG_PREFIX}/AWSLogs/{names.config.account}/*"
+                    f"{log_bucket.bucket_arn}/{ALB_LOG_PREFIX}/AWSLogs/{names.config.account}/*"
                 ],
             )
         )
 
     def _replication_role(self, names: Names, destination: Names, key: kms.IKey) -> iam.Role:
-        """The replication role, written out so that every grant is exact.
-
-        The destination key lives in another region and stack; IAM cannot
-        grant on its alias ARN, so the statement names the region's keys
-        narrowed to the one carrying the alias.
-        """
+        """The replication role, written out so that every grant is exact."""
         role = iam.Role(
             self,
             "ReplicationRole",
             assumed_by=iam.ServicePrincipal("s3.amazonaws.com"),
             description=f"S3 replication {names.region} -> {destination.region}",
         )
-        source_arn = names.data_bucket_arn
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadSourceConfiguration",
-                actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                resources=[source_arn],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadSourceVersions",
-                actions=[
-                    "s3:GetObjectVersionForReplication",
-                    "s3:GetObjectVersionAcl",
-                    "s3:GetObjectVersionTagging",
-                    "s3:GetObjectRetention",
-                    "s3:GetObjectLegalHold",
-                ],
-                resources=[f"{source_arn}/*"],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteReplicas",
-                actions=["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-                resources=[f"{destination.data_bucket_arn}/*"],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DecryptSource",
-                actions=["kms:Decrypt"],
-                resources=[key.key_arn],
-                conditions={
-                    "StringLike": {
-                        "kms:EncryptionContext:aws:s3:arn": [f"{source_arn}/*", source_arn]
-                    },
-                    "StringEquals": {"kms:ViaService": f"s3.{names.region}.amazonaws.com"},
-                },
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EncryptReplicas",
-                actions=["kms:Encrypt", "kms:GenerateDataKey"],
-                resources=[destination.kms_any_key_arn],
-                conditions={
-                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": destination.kms_alias},
-                    "StringLike": {
-                        "kms:EncryptionContext:aws:s3:arn": [
-                            f"{destination.data_bucket_arn}/*",
-                            destination.data_bucket_arn,
-                        ]
-                    },
-                    "StringEquals": {"kms:ViaService": f"s3.{destination.region}.amazonaws.com"},
-                },
-            )
-        )
+        for statement in _replication_statements(names, destination, key):
+            role.add_to_policy(statement)
         return role
+
+
+def _replication_statements(
+    source: Names, destination: Names, key: kms.IKey
+) -> list[iam.PolicyStatement]:
+    """Read the source's versions, write the destination's replicas, and use each key.
+
+    The destination key lives in another region and stack; IAM cannot grant on its alias
+    ARN, so the last statement names the region's keys narrowed to the one carrying the
+    alias.
+    """
+    source_arn = source.data_bucket_arn
+    replicas_arn = destination.data_bucket_arn
+    return [
+        iam.PolicyStatement(
+            sid="ReadSourceConfiguration",
+            actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
+            resources=[source_arn],
+        ),
+        iam.PolicyStatement(
+            sid="ReadSourceVersions",
+            actions=[
+                "s3:GetObjectVersionForReplication",
+                "s3:GetObjectVersionAcl",
+                "s3:GetObjectVersionTagging",
+                "s3:GetObjectRetention",
+                "s3:GetObjectLegalHold",
+            ],
+            resources=[f"{source_arn}/*"],
+        ),
+        iam.PolicyStatement(
+            sid="WriteReplicas",
+            actions=["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+            resources=[f"{replicas_arn}/*"],
+        ),
+        iam.PolicyStatement(
+            sid="DecryptSource",
+            actions=["kms:Decrypt"],
+            resources=[key.key_arn],
+            conditions={
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [f"{source_arn}/*", source_arn]},
+                "StringEquals": {"kms:ViaService": f"s3.{source.region}.amazonaws.com"},
+            },
+        ),
+        iam.PolicyStatement(
+            sid="EncryptReplicas",
+            actions=["kms:Encrypt", "kms:GenerateDataKey"],
+            resources=[destination.kms_any_key_arn],
+            conditions={
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": destination.kms_alias},
+                "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": [f"{replicas_arn}/*", replicas_arn]
+                },
+                "StringEquals": {"kms:ViaService": f"s3.{destination.region}.amazonaws.com"},
+            },
+        ),
+    ]
+
+
+class SharedDataBucket:
+    """The region's data bucket as seen from a later stack of the same region (the
+    secondary-storage stack owns the secondary region's bucket): named, not imported.
+
+    Its loader is triggered through EventBridge, which :class:`DataBuckets` turns on for
+    every data bucket; a direct notification would need the function to exist before the
+    bucket's stack.
+
+    Attributes:
+        bucket_name: the bucket's literal name.
+    """
+
+    def __init__(self, names: Names) -> None:
+        self.bucket_name = names.data_bucket
+
+    def trigger(
+        self, scope: Construct, function: lambda_.IFunction, *, dead_letter_queue: sqs.IQueue
+    ) -> None:
+        """An EventBridge rule for the bucket's Object Created events under ``incoming/``."""
+        rule = events.Rule(
+            scope,
+            "ObjectCreatedRule",
+            description=f"{self.bucket_name}: objects created under {INCOMING_PREFIX}",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [self.bucket_name]},
+                    "object": {
+                        "key": [{"wildcard": f"{INCOMING_PREFIX}*{suffix}"} for suffix in SUFFIXES]
+                    },
+                },
+            ),
+        )
+        rule.add_target(
+            targets.LambdaFunction(
+                function,
+                dead_letter_queue=dead_letter_queue,
+                retry_attempts=2,
+                max_event_age=Duration.hours(6),
+            )
+        )

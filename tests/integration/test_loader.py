@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tapstack.naming import Slot
 from tests.integration.support import Region, Subnets, Target
 
 pytestmark = pytest.mark.integration
@@ -37,8 +38,10 @@ def test_loader_may_be_invoked_by_its_trigger(region: Region) -> None:
         region.client("lambda").get_policy(FunctionName=region.names.loader_function)["Policy"]
     )
     principals = {s["Principal"]["Service"] for s in policy["Statement"]}
-    # The primary's bucket notifies the function; the secondary's rule invokes it.
-    expected = "s3.amazonaws.com" if region.names.is_primary else "events.amazonaws.com"
+    # The primary stack's own bucket notifies the function; in the secondary region the
+    # bucket belongs to the secondary-storage stack, and an EventBridge rule invokes it.
+    in_same_stack = region.names.slot is Slot.PRIMARY
+    expected = "s3.amazonaws.com" if in_same_stack else "events.amazonaws.com"
     assert expected in principals, policy
     for statement in policy["Statement"]:
         if statement["Principal"]["Service"] == "s3.amazonaws.com":

@@ -1,6 +1,7 @@
 """The loader's infrastructure in both regions: a function on the newest
 Python runtime in the private subnets, reached by the bucket's own
-notifications (primary) or EventBridge (secondary), with least privilege."""
+notifications (bucket in the same stack) or EventBridge (bucket in an earlier
+stack), with least privilege, configured under the runtime's contract."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from tapstack.loader.runtime import contract
 from tests.support import Synthesized
 
 REGIONS = [("primary", "us-east-1"), ("secondary", "us-west-2")]
+ROLES = [("primary", "writer"), ("secondary", "standby")]
 
 
 def _function(synth: Synthesized, kind: str) -> dict[str, Any]:
@@ -33,7 +36,7 @@ def test_function_runs_the_newest_python_in_the_private_subnets(
     fn = _function(synth, kind)
     assert fn["FunctionName"] == f"tapstack-prod-loader-{region}"
     assert fn["Runtime"] == "python3.14"
-    assert fn["Handler"] == "loader.handler.handler"
+    assert fn["Handler"] == contract.HANDLER == "loader.handler.handler"
     assert fn["MemorySize"] == 1769 and fn["Timeout"] == 300
     # Nothing reserved by default: new accounts (limit 10) cannot reserve any.
     assert "ReservedConcurrentExecutions" not in fn
@@ -41,6 +44,17 @@ def test_function_runs_the_newest_python_in_the_private_subnets(
     assert "private" in subnets and "public" not in subnets
     (group,) = fn["VpcConfig"]["SecurityGroupIds"]
     assert group["Fn::GetAtt"][0].startswith("LoaderSecurityGroup")
+
+
+@pytest.mark.parametrize(("kind", "role"), ROLES)
+def test_environment_uses_the_contracts_names_and_the_regions_role(
+    synth: Synthesized, kind: str, role: str
+) -> None:
+    env = _function(synth, kind)["Environment"]["Variables"]
+    contract_names = {v for k, v in vars(contract).items() if k.startswith("ENV_")}
+    assert set(env) <= contract_names, f"not in the contract: {set(env) - contract_names}"
+    assert env[contract.ENV_ROLE] == role
+    assert role in contract.ROLES
 
 
 @pytest.mark.parametrize(("kind", "region"), REGIONS)
@@ -177,7 +191,9 @@ def test_loader_security_group_reaches_only_the_database_and_https(
     assert "SecurityGroupIngress" not in groups[loader_id]["Properties"]
 
 
-def test_primary_bucket_notifies_the_function_itself_for_each_suffix(synth: Synthesized) -> None:
+def test_a_bucket_in_the_loaders_stack_notifies_the_function_for_each_suffix(
+    synth: Synthesized,
+) -> None:
     bucket_id, bucket = next(
         (k, v)
         for k, v in synth.resources("primary", "AWS::S3::Bucket").items()
@@ -194,7 +210,7 @@ def test_primary_bucket_notifies_the_function_itself_for_each_suffix(synth: Synt
         rules = {r["Name"]: r["Value"] for r in config["Filter"]["S3Key"]["Rules"]}
         assert rules["prefix"] == "incoming/"
         suffixes.add(rules["suffix"])
-    assert suffixes == {".jsonl", ".ndjson", ".json"}
+    assert suffixes == set(contract.SUFFIXES) == {".jsonl", ".ndjson", ".json"}
     permission_id, permission = next(
         iter(synth.resources("primary", "AWS::Lambda::Permission").items())
     )
@@ -207,7 +223,9 @@ def test_primary_bucket_notifies_the_function_itself_for_each_suffix(synth: Synt
     assert permission_id in bucket["DependsOn"], "S3 validates the permission when configuring"
 
 
-def test_secondary_loader_is_triggered_through_eventbridge(synth: Synthesized) -> None:
+def test_a_bucket_of_an_earlier_stack_triggers_the_loader_through_eventbridge(
+    synth: Synthesized,
+) -> None:
     rule = synth.one("secondary", "AWS::Events::Rule", "LoaderObjectCreatedRule")["Properties"]
     assert rule["EventPattern"]["source"] == ["aws.s3"]
     assert rule["EventPattern"]["detail-type"] == ["Object Created"]
@@ -215,6 +233,8 @@ def test_secondary_loader_is_triggered_through_eventbridge(synth: Synthesized) -
         "tapstack-prod-data-123456789012-us-west-2"
     ]
     assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["LoaderFunction8EC4C94F", "Arn"]}
+    patterns = rule["EventPattern"]["detail"]["object"]["key"]
+    assert patterns == [{"wildcard": f"incoming/*{suffix}"} for suffix in contract.SUFFIXES]
     bucket = next(
         v
         for v in synth.resources("secondary-storage", "AWS::S3::Bucket").values()

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tapstack.loader.runtime import contract
 from tests.support import Synthesized
 
 REGIONS = [("primary", "us-east-1"), ("secondary", "us-west-2")]
@@ -48,6 +49,16 @@ def test_dashboard_covers_traffic_errors_capacity_database_replication_and_loade
         assert metric in body, metric
     assert ("ReplicaLag" in body) == (kind == "secondary")
     assert ("ReplicationLatency" in body) == (kind == "primary")
+
+
+@pytest.mark.parametrize(("kind", "role"), [("primary", "writer"), ("secondary", "standby")])
+def test_loader_alarms_read_the_metrics_the_runtime_emits_under_the_regions_role(
+    synth: Synthesized, kind: str, role: str
+) -> None:
+    alarm = synth.one(kind, "AWS::CloudWatch::Alarm", "MonitoringLoaderQuarantined")["Properties"]
+    assert alarm["Namespace"] == contract.METRICS_NAMESPACE
+    assert alarm["MetricName"] == contract.METRIC_OBJECTS_QUARANTINED
+    assert alarm["Dimensions"] == [{"Name": contract.ROLE_DIMENSION, "Value": role}]
 
 
 @pytest.mark.parametrize(("kind", "_region"), REGIONS)

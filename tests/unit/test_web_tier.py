@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tapstack.web.infrastructure import SERVER_SOURCE, render_user_data
+from tapstack.naming import Role
+from tapstack.web.infrastructure import SERVER_SOURCE, ServerEnvironment, render_user_data
 from tests.support import Synthesized
 
 REGIONS = ["primary", "secondary"]
@@ -94,10 +95,8 @@ def test_rolling_updates_keep_in_service_below_max_as_cloudformation_requires() 
         vpc=vpc,
         vpc_cidr="10.0.0.0/16",
         settings=settings,
-        region="us-east-1",
-        role="primary",
-        project="x",
-        name_prefix="x-test",
+        server=ServerEnvironment(project="x", region="us-east-1", role=Role.WRITER),
+        acl_name="x-test-primary",
     )
     template = cdk.assertions.Template.from_stack(stack).to_json()
     asg = next(
@@ -232,7 +231,7 @@ def test_ssh_only_from_the_one_configured_address(synth_variant: Synthesized) ->
 
 @pytest.mark.parametrize(
     ("kind", "role", "region"),
-    [("primary", "primary", "us-east-1"), ("secondary", "standby", "us-west-2")],
+    [("primary", "writer", "us-east-1"), ("secondary", "standby", "us-west-2")],
 )
 def test_user_data_installs_the_web_server_under_systemd(
     synth: Synthesized, kind: str, role: str, region: str
@@ -257,34 +256,16 @@ def test_user_data_installs_the_web_server_under_systemd(
 
 
 def test_user_data_fits_the_ec2_limit_of_16_kb_before_encoding() -> None:
-    script = render_user_data(
-        region="us-east-1",
-        role="primary",
-        port=8080,
+    server = ServerEnvironment(
         project="tapstack",
+        region="us-east-1",
+        role=Role.WRITER,
         database_host="tapstack-prod-mysql-primary.abcdefghijkl.us-east-1.rds.amazonaws.com",
     )
+    script = render_user_data(server, port=8080)
     assert len(script.encode()) < 16 * 1024
 
 
-def test_user_data_rejects_an_unknown_role() -> None:
-    import aws_cdk as cdk
-    from aws_cdk import aws_ec2 as ec2
-
-    from tapstack.config import WebConfig
-    from tapstack.web.infrastructure import WebTier
-
-    stack = cdk.Stack(cdk.App(), "Scratch")
-    vpc = ec2.Vpc(stack, "Vpc", restrict_default_security_group=False)
-    with pytest.raises(ValueError, match="role must be 'primary' or 'standby', got 'leader'"):
-        WebTier(
-            stack,
-            "Web",
-            vpc=vpc,
-            vpc_cidr="10.0.0.0/16",
-            settings=WebConfig(),
-            region="us-east-1",
-            role="leader",
-            project="x",
-            name_prefix="x-test",
-        )
+def test_the_server_environment_rejects_an_unknown_role() -> None:
+    with pytest.raises(ValueError, match="role must be 'writer' or 'standby', got 'leader'"):
+        ServerEnvironment(project="x", region="us-east-1", role="leader")  # type: ignore[arg-type]

@@ -7,7 +7,9 @@
   (see ``bootstrap``).
 
 Clients, the TLS context and the loader (with its open database connection) are created on
-first use and reused by later invocations of the same execution environment.
+first use and reused by later invocations of the same execution environment. Every log line of
+an invocation carries its Lambda context and, as ``correlation_id``, the request id of the S3
+upload behind the event (Powertools' ``inject_lambda_context``).
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ from .bootstrap import run_bootstrap
 from .config import Settings
 from .connections import connection_factory, iam_token_provider, tls_context
 from .loader import Loader
-from .observability import JsonLogger, MetricsEmitter
+from .observability import loader_logger, loader_metrics
 
-__all__ = ["handler"]
+__all__ = ["CORRELATION_ID_PATH", "handler", "logger"]
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _lock = threading.Lock()
 _cache: dict[str, Any] = {}
+
+#: Module level, as ``inject_lambda_context`` needs; its level follows ``LOG_LEVEL`` once the
+#: settings are parsed.
+logger = loader_logger()
+#: The request id of the S3 upload: first record of a notification, or the EventBridge form.
+CORRELATION_ID_PATH = 'Records[0].responseElements."x-amz-request-id" || detail."request-id"'
 
 
 def _settings() -> Settings:
@@ -37,19 +45,13 @@ def _settings() -> Settings:
     return _cache["settings"]  # type: ignore[no-any-return]
 
 
-def _logger(settings: Settings) -> JsonLogger:
-    if "logger" not in _cache:
-        _cache["logger"] = JsonLogger(level=settings.log_level)
-    return _cache["logger"]  # type: ignore[no-any-return]
-
-
 def _tls() -> Any:
     if "tls" not in _cache:
         _cache["tls"] = tls_context()
     return _cache["tls"]
 
 
-def _loader(settings: Settings, logger: JsonLogger) -> Loader:
+def _loader(settings: Settings) -> Loader:
     if "loader" not in _cache:
         rds = boto3.client("rds", region_name=settings.region, config=_BOTO_CONFIG)
         connect = connection_factory(
@@ -75,7 +77,7 @@ def _loader(settings: Settings, logger: JsonLogger) -> Loader:
             batch_max_bytes=settings.batch_max_bytes,
             max_record_bytes=settings.max_record_bytes,
             logger=logger,
-            metrics=MetricsEmitter(logger, function_role=settings.function_role),
+            metrics=loader_metrics(settings.role),
         )
     return _cache["loader"]  # type: ignore[no-any-return]
 
@@ -124,11 +126,11 @@ def _bootstrap(settings: Settings) -> dict[str, Any]:
     )
 
 
+@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     with _lock:  # one invocation at a time per environment; guards the lazy cache
         settings = _settings()
-        logger = _logger(settings)
-        logger.context = {"requestId": getattr(context, "aws_request_id", None)}
+        logger.setLevel(settings.log_level)
         if isinstance(event, dict) and "tapstack_action" in event:
             action = event["tapstack_action"]
             if action != "bootstrap":
@@ -136,5 +138,5 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             result = _bootstrap(settings)
             logger.info("bootstrap finished", **result)
             return result
-        loader = _loader(settings, logger)
+        loader = _loader(settings)
         return loader.handle_event(event, lock_timeout=_lock_timeout(context, settings))

@@ -100,8 +100,17 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics
 from botocore.exceptions import ClientError
 
+from .contract import (
+    METRIC_DURATION,
+    METRIC_OBJECTS_QUARANTINED,
+    METRIC_OBJECTS_SKIPPED,
+    METRIC_ROWS_LOADED,
+    METRIC_ROWS_REJECTED,
+)
 from .database import (
     BatchWriter,
     Dialect,
@@ -125,7 +134,7 @@ from .formats import (
     iter_json_array,
     iter_json_lines,
 )
-from .observability import JsonLogger, MetricsEmitter
+from .observability import loader_logger, publish_object_metrics
 from .schema import EVENTS, RecordError, Table
 
 __all__ = [
@@ -240,7 +249,9 @@ class Loader:
 
     ``connect`` returns a new DB-API (pymysql) connection to the target database with
     autocommit off; the loader keeps one open and reuses it across invocations. ``s3`` is a
-    boto3 S3 client. Everything else has production defaults.
+    boto3 S3 client. ``logger`` defaults to ``observability.loader_logger()``; without
+    ``metrics`` (``observability.loader_metrics``) no metric is published. Everything else
+    has production defaults.
     """
 
     def __init__(
@@ -254,8 +265,8 @@ class Loader:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        logger: JsonLogger | None = None,
-        metrics: MetricsEmitter | None = None,
+        logger: Logger | None = None,
+        metrics: EphemeralMetrics | None = None,
         max_idle: float = MAX_IDLE_SECONDS,
         ping_timeout: float = PING_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -270,8 +281,8 @@ class Loader:
         self.chunk_size = chunk_size
         self.max_record_bytes = max_record_bytes
         self.lock_timeout = lock_timeout
-        self.log = logger or JsonLogger()
-        self.metrics = metrics or MetricsEmitter(self.log)
+        self.log = logger or loader_logger()
+        self.metrics = metrics
         self.max_idle = max_idle
         self.ping_timeout = ping_timeout
         self._clock = clock
@@ -674,18 +685,25 @@ class Loader:
 
     # ----------------------------------------------------------- metrics
     def _emit(self, result: ObjectResult) -> None:
-        """The per-object log line, which is also the EMF metrics document."""
-        self.metrics.emit(
+        """The per-object log line and, with ``metrics``, its EMF metrics document."""
+        fields = {k: v for k, v in asdict(result).items() if v is not None}
+        log = self.log.warning if result.status in _WARNINGS else self.log.info
+        log(_MESSAGES[result.status], **fields)
+        if self.metrics is None:
+            return
+        publish_object_metrics(
+            self.metrics,
             {
-                "RowsLoaded": result.rows_loaded,
-                "RowsRejected": result.rows_rejected,
-                "ObjectsSkipped": int(result.status in ("skipped", "superseded", "ignored")),
-                "ObjectsQuarantined": int(result.status == "quarantined"),
-                "DurationMs": result.duration_ms,
+                METRIC_ROWS_LOADED: result.rows_loaded,
+                METRIC_ROWS_REJECTED: result.rows_rejected,
+                METRIC_OBJECTS_SKIPPED: int(result.status in ("skipped", "superseded", "ignored")),
+                METRIC_OBJECTS_QUARANTINED: int(result.status == "quarantined"),
+                METRIC_DURATION: result.duration_ms,
             },
-            message=_MESSAGES[result.status],
-            level=_LEVELS.get(result.status, "INFO"),
-            **{k: v for k, v in asdict(result).items() if v is not None},
+            status=result.status,
+            bucket=result.bucket,
+            key=result.key,
+            version_id=result.version_id,
         )
 
 
@@ -697,7 +715,7 @@ _MESSAGES = {
     "partial": "object partly loaded: its version disappeared from S3",
     "ignored": "event record ignored",
 }
-_LEVELS = {"quarantined": "WARNING", "partial": "WARNING"}  # partial also logs an ERROR
+_WARNINGS = ("quarantined", "partial")  # partial also logs an ERROR
 
 
 def _version_token(other: OtherVersion) -> str:

@@ -6,10 +6,12 @@ Standard library only and Python 3.9 compatible (the system python3 of Amazon Li
 Configured only through environment variables:
 
     TAPSTACK_REGION              AWS region shown on the page (required)
-    TAPSTACK_ROLE                ``primary`` or ``standby`` (required; anything else exits 2)
+    TAPSTACK_ROLE                ``writer`` or ``standby`` (required; anything else exits 2)
     TAPSTACK_PROJECT             display name (default ``TapStack``)
-    TAPSTACK_BIND, _PORT         listen address (default ``0.0.0.0`` and ``8080``)
-    TAPSTACK_DB_HOST, _PORT      database endpoint probed for /health (port default 3306)
+    TAPSTACK_BIND                listen address (default ``0.0.0.0``)
+    TAPSTACK_PORT                listen port (default ``8080``)
+    TAPSTACK_DB_HOST             database endpoint probed for /health
+    TAPSTACK_DB_PORT             its port (default 3306)
     TAPSTACK_DB_TIMEOUT          time allowed for one whole probe, in seconds (default 2)
     TAPSTACK_DB_PROBE_INTERVAL   seconds between probes, +-20% jitter (default 5)
     TAPSTACK_DB_PROBE_USER       account the probe logs in as, with an empty password
@@ -83,7 +85,31 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-ROLES = ("primary", "standby")
+# The environment contract: tapstack/web/infrastructure.py writes these variables and imports
+# their names from here (this file ships alone, so it cannot import them from the package).
+ENV_REGION = "TAPSTACK_REGION"
+ENV_ROLE = "TAPSTACK_ROLE"
+ENV_PROJECT = "TAPSTACK_PROJECT"
+ENV_BIND = "TAPSTACK_BIND"
+ENV_PORT = "TAPSTACK_PORT"
+ENV_DB_HOST = "TAPSTACK_DB_HOST"
+ENV_DB_PORT = "TAPSTACK_DB_PORT"
+ENV_DB_TIMEOUT = "TAPSTACK_DB_TIMEOUT"
+ENV_DB_PROBE_INTERVAL = "TAPSTACK_DB_PROBE_INTERVAL"
+ENV_DB_PROBE_USER = "TAPSTACK_DB_PROBE_USER"
+ENV_DB_GRACE_SECONDS = "TAPSTACK_DB_GRACE_SECONDS"
+ENV_MAINTENANCE_FILE = "TAPSTACK_MAINTENANCE_FILE"
+ENV_INSTANCE_ID = "TAPSTACK_INSTANCE_ID"
+ENV_IMDS_URL = "TAPSTACK_IMDS_URL"
+#: Values of TAPSTACK_ROLE: what the region does today (as the loader's ROLE).
+#: Deep health (database, maintenance): Route 53 moves traffic between regions on it.
+HEALTH_PATH = "/health"
+#: Process liveness: the target group (and so Auto Scaling) replaces instances on it only.
+LIVENESS_PATH = "/livez"
+
+WRITER = "writer"
+STANDBY = "standby"
+ROLES = (WRITER, STANDBY)
 DB_PROBE_JITTER = 0.2  # each wait between probes is the interval +-20%
 # socket.timeout only became an alias of TimeoutError in Python 3.10.
 DISCONNECTS = (ConnectionError, socket.timeout)
@@ -100,7 +126,7 @@ _MYSQL_AUTH_PLUGIN = b"mysql_native_password"
 _MYSQL_COM_QUIT = b"\x01"
 
 
-class ConfigError(ValueError):
+class SettingsError(ValueError):
     """The environment does not describe a valid configuration."""
 
 
@@ -131,7 +157,7 @@ class Settings:
         def port(name: str, default: int) -> int:
             raw = get(name, str(default))
             if not raw.isdecimal() or int(raw) > 65535:
-                raise ConfigError(f"{name} must be a port number (0-65535), got {raw!r}")
+                raise SettingsError(f"{name} must be a port number (0-65535), got {raw!r}")
             return int(raw)
 
         def seconds(name: str, default: float, *, zero_ok: bool = False) -> float:
@@ -142,39 +168,37 @@ class Settings:
                 value = math.nan
             if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
                 kind = "a number of seconds >= 0" if zero_ok else "a positive number of seconds"
-                raise ConfigError(f"{name} must be {kind}, got {raw!r}")
+                raise SettingsError(f"{name} must be {kind}, got {raw!r}")
             return value
 
-        role, region = get("TAPSTACK_ROLE"), get("TAPSTACK_REGION")
+        role, region = get(ENV_ROLE), get(ENV_REGION)
         if role not in ROLES:
-            raise ConfigError(f"TAPSTACK_ROLE must be 'primary' or 'standby', got {role!r}")
+            raise SettingsError(f"{ENV_ROLE} must be {' or '.join(map(repr, ROLES))}, got {role!r}")
         if not region:
-            raise ConfigError("TAPSTACK_REGION must be set (for example us-east-1)")
-        probe_user = get("TAPSTACK_DB_PROBE_USER") or None
+            raise SettingsError(f"{ENV_REGION} must be set (for example us-east-1)")
+        probe_user = get(ENV_DB_PROBE_USER) or None
         if probe_user is not None and not (
             len(probe_user) <= 32 and probe_user.isascii() and probe_user.isprintable()
         ):
-            raise ConfigError(
-                f"TAPSTACK_DB_PROBE_USER must be a MySQL user name (printable ASCII, at most "
+            raise SettingsError(
+                f"{ENV_DB_PROBE_USER} must be a MySQL user name (printable ASCII, at most "
                 f"32 characters), got {probe_user!r}"
             )
         return cls(
             region=region,
             role=role,
-            project=get("TAPSTACK_PROJECT", cls.project),
-            port=port("TAPSTACK_PORT", cls.port),
-            bind=get("TAPSTACK_BIND", cls.bind),
-            db_host=get("TAPSTACK_DB_HOST") or None,
-            db_port=port("TAPSTACK_DB_PORT", cls.db_port),
-            db_timeout=seconds("TAPSTACK_DB_TIMEOUT", cls.db_timeout),
-            db_probe_interval=seconds("TAPSTACK_DB_PROBE_INTERVAL", cls.db_probe_interval),
+            project=get(ENV_PROJECT, cls.project),
+            port=port(ENV_PORT, cls.port),
+            bind=get(ENV_BIND, cls.bind),
+            db_host=get(ENV_DB_HOST) or None,
+            db_port=port(ENV_DB_PORT, cls.db_port),
+            db_timeout=seconds(ENV_DB_TIMEOUT, cls.db_timeout),
+            db_probe_interval=seconds(ENV_DB_PROBE_INTERVAL, cls.db_probe_interval),
             db_probe_user=probe_user,
-            db_grace_seconds=seconds(
-                "TAPSTACK_DB_GRACE_SECONDS", cls.db_grace_seconds, zero_ok=True
-            ),
-            maintenance_file=get("TAPSTACK_MAINTENANCE_FILE", cls.maintenance_file),
-            instance_id=get("TAPSTACK_INSTANCE_ID") or None,
-            imds_url=get("TAPSTACK_IMDS_URL", cls.imds_url).rstrip("/"),
+            db_grace_seconds=seconds(ENV_DB_GRACE_SECONDS, cls.db_grace_seconds, zero_ok=True),
+            maintenance_file=get(ENV_MAINTENANCE_FILE, cls.maintenance_file),
+            instance_id=get(ENV_INSTANCE_ID) or None,
+            imds_url=get(ENV_IMDS_URL, cls.imds_url).rstrip("/"),
         )
 
 
@@ -475,10 +499,10 @@ class Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         if path == "/":
             self._send(200, "text/html; charset=utf-8", self._page().encode("utf-8"))
-        elif path == "/health":
+        elif path == HEALTH_PATH:
             code, report = self._health()
             self._send(code, "application/json", json.dumps(report).encode("utf-8"))
-        elif path == "/livez":
+        elif path == LIVENESS_PATH:
             alive = {"status": "alive", "instance_id": self.server.instance_id}
             self._send(200, "application/json", json.dumps(alive).encode("utf-8"))
         else:
@@ -558,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         server = make_server(settings)
-    except ConfigError as exc:
+    except SettingsError as exc:
         print(f"tapstack server: configuration error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

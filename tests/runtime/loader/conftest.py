@@ -28,7 +28,7 @@ from moto import mock_aws
 
 from tapstack.loader.runtime.bootstrap import PasswordAuthentication, bootstrap_database
 from tapstack.loader.runtime.loader import Loader
-from tapstack.loader.runtime.observability import JsonLogger
+from tapstack.loader.runtime.observability import loader_logger
 from tapstack_lab.mariadb import LocalMariaDB
 from tests.runtime.loader.loader_support import (
     BUCKET,
@@ -95,7 +95,7 @@ def make_loader(database: ScratchDatabase, s3: Any) -> Iterator[Callable[..., Ca
         options: dict[str, Any] = {
             "connect": database.loader_connect(),
             "s3": s3,
-            "logger": JsonLogger(output),
+            "logger": loader_logger(stream=output),
             "lock_timeout": 30,
         }
         options.update(overrides)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pymysql
@@ -14,7 +15,9 @@ from tapstack.loader.runtime.bootstrap import (
     bootstrap_database,
 )
 from tapstack.loader.runtime.connections import connection_factory
+from tapstack.loader.runtime.contract import STANDBY
 from tapstack.loader.runtime.database import Dialect, MissingSchemaError, read_only_reason
+from tapstack.loader.runtime.observability import loader_metrics
 from tapstack_lab.mariadb import free_port
 from tests.runtime.loader.loader_support import (
     LOADER_PASSWORD,
@@ -41,11 +44,12 @@ def read_only_server(mariadb):
 
 
 def test_a_read_only_database_loads_nothing_succeeds_and_loads_after_promotion(
-    make_loader, s3, database, read_only_server
+    make_loader, s3, database, read_only_server, capsys
 ):
     records = [record(i) for i in range(5)]
     event = put(s3, "incoming/replica.jsonl", jsonl(records))
-    loader = make_loader()
+    loader = make_loader(metrics=loader_metrics(STANDBY))
+    capsys.readouterr()
 
     on_replica = loader.handle_event(event)["objects"][0]
 
@@ -55,7 +59,12 @@ def test_a_read_only_database_loads_nothing_succeeds_and_loads_after_promotion(
     assert database.manifest() == []
     [logged] = [line for line in loader.logs() if line["message"] == "object skipped"]
     assert "arrive through replication" in logged["reason"]
-    assert logged["ObjectsSkipped"] == 1
+    [metrics] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (metrics["Role"], metrics["ObjectsSkipped"], metrics["RowsLoaded"]) == (
+        "standby",
+        [1],
+        [0],
+    )
 
     read_only_server(False)  # promotion
     promoted = loader.handle_event(event)["objects"][0]

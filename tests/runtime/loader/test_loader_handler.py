@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 import ssl
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 from types import SimpleNamespace
 
 import boto3
@@ -16,8 +14,9 @@ import pymysql
 import pytest
 from moto import mock_aws
 
+from tapstack.loader.infrastructure import LocalPackage
 from tapstack.loader.runtime import handler as lambda_handler
-from tapstack.loader.runtime.config import ConfigError, Settings
+from tapstack.loader.runtime.config import Settings, SettingsError
 from tapstack.loader.runtime.connections import (
     RDS_CA_BUNDLE,
     connection_factory,
@@ -48,9 +47,17 @@ class RecordingRds:
 
 
 def context(remaining_ms=60_000):
+    """What the handler reads of a Lambda context object."""
     return SimpleNamespace(
-        aws_request_id=str(uuid.uuid4()), get_remaining_time_in_millis=lambda: remaining_ms
+        aws_request_id=str(uuid.uuid4()),
+        function_name="tapstack-loader-test",
+        memory_limit_in_mb=1024,
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:tapstack-loader-test",
+        get_remaining_time_in_millis=lambda: remaining_ms,
     )
+
+
+REQUIRED = {"DB_HOST": "h", "DB_NAME": "d", "DB_USER": "u", "AWS_REGION": REGION, "ROLE": "writer"}
 
 
 @pytest.fixture
@@ -143,18 +150,10 @@ def test_iam_tokens_are_signed_locally_for_the_endpoint_and_the_user():
 
 
 def test_settings_come_from_the_environment_and_report_what_is_missing():
-    with pytest.raises(ConfigError, match="DB_HOST, DB_NAME, DB_USER, AWS_REGION"):
+    with pytest.raises(
+        SettingsError, match="^missing environment variable.s.: DB_HOST, DB_NAME, DB_USER, ROLE, "
+    ):
         Settings.from_env({})
-    with pytest.raises(ConfigError, match="BATCH_SIZE must be at least 1"):
-        Settings.from_env(
-            {
-                "DB_HOST": "h",
-                "DB_NAME": "d",
-                "DB_USER": "u",
-                "AWS_REGION": REGION,
-                "BATCH_SIZE": "0",
-            }
-        )
 
     settings = Settings.from_env(
         {
@@ -162,13 +161,43 @@ def test_settings_come_from_the_environment_and_report_what_is_missing():
             "DB_NAME": "tapstack",
             "DB_USER": "loader",
             "AWS_REGION": REGION,
+            "ROLE": "standby",
             "DB_PORT": "3307",
             "BATCH_SIZE": "2500",
             "DB_MASTER_SECRET_ID": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:m",
+            "LOG_LEVEL": " debug ",
         }
     )
     assert (settings.db_port, settings.batch_size, settings.lock_timeout) == (3307, 2500, None)
+    assert (settings.role, settings.log_level, settings.read_timeout) == ("standby", "DEBUG", 300)
     assert settings.master_secret_id.endswith(":secret:m")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("BATCH_SIZE", "0", "BATCH_SIZE must be an integer of at least 1, got '0'"),
+        ("DB_PORT", "33o6", "DB_PORT must be an integer of at least 1, got '33o6'"),
+        ("DB_READ_TIMEOUT", "nan", "DB_READ_TIMEOUT must be a number of at least 1, got 'nan'"),
+        ("LOCK_TIMEOUT_SECONDS", "-1", "LOCK_TIMEOUT_SECONDS must be a number of at least 0"),
+        ("ROLE", "primary", "ROLE must be one of writer, standby, got 'primary'"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, got 'loud'"),
+    ],
+)
+def test_a_bad_setting_is_named_with_its_value_and_what_is_allowed(variable, value, message):
+    with pytest.raises(SettingsError, match=f"^{message}"):
+        Settings.from_env({**REQUIRED, variable: value})
+
+
+def test_every_problem_of_the_environment_is_reported_at_once():
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"DB_HOST": "h", "BATCH_SIZE": "many", "ROLE": "primary"})
+
+    assert str(error.value) == (
+        "missing environment variable(s): DB_NAME, DB_USER, AWS_REGION; "
+        "ROLE must be one of writer, standby, got 'primary'; "
+        "BATCH_SIZE must be an integer of at least 1, got 'many'"
+    )
 
 
 @pytest.fixture
@@ -178,6 +207,7 @@ def lambda_environment(monkeypatch, mariadb, database):
     monkeypatch.setenv("DB_NAME", database.name)
     monkeypatch.setenv("DB_USER", LOADER_USER)
     monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("ROLE", "writer")
     monkeypatch.setenv("BATCH_SIZE", "7")
     local_ca = tls_context(mariadb.tls_ca_path)
     monkeypatch.setattr(lambda_handler, "tls_context", lambda: local_ca)
@@ -212,8 +242,19 @@ def test_the_handler_loads_s3_events_and_reuses_its_loader_across_invocations(
     assert len(lambda_environment.requests) == 1  # one connection, kept open
     assert lambda_environment.requests[0]["DBUsername"] == LOADER_USER
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [line["message"] for line in lines] == ["object loaded", "object skipped"]
-    assert all(line["requestId"] for line in lines)
+    logs = [line for line in lines if "_aws" not in line]
+    assert [line["message"] for line in logs] == ["object loaded", "object skipped"]
+    assert len({line["function_request_id"] for line in logs}) == 2  # one per invocation
+    assert all(line["function_name"] == "tapstack-loader-test" for line in logs)
+    assert all(
+        line["correlation_id"] == event["Records"][0]["responseElements"]["x-amz-request-id"]
+        for line in logs
+    )
+    metrics = [line for line in lines if "_aws" in line]
+    assert [(m["Role"], m["status"], m["RowsLoaded"]) for m in metrics] == [
+        ("writer", "loaded", [20]),
+        ("writer", "skipped", [0]),
+    ]
 
 
 def test_the_handler_waits_for_a_busy_object_at_most_half_its_remaining_time(lambda_environment):
@@ -246,6 +287,7 @@ def test_the_bootstrap_action_reads_the_master_secret_and_creates_the_schema_ove
             "DB_NAME": name,
             "DB_USER": "iam_loader",
             "AWS_REGION": REGION,
+            "ROLE": "writer",
             "DB_MASTER_SECRET_ID": arn,
         }.items():
             monkeypatch.setenv(variable, value)
@@ -266,16 +308,18 @@ def test_the_bootstrap_action_reads_the_master_secret_and_creates_the_schema_ove
         mariadb.drop_database(name)
 
 
-def test_the_runtime_imports_as_a_standalone_loader_package(tmp_path):
-    """Lambda gets this directory copied as a package named ``loader``: it must not import
-    anything from ``tapstack`` and must find its CA bundle inside the package."""
-    source = Path(lambda_handler.__file__).parent
-    shutil.copytree(source, tmp_path / "loader", ignore=shutil.ignore_patterns("__pycache__"))
+def test_the_function_package_imports_on_its_own_with_its_copied_dependencies(tmp_path):
+    """Lambda gets the bundle ``LocalPackage`` builds: this directory as a package named
+    ``loader`` beside copies of its pure-Python dependencies. It must not import anything from
+    ``tapstack``, must take pymysql and Powertools from the bundle, and must find its CA
+    bundle inside the package."""
+    LocalPackage().try_bundle(str(tmp_path))
     probe = (
         "import sys; sys.path[:0] = [sys.argv[1]]; import loader.handler as h; "
-        "import loader.connections as c; "
+        "import loader.connections as c; import pymysql, aws_lambda_powertools as p; "
         "assert not [m for m in sys.modules if m.startswith('tapstack')], 'imports tapstack'; "
         "assert c.RDS_CA_BUNDLE.is_relative_to(sys.argv[1]) and c.RDS_CA_BUNDLE.is_file(); "
+        "assert all(m.__file__.startswith(sys.argv[1]) for m in (pymysql, p)), 'not bundled'; "
         "assert callable(h.handler); print('ok')"
     )
 
@@ -288,14 +332,20 @@ def test_the_runtime_imports_as_a_standalone_loader_package(tmp_path):
     )
 
     assert result.stdout.strip() == "ok", result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "aws_lambda_powertools",
+        "loader",
+        "pymysql",
+        "typing_extensions.py",
+    ]
+    assert not list(tmp_path.rglob("*.so")), "compiled code cannot run on Lambda's arm64"
 
 
 def test_the_lock_wait_stays_five_seconds_below_the_database_read_timeout():
     """GET_LOCK sends nothing while it waits: a wait as long as the read timeout would end in
     'Lost connection' (2013) instead of a LockTimeout."""
-    base = {"DB_HOST": "h", "DB_NAME": "d", "DB_USER": "u", "AWS_REGION": REGION}
-    default = Settings.from_env(base)  # DB_READ_TIMEOUT 300
-    short = Settings.from_env({**base, "DB_READ_TIMEOUT": "30"})
+    default = Settings.from_env(REQUIRED)  # DB_READ_TIMEOUT 300
+    short = Settings.from_env({**REQUIRED, "DB_READ_TIMEOUT": "30"})
 
     assert lambda_handler._lock_timeout(context(remaining_ms=900_000), default) == 295
     assert lambda_handler._lock_timeout(context(remaining_ms=900_000), short) == 25

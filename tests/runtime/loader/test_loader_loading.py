@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from datetime import datetime, timedelta
 
+import pytest
+
+from tapstack.loader.runtime.contract import (
+    METRIC_UNITS,
+    METRICS_NAMESPACE,
+    ROLE_DIMENSION,
+    STANDBY,
+    WRITER,
+)
+from tapstack.loader.runtime.observability import loader_metrics, publish_object_metrics
 from tests.runtime.loader.loader_support import (
     BUCKET,
     jsonl,
@@ -256,22 +267,62 @@ def test_an_object_deleted_before_loading_is_skipped(make_loader, s3, database):
     assert database.manifest()[0]["status"] == "skipped"
 
 
-def test_each_object_is_logged_as_one_json_line_that_is_also_an_emf_document(
-    make_loader, s3, database
-):
+def test_each_object_is_logged_as_one_json_line_with_its_outcome(make_loader, s3, database):
     loader = make_loader()
     loader.handle_event(put(s3, "incoming/m.jsonl", jsonl([record(1), {"id": "bad"}])))
 
     [line] = [entry for entry in loader.logs() if entry["message"] == "object loaded"]
-    directive = line["_aws"]["CloudWatchMetrics"][0]
-    assert directive["Namespace"] == "TapStack/Loader"
-    assert directive["Dimensions"] == [["FunctionRole"]]
-    assert line["FunctionRole"] == "loader"
-    names = [metric["Name"] for metric in directive["Metrics"]]
-    assert set(names) >= {"RowsLoaded", "RowsRejected", "ObjectsSkipped", "DurationMs"}
-    assert (line["RowsLoaded"], line["RowsRejected"], line["ObjectsSkipped"]) == (1, 1, 0)
-    assert isinstance(line["DurationMs"], int)
     assert (line["bucket"], line["key"], line["level"]) == (BUCKET, "incoming/m.jsonl", "INFO")
+    assert (line["status"], line["rows_loaded"], line["rows_rejected"]) == ("loaded", 1, 1)
+    assert line["service"] == "tapstack-loader"
+    assert isinstance(line["duration_ms"], int)
+    assert datetime.fromisoformat(line["timestamp"]).utcoffset() == timedelta(0)
+
+
+def test_each_object_publishes_one_emf_document_in_the_loader_namespace_by_role(
+    make_loader, s3, database, capsys
+):
+    loader = make_loader(metrics=loader_metrics(STANDBY))
+    capsys.readouterr()
+    loader.handle_event(put(s3, "incoming/m.jsonl", jsonl([record(1), {"id": "bad"}])))
+    loader.handle_event(s3_event("elsewhere/x.jsonl", etag="e", size=1))
+
+    loaded, ignored = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [directive] = loaded["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == METRICS_NAMESPACE == "TapStack/Loader"
+    assert directive["Dimensions"] == [[ROLE_DIMENSION]] == [["Role"]]
+    assert loaded["Role"] == "standby"
+    assert (
+        {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+        == METRIC_UNITS
+        == {
+            "RowsLoaded": "Count",
+            "RowsRejected": "Count",
+            "ObjectsSkipped": "Count",
+            "ObjectsQuarantined": "Count",
+            "DurationMs": "Milliseconds",
+        }
+    )
+    values = {name: loaded[name] for name in METRIC_UNITS}
+    assert values == {**values, "RowsLoaded": [1], "RowsRejected": [1], "ObjectsSkipped": [0]}
+    assert (loaded["status"], loaded["key"]) == ("loaded", "incoming/m.jsonl")
+    assert (ignored["status"], ignored["ObjectsSkipped"], ignored["RowsLoaded"]) == (
+        "ignored",
+        [1],
+        [0],
+    )
+
+
+def test_a_loader_without_metrics_publishes_none_and_metrics_need_a_known_role(
+    make_loader, s3, database, capsys
+):
+    make_loader().handle_event(put(s3, "incoming/quiet.jsonl", jsonl([record(1)])))
+
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ValueError, match="role must be one of writer, standby, got 'primary'"):
+        loader_metrics("primary")
+    with pytest.raises(ValueError, match=r"unknown metric\(s\): \['RowsLost'\]"):
+        publish_object_metrics(loader_metrics(WRITER), {"RowsLost": 1})
 
 
 def eventbridge_event(s3_event_payload):

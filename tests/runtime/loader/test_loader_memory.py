@@ -14,7 +14,7 @@ import tracemalloc
 import pytest
 
 from tapstack.loader.runtime.loader import Loader
-from tapstack.loader.runtime.observability import JsonLogger
+from tapstack.loader.runtime.observability import loader_logger
 from tests.runtime.loader.loader_support import BUCKET, REGION, jsonl, put, record
 
 
@@ -33,7 +33,7 @@ def peak_while_loading(database, s3, event):
         s3=s3,
         batch_size=500,
         chunk_size=16 << 10,
-        logger=JsonLogger(io.StringIO()),
+        logger=loader_logger(stream=io.StringIO()),
     )
     try:
         tracemalloc.start()

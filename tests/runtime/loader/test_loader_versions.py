@@ -6,10 +6,14 @@ events' sequencers (or, without one, asks S3 which version is current).
 
 from __future__ import annotations
 
+import json
+
 import pymysql
 import pytest
 
+from tapstack.loader.runtime.contract import WRITER
 from tapstack.loader.runtime.events import ObjectRef, parse_event, sequencer_is_newer
+from tapstack.loader.runtime.observability import loader_metrics
 from tests.runtime.loader.loader_support import (
     BUCKET,
     jsonl,
@@ -51,11 +55,11 @@ def manifest_by_version(database):
 
 
 def test_an_older_versions_event_arriving_after_a_newer_one_loaded_is_superseded(
-    make_loader, versioned, database
+    make_loader, versioned, database, capsys
 ):
     v1 = put(versioned, KEY, jsonl(version(1)))
     v2 = put(versioned, KEY, jsonl(version(2)))
-    loader = make_loader()
+    loader = make_loader(metrics=loader_metrics(WRITER))
 
     newer = loader.handle_event(v2)["objects"][0]
     late = loader.handle_event(v1)["objects"][0]
@@ -72,7 +76,13 @@ def test_an_older_versions_event_arriving_after_a_newer_one_loaded_is_superseded
     assert version_of(v2) in manifest[version_of(v1)]["error"]
     assert manifest[version_of(v2)]["status"] == "loaded"
     [logged] = [line for line in loader.logs() if line.get("status") == "superseded"]
-    assert logged["ObjectsSkipped"] == 1
+    assert logged["level"] == "INFO"
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(m["status"], m["ObjectsSkipped"], m["RowsLoaded"]) for m in metrics] == [
+        ("loaded", [0], [len(version(2))]),
+        ("superseded", [1], [0]),
+        ("skipped", [1], [0]),
+    ]
 
 
 def test_two_versions_of_a_key_loading_at_once_end_with_the_newer_versions_rows(

@@ -99,7 +99,7 @@ def serving(settings, instance_id: str | None = INSTANCE_ID, clock=None):
 def settings(tmp_path):
     return server.Settings(
         region="us-east-1",
-        role="primary",
+        role="writer",
         bind="127.0.0.1",
         port=0,
         db_timeout=1.0,
@@ -294,7 +294,7 @@ def test_index_page_shows_region_role_and_instance_id(settings):
     assert headers["Content-Type"].startswith("text/html")
     page = body.decode()
     assert "us-east-1" in page
-    assert "primary" in page
+    assert "writer" in page
     assert INSTANCE_ID in page
     assert "<h1>TapStack</h1>" in page
 
@@ -320,7 +320,7 @@ def test_health_returns_200_when_no_database_is_configured(settings):
     assert headers["Cache-Control"] == "no-store"
     assert report["status"] == "ok"
     assert report["region"] == "us-east-1"
-    assert report["role"] == "primary"
+    assert report["role"] == "writer"
     assert report["instance_id"] == INSTANCE_ID
     assert report["database"] == {
         "configured": False,
@@ -757,7 +757,7 @@ def test_settings_from_env_reads_every_variable():
     settings = server.Settings.from_env(
         {
             "TAPSTACK_REGION": "us-east-1",
-            "TAPSTACK_ROLE": "primary",
+            "TAPSTACK_ROLE": "writer",
             "TAPSTACK_PROJECT": "Demo",
             "TAPSTACK_PORT": "9000",
             "TAPSTACK_BIND": "127.0.0.1",
@@ -774,7 +774,7 @@ def test_settings_from_env_reads_every_variable():
     )
     assert settings == server.Settings(
         region="us-east-1",
-        role="primary",
+        role="writer",
         project="Demo",
         port=9000,
         bind="127.0.0.1",
@@ -788,6 +788,29 @@ def test_settings_from_env_reads_every_variable():
         instance_id="i-abc",
         imds_url="http://127.0.0.1:1",
     )
+
+
+def test_the_variables_the_server_reads_are_exactly_its_env_constants():
+    """The infrastructure imports the ENV_* names to write the unit's environment: a variable
+    read under any other name would never be set."""
+
+    class Recording(dict):
+        def get(self, name, default=None):
+            read.add(name)
+            return super().get(name, default)
+
+    read: set[str] = set()
+    server.Settings.from_env(Recording({server.ENV_REGION: "r", server.ENV_ROLE: server.WRITER}))
+    constants = {v for k, v in vars(server).items() if k.startswith("ENV_")}
+
+    assert read == constants
+    assert all(name.startswith("TAPSTACK_") and name in server.__doc__ for name in constants)
+    assert server.ROLES == ("writer", "standby")
+
+
+def test_the_role_primary_of_earlier_versions_is_refused():
+    with pytest.raises(server.SettingsError, match="'writer' or 'standby', got 'primary'"):
+        server.Settings.from_env({server.ENV_REGION: "r", server.ENV_ROLE: "primary"})
 
 
 @pytest.mark.parametrize(
@@ -810,13 +833,13 @@ def test_settings_from_env_reads_every_variable():
     ],
 )
 def test_settings_from_env_rejects_invalid_values(overrides, message):
-    env = {"TAPSTACK_REGION": "us-east-1", "TAPSTACK_ROLE": "primary", **overrides}
-    with pytest.raises(server.ConfigError, match=message):
+    env = {"TAPSTACK_REGION": "us-east-1", "TAPSTACK_ROLE": "writer", **overrides}
+    with pytest.raises(server.SettingsError, match=message):
         server.Settings.from_env(env)
 
 
 def test_settings_from_env_accepts_a_grace_of_zero_which_disables_it():
-    env = {"TAPSTACK_REGION": "r", "TAPSTACK_ROLE": "primary", "TAPSTACK_DB_GRACE_SECONDS": "0"}
+    env = {"TAPSTACK_REGION": "r", "TAPSTACK_ROLE": "writer", "TAPSTACK_DB_GRACE_SECONDS": "0"}
     assert server.Settings.from_env(env).db_grace_seconds == 0.0
 
 
@@ -825,7 +848,7 @@ def test_main_returns_2_and_explains_when_the_role_is_invalid(monkeypatch, capsy
     monkeypatch.setenv("TAPSTACK_ROLE", "secondary")
     assert server.main([]) == 2
     err = capsys.readouterr().err
-    assert "TAPSTACK_ROLE must be 'primary' or 'standby', got 'secondary'" in err
+    assert "TAPSTACK_ROLE must be 'writer' or 'standby', got 'secondary'" in err
 
 
 def test_main_rejects_command_line_arguments(capsys):
@@ -897,7 +920,7 @@ def test_script_applies_the_database_grace_from_its_environment(
 ):
     env = child_env(
         TAPSTACK_REGION="us-east-1",
-        TAPSTACK_ROLE="primary",
+        TAPSTACK_ROLE="writer",
         TAPSTACK_BIND="127.0.0.1",
         TAPSTACK_PORT="0",
         TAPSTACK_INSTANCE_ID="i-subprocess",

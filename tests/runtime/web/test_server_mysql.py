@@ -115,7 +115,7 @@ def serving(settings):
 def test_health_reports_a_real_server_and_the_probe_login(mariadb, tmp_path):
     settings = server.Settings(
         region="us-east-1",
-        role="primary",
+        role="writer",
         bind="127.0.0.1",
         port=0,
         db_host=mariadb.host,
