@@ -16,7 +16,7 @@ Nothing here knows the app's resources: stacks, regions, environments and depend
 read from the assembly's ``manifest.json``, and what the emulator did not emulate is read
 back from the deployment itself (the deployed template against the stack's resources, and
 the outputs the template declares against the outputs the stack reports). The emulator's
-compatibility fixes live in ``tapstack_lab.emulator``; templates are deployed unchanged.
+compatibility fixes live in ``tapstack_lab.moto_patches``; templates are deployed unchanged.
 """
 
 from __future__ import annotations
