@@ -41,8 +41,8 @@ setup: ## install everything: system packages, virtualenvs, Node 24, the CDK CLI
 	@scripts/setup-system.sh
 	@$(MAKE) --no-print-directory $(VENV)/.installed node_modules/.installed .venv-checkov/.installed-$(CHECKOV_VERSION)
 
-synth: setup ## synthesize the app into cdk.out/
-	$(CDK) synth --quiet
+synth: setup ## synthesize the app into cdk.out/ (bench/synth.py measures it)
+	CDK_DISABLE_CLI_TELEMETRY=true $(CDK) synth --quiet
 
 test: setup ## run the whole test suite (tests/integration deploys a fresh emulator)
 	env -u AWS_ENDPOINT_URL -u TAPSTACK_INTEGRATION_TARGET $(PYTHON) -m pytest
