@@ -164,3 +164,13 @@ def test_an_app_that_turns_a_required_flag_off_is_refused() -> None:
     app = cdk.App(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": False})
     with pytest.raises(ValueError, match="serverAccessLogsUseBucketPolicy on, got False"):
         require_feature_flags(app)
+
+
+def test_existing_zone_means_no_dns_stack(synth_variant: Synthesized) -> None:
+    assert "dns" not in synth_variant.templates
+    assert synth_variant.built.dns is None
+    for kind in ("primary", "secondary"):
+        assert synth_variant.resources(kind, "AWS::Route53::HostedZone") == {}
+        assert "HostedZoneId" not in synth_variant.templates[kind].get("Parameters", {})
+        for record in synth_variant.resources(kind, "AWS::Route53::RecordSet").values():
+            assert record["Properties"]["HostedZoneId"] == "Z0123456789ABCDEFGHIJ"

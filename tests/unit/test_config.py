@@ -296,3 +296,76 @@ def test_a_newer_replica_is_accepted_for_a_replica_first_upgrade() -> None:
 
 def test_the_loader_reserves_no_concurrency_by_default() -> None:
     assert parse_config(default_config_data()).loader.reserved_concurrency is None
+
+
+# --- data settings ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "value", "expected"),
+    [
+        ("database", "backup_retention_days", 0, r"database\.backup_retention_days = 0"),
+        ("database", "backup_retention_days", 36, r"database\.backup_retention_days = 36"),
+        (
+            "database",
+            "engine_version",
+            "8.4.99",
+            r"database\.engine_version = '8\.4\.99': must be a pinned MySQL",
+        ),
+        ("database", "engine_version", "5.7.44", r"database\.engine_version = '5\.7\.44'"),
+        ("database", "engine_version", "8.4", r"database\.engine_version = '8\.4'"),
+        ("database", "instance_class", "t4g.medium", r"database\.instance_class = 't4g\.medium'"),
+        ("database", "allocated_storage_gib", 10, r"database\.allocated_storage_gib = 10"),
+        ("backup", "retention_days", 0, r"backup\.retention_days = 0"),
+        ("backup", "schedule", "daily", r"backup\.schedule = 'daily': must be an AWS cron"),
+        (
+            "storage",
+            "noncurrent_version_expiration_days",
+            0,
+            r"storage\.noncurrent_version_expiration_days = 0",
+        ),
+    ],
+)
+def test_bad_data_settings_are_rejected(
+    section: str, field: str, value: Any, expected: str
+) -> None:
+    data = default_config_data()
+    data.setdefault(section, {})[field] = value
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "test.yaml")
+    assert re.search(expected, str(info.value)), str(info.value)
+
+
+def test_mysql_8_0_is_accepted_with_a_cost_warning() -> None:
+    data = default_config_data()
+    data["database"]["engine_version"] = "8.0.46"
+    with pytest.warns(
+        TapStackConfigWarning,
+        match=r"MySQL 8\.0 left RDS standard support on 2026-07-31.*Extended Support",
+    ):
+        config = parse_config(data)
+    assert config.database.engine_version == "8.0.46"
+
+
+def test_mysql_8_0_without_extended_support_is_rejected_because_rds_would_refuse_it() -> None:
+    data = default_config_data()
+    data["database"]["engine_version"] = "8.0.46"
+    data["database"]["engine_lifecycle_support"] = "open-source-rds-extended-support-disabled"
+    with pytest.raises(ConfigError, match=r"RDS refuses to create it without Extended Support"):
+        parse_config(data)
+    data["database"]["engine_version"] = "8.4.10"
+    assert parse_config(data).database.engine_lifecycle_support.endswith("-disabled")
+
+
+def test_regions_without_us_east_1_warn_that_health_check_alarms_cannot_exist() -> None:
+    data = default_config_data()
+    data["primary"]["region"] = "eu-west-1"
+    data["secondary"]["region"] = "eu-central-1"
+    with pytest.warns(TapStackConfigWarning, match="no health-check alarms are created"):
+        parse_config(data)
+
+
+def test_mysql_8_4_raises_no_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TapStackConfigWarning)
+        parse_config(default_config_data())

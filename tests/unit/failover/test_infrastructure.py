@@ -3,13 +3,9 @@ check fails: each regional stack owns its health check and failover record."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tapstack.config import load_config
-from tapstack.failover.model import FailoverModel
-from tests.support import DEFAULT_CONFIG, Synthesized
+from tests.support import Synthesized
 
 
 @pytest.mark.parametrize("kind", ["primary", "secondary"])
@@ -66,34 +62,6 @@ def test_https_health_check_when_the_alb_serves_tls(synth_variant: Synthesized) 
         "Properties"
     ]["HealthCheckConfig"]
     assert (config["Type"], config["Port"]) == ("HTTPS", 443)
-
-
-def test_dns_stack_owns_the_public_hosted_zone(synth: Synthesized) -> None:
-    zone = synth.one("dns", "AWS::Route53::HostedZone")
-    assert zone["Properties"]["Name"] == "tapstack.example.com."
-    assert zone["DeletionPolicy"] == "RetainExceptOnCreate"
-    assert synth.templates["dns"]["Outputs"]["HostedZoneId"]["Value"] == {
-        "Ref": next(iter(synth.resources("dns", "AWS::Route53::HostedZone")))
-    }
-
-
-def test_existing_zone_means_no_dns_stack(synth_variant: Synthesized) -> None:
-    assert "dns" not in synth_variant.templates
-    assert synth_variant.built.dns is None
-    for kind in ("primary", "secondary"):
-        assert synth_variant.resources(kind, "AWS::Route53::HostedZone") == {}
-        assert "HostedZoneId" not in synth_variant.templates[kind].get("Parameters", {})
-        for record in synth_variant.resources(kind, "AWS::Route53::RecordSet").values():
-            assert record["Properties"]["HostedZoneId"] == "Z0123456789ABCDEFGHIJ"
-
-
-def test_modelled_failover_figures_follow_the_configuration() -> None:
-    model = FailoverModel.from_config(load_config(DEFAULT_CONFIG))
-    assert model.detection == 30
-    assert model.read_rto == 90
-    slow = FailoverModel(health_check_interval=30, failure_threshold=3)
-    assert (slow.detection, slow.read_rto) == (90, 150)
-    assert json.dumps(model.rows()).count("detection") >= 2
 
 
 @pytest.mark.parametrize(("kind", "region"), [("primary", "us-east-1"), ("secondary", "us-west-2")])
