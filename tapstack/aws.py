@@ -26,12 +26,14 @@ def client_factory(env: Mapping[str, str] | None = None) -> ClientFactory:
     config = Config(
         retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30
     )
+    # A session of its own: boto3's module-level default session caches the credentials it
+    # resolved first, which would outlive a change of environment within one process.
+    session = boto3.session.Session()
     if not endpoint:
-        session = boto3.session.Session()
         return lambda service, region: session.client(service, region_name=region, config=config)
 
     def client(service: str, region: str) -> Any:
-        return boto3.client(
+        return session.client(
             service,
             region_name=region,
             endpoint_url=endpoint,
