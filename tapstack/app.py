@@ -8,15 +8,17 @@ import aws_cdk as cdk
 
 from tapstack.compliance import register_policy_packs
 from tapstack.config import TapStackConfig
-from tapstack.naming import stack_name
+from tapstack.naming import Role, stack_name
 from tapstack.stacks.dns import DnsStack
 from tapstack.stacks.regional import PrimaryRegionStack, SecondaryRegionStack
 from tapstack.stacks.secondary_storage import SecondaryStorageStack
 
+RegionalStack = PrimaryRegionStack | SecondaryRegionStack
+
 
 @dataclass(frozen=True)
 class TapStackApp:
-    """The app and its stacks, in deploy order."""
+    """The app and its stacks."""
 
     app: cdk.App
     dns: DnsStack | None
@@ -25,10 +27,21 @@ class TapStackApp:
     secondary: SecondaryRegionStack
 
     @property
+    def writer(self) -> RegionalStack:
+        """The regional stack of the writer region."""
+        return self.primary if self.primary.names.role is Role.WRITER else self.secondary
+
+    @property
+    def standby(self) -> RegionalStack:
+        """The regional stack of the standby region."""
+        return self.secondary if self.writer is self.primary else self.primary
+
+    @property
     def stacks(self) -> list[cdk.Stack]:
-        """Every stack, in the order ``cdk deploy --all`` deploys them."""
+        """Every stack, in the order ``cdk deploy --all`` deploys them: the writer's
+        regional stack before the standby's."""
         ordered: list[cdk.Stack] = [s for s in (self.dns,) if s is not None]
-        return [*ordered, self.secondary_storage, self.primary, self.secondary]
+        return [*ordered, self.secondary_storage, self.writer, self.standby]
 
 
 #: Feature flags whose old behaviour TapStack must never get, whatever cdk.json
@@ -116,13 +129,20 @@ def _stacks(app: cdk.App, config: TapStackConfig) -> TapStackApp:
 
 def _deploy_order(built: TapStackApp) -> None:
     """Stacks name each other's resources instead of importing them; these dependencies
-    make ``cdk deploy --all`` create what is named before what names it."""
+    make ``cdk deploy --all`` create what is named before what names it.
+
+    Only the standby's regional stack depends on the other region's (its read replica
+    needs the writer's instance); the writer's never does, so the writer region deploys
+    alone while the other region is down (``cdk deploy <writer stack>`` also deploys its
+    dependencies: the zone and the secondary storage, never the other regional stack).
+    """
     primary, secondary, storage = built.primary, built.secondary, built.secondary_storage
     if built.dns is not None:
         primary.add_stack_dependency(built.dns, "failover records go into the hosted zone")
         secondary.add_stack_dependency(built.dns, "failover records go into the hosted zone")
+    # S3 replication flows primary -> secondary whatever the roles.
     primary.add_stack_dependency(
         storage, "S3 replication and backup copies land in the secondary storage"
     )
-    secondary.add_stack_dependency(primary, "the read replica needs the writer database")
-    secondary.add_stack_dependency(storage, "the replica uses the secondary key")
+    built.standby.add_stack_dependency(built.writer, "the read replica needs the writer database")
+    secondary.add_stack_dependency(storage, "the secondary region uses its key, bucket and vault")

@@ -172,6 +172,14 @@ class RegionConfig(_Frozen):
         description="ACM certificate in this region; when set the ALB serves HTTPS on 443 "
         "and redirects 80 to it.",
     )
+    database_generation: Annotated[int, Field(ge=0)] = Field(
+        default=0,
+        description="Bumped when the region's database is rebuilt as a read replica of the "
+        "other region's (failback, switchover): it is part of the instance identifier "
+        "(<prefix>-mysql-<slot word>-g<n> from 1 on), so the rebuilt instance is a new "
+        "resource and CloudFormation replaces the old one, snapshotting it first. A read "
+        "replica must be newer than its source (see TapStackConfig.database_lineage_problems).",
+    )
 
     @field_validator("region")
     @classmethod
@@ -536,6 +544,15 @@ class TapStackConfig(_Frozen):
     account: str = Field(default="123456789012", description="AWS account ID (12 digits).")
     primary: RegionConfig
     secondary: RegionConfig
+    writer_region: str | None = Field(
+        default=None,
+        description="The region holding the writer database (the other holds its read "
+        "replica); unset: primary.region. Moving it to the standby region and deploying "
+        "that region promotes its replica in place; the region giving up the writer needs "
+        "its database_generation bumped (the failover and switchover commands do both). "
+        "A new environment starts with the writer in the primary region: a promoted "
+        "replica's template cannot create a database from nothing.",
+    )
     interface_endpoints: tuple[str, ...] = ("ssm", "ssmmessages", "ec2messages", "secretsmanager")
     web: WebConfig = WebConfig()
     dns: DnsConfig
@@ -622,9 +639,59 @@ class TapStackConfig(_Frozen):
                 f"secondary.vpc_cidr: {self.secondary.vpc_cidr!r} overlaps primary.vpc_cidr "
                 f"{self.primary.vpc_cidr!r}; they must not overlap (peering and replication later)"
             )
+        problems += self.database_lineage_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def database_lineage_problems(self) -> list[str]:
+        """Why ``writer_region`` and the database generations cannot be deployed, if they
+        cannot: the writer must be a configured region, and the standby's instance must be
+        able to be a read replica of the writer's (see ``_database_lineage``)."""
+        regions = (self.primary.region, self.secondary.region)
+        if self.primary.region == self.secondary.region:
+            return []  # reported on its own; neither region can be told apart
+        if self.writer_region is not None and self.writer_region not in regions:
+            return [
+                f"writer_region: {self.writer_region!r} is neither configured region: "
+                f"allowed are {self.primary.region} (primary.region) and "
+                f"{self.secondary.region} (secondary.region)"
+            ]
+        return self._database_lineage()
+
+    def _database_lineage(self) -> list[str]:
+        """A read replica must be newer than its source.
+
+        An instance is identified by its region's slot and ``database_generation``; they
+        order instances by age: ``(generation, slot)``, the primary first, because the
+        secondary's first replica is created after the primary's first instance. The
+        standby's instance must be younger than the writer's. Otherwise it existed while the
+        writer was a replica of it (or it is the primary's original instance): it is
+        standalone, and making it a replica under the same identifier would need a
+        replacement CloudFormation cannot make for a custom-named instance. Each writer move
+        bumps the new standby's generation by one, which keeps this true; a hand edit that
+        forgets the bump is refused here, before synthesis.
+        """
+        writer_slot = "primary" if self.writer == self.primary.region else "secondary"
+        standby_slot = "secondary" if writer_slot == "primary" else "primary"
+        writer, standby = getattr(self, writer_slot), getattr(self, standby_slot)
+
+        def age(slot: str, settings: RegionConfig) -> tuple[int, int]:
+            return (settings.database_generation, 0 if slot == "primary" else 1)
+
+        if age(standby_slot, standby) > age(writer_slot, writer):
+            return []
+        needed = writer.database_generation + (1 if standby_slot == "primary" else 0)
+        return [
+            f"{standby_slot}.database_generation: {standby.database_generation} makes the "
+            f"{standby_slot} region's database ({standby.region}) a read replica of the writer "
+            f"in {writer.region} (writer_region), but that instance is older than the writer's "
+            f"(generation {writer.database_generation}): it is the writer's former source or the "
+            "original writer, so it is standalone, and CloudFormation cannot replace a "
+            "custom-named instance under the same name. Set "
+            f"{standby_slot}.database_generation to {needed} (or more): the replica is then "
+            "a new instance and the old one is snapshotted"
+        ]
 
     # ---- derived values -------------------------------------------------
 
@@ -632,6 +699,11 @@ class TapStackConfig(_Frozen):
     def prefix(self) -> str:
         """``<project>-<environment>``: the start of every resource name."""
         return f"{self.project_name}-{self.environment}"
+
+    @property
+    def writer(self) -> str:
+        """The region holding the writer database: ``writer_region``, else the primary's."""
+        return self.writer_region or self.primary.region
 
     @property
     def regions(self) -> tuple[RegionConfig, RegionConfig]:

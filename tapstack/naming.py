@@ -38,9 +38,9 @@ class Role(StrEnum):
 def writer_region(config: TapStackConfig) -> str:
     """The region that holds the writer database: the one place roles derive from.
 
-    Today the primary region is always the writer.
+    The configuration's ``writer_region``, the primary region unless set.
     """
-    return config.primary.region
+    return config.writer
 
 
 #: The word a slot's physical names carry (Route 53 set identifier, WAF web ACL, health-check
@@ -50,6 +50,9 @@ _LABELS = {Slot.PRIMARY: "primary", Slot.SECONDARY: "standby"}
 #: The database identifier's suffix per slot: the instance keeps its name whatever its role,
 #: so that a read replica promoted in place is the same resource.
 _DB_SUFFIXES = {Slot.PRIMARY: "primary", Slot.SECONDARY: "replica"}
+#: The identifier's generation tag from generation 1 on (generation 0 has none: the names of
+#: the instances deployed before generations existed must not change).
+_GENERATION = "-g{}"
 
 
 @dataclass(frozen=True)
@@ -134,9 +137,26 @@ class Names:
 
     # --- database --------------------------------------------------------
     @property
+    def database_generation(self) -> int:
+        """How many times this region's database has been rebuilt as a read replica."""
+        return self.settings.database_generation
+
+    @property
     def db_instance(self) -> str:
-        """``<prefix>-mysql-primary`` or ``-replica``, by slot: stable across role changes."""
-        return f"{self.prefix}-mysql-{_DB_SUFFIXES[self.slot]}"
+        """``<prefix>-mysql-primary`` or ``-replica``, by slot: stable across role changes
+        (a replica promoted in place keeps it). From generation 1 on it ends in ``-g<n>``:
+        a rebuilt replica is a new instance, and CloudFormation replaces a custom-named
+        resource only under a new name."""
+        base = f"{self.prefix}-mysql-{_DB_SUFFIXES[self.slot]}"
+        generation = self.database_generation
+        return base if generation == 0 else base + _GENERATION.format(generation)
+
+    @property
+    def is_original_database(self) -> bool:
+        """Whether this region's instance was created standalone: only the primary's first
+        (generation 0). Every other instance was created as a read replica of the other
+        region's, so as the writer it is a promoted replica."""
+        return self.slot is Slot.PRIMARY and self.database_generation == 0
 
     @property
     def master_secret(self) -> str:
@@ -158,6 +178,12 @@ class Names:
     @property
     def loader_function(self) -> str:
         return f"{self.prefix}-loader-{self.region}"
+
+    @property
+    def loader_dead_letter_queue(self) -> str:
+        """Where the loader's events go after every retry failed (``tapstack status``
+        reports its depth as the loader's backlog)."""
+        return f"{self.loader_function}-dlq"
 
     @property
     def alarm_topic(self) -> str:

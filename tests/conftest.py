@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tapstack.config import MAX_DNS_NAME
-from tests.support import Synthesized, default_config_data, synthesize
+from tests.support import Synthesized, default_config_data, synthesize, writer_secondary_data
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +40,14 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         alb_5xx_alarm_count=3,
     )
     return synthesize(data, tmp_path_factory.mktemp("cdk.out.variant"))
+
+
+@pytest.fixture(scope="session")
+def synth_writer_secondary(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The default configuration after the writer moved to the secondary region (issue 11),
+    synthesized once: the secondary's replica promoted in place, the primary's database a
+    new replica (generation 1) of it."""
+    return synthesize(writer_secondary_data(), tmp_path_factory.mktemp("cdk.out.writer"))
 
 
 @pytest.fixture

@@ -28,6 +28,16 @@ def default_config_data() -> dict[str, Any]:
     return yaml.safe_load(DEFAULT_CONFIG.read_text())
 
 
+def writer_secondary_data() -> dict[str, Any]:
+    """The default configuration after the writer moved to the secondary region: what the
+    failover and switchover commands write (``writer_region``, and the primary region's
+    database rebuilt as generation 1, a read replica of the promoted secondary)."""
+    data = default_config_data()
+    data["writer_region"] = data["secondary"]["region"]
+    data["primary"]["database_generation"] = 1
+    return data
+
+
 @dataclass(frozen=True)
 class Synthesized:
     """A synthesized app: templates keyed by stack kind (dns, primary, ...)."""

@@ -1,8 +1,10 @@
-"""RDS MySQL: the writer database and its cross-region read replica."""
+"""RDS MySQL: each region's instance, the writer database or a cross-region read
+replica of it, as the region's role and its instance's history call for."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -14,7 +16,7 @@ from constructs import Construct
 
 from tapstack.compliance import acknowledge
 from tapstack.config import DatabaseConfig
-from tapstack.naming import Names
+from tapstack.naming import Names, Role, Slot
 from tapstack.removal import retains
 
 #: Logs every instance exports to CloudWatch.
@@ -35,14 +37,10 @@ def lifecycle_support(settings: DatabaseConfig) -> rds.EngineLifecycleSupport:
 
 
 class _DatabaseBase(Construct):
-    """What the writer database and the read replica share: security group, subnet
-    placement, the TLS-only parameter group, and log groups created up front."""
+    """What every shape of the database shares: security group, subnet placement, the
+    TLS-only parameter group, and log groups created up front."""
 
     instance: rds.DatabaseInstanceBase
-    #: What the outputs and alarms call this database.
-    title: ClassVar[str]
-    #: Whether the instance replicates from another and reports ``ReplicaLag``.
-    is_replica: ClassVar[bool]
 
     def _setup(
         self,
@@ -215,20 +213,74 @@ class MasterSecret(Construct):
         acknowledge(self.secret, "NIST.800.53.R5-SecretsManagerRotationEnabled", reason)
 
 
-class WriterDatabase(_DatabaseBase):
-    """The writable MySQL instance: Multi-AZ, encrypted, TLS only, IAM auth,
-    a generated master secret replicated to the other region, automated backups,
-    a literal identifier.
+class DatabaseShape(StrEnum):
+    """What a region's instance is in its template: it follows the region's role and the
+    instance's history (see :func:`database_shape`)."""
+
+    WRITER = "writer"
+    """The original instance, created standalone: the primary region's generation 0."""
+    REPLICA = "replica"
+    """A cross-region read replica of the writer region's current instance."""
+    PROMOTED = "promoted"
+    """The writer, created as a read replica and promoted in place by CloudFormation: the
+    replica's template without ``SourceDBInstanceIdentifier`` (see :data:`PROMOTION`)."""
+
+
+def database_shape(names: Names) -> DatabaseShape:
+    """The shape of ``names.region``'s instance.
+
+    Every instance but the primary's generation 0 was created as a read replica, so as the
+    writer it is a promoted replica, whose template must keep everything CloudFormation
+    would otherwise replace it for. Raises ``ValueError`` when the standby's instance cannot
+    be a replica of the writer's (configuration validation refuses that first; this guards
+    configurations built without it, e.g. by ``model_copy``).
+    """
+    problems = names.config.database_lineage_problems()
+    if problems:
+        raise ValueError(problems[0])
+    if names.role is Role.STANDBY:
+        return DatabaseShape.REPLICA
+    return DatabaseShape.WRITER if names.is_original_database else DatabaseShape.PROMOTED
+
+
+#: How the promoted writer's template differs from its replica template, each with the
+#: CloudFormation rule that lets the change update the instance in place
+#: (AWS::RDS::DBInstance, "Update requires" of each property; tests assert this set).
+#: Everything else stays as the replica had it. Left out on purpose, because each would
+#: replace the instance (and a custom-named instance cannot be replaced under its name):
+#: StorageEncrypted, KmsKeyId, MasterUsername, DBName, DBSubnetGroupName, Port (Update
+#: requires: Replacement); Engine (conditionally create-only in the resource schema: the
+#: promoted instance inherited it). Encryption, the master user and its password, and the
+#: database name all come with the data the replica copied from its source.
+PROMOTION: dict[str, str] = {
+    "SourceDBInstanceIdentifier": 'removed: "If you remove the SourceDBInstanceIdentifier '
+    "property from your template and then update your stack, AWS CloudFormation promotes the "
+    'read replica to a standalone DB instance" (Update requires: Some interruptions)',
+    "BackupRetentionPeriod": "added, the writer's automated backups and point-in-time "
+    "recovery (Update requires: Some interruptions; 'An outage occurs if you change the "
+    "backup retention period of a DB instance from 0 to a nonzero value', RDS User Guide, "
+    "Backup retention period: brief, beside the promotion's own reboot)",
+    "DeleteAutomatedBackups": "added, as the writer has it (Update requires: No interruption)",
+    "MultiAZ": "database.multi_az instead of database.replica_multi_az "
+    "(Update requires: Some interruptions)",
+}
+
+
+class RegionDatabase(_DatabaseBase):
+    """The region's MySQL instance in the shape its role calls for (:class:`DatabaseShape`):
+    the writer database (Multi-AZ, encrypted, TLS only, IAM auth, automated backups), or a
+    cross-region read replica of the writer region's current instance, encrypted with this
+    region's key, or a replica promoted in place. One logical ID and, per generation, one
+    literal identifier for all three, so that a promotion updates the same instance.
 
     Attributes:
+        shape: what the instance is.
         instance: the RDS instance.
-        master_secret: the master user's secret (see :class:`MasterSecret`).
+        master_secret: the master user's secret; the primary region owns it whatever its
+            role, else ``None`` (see :class:`MasterSecret`).
         security_group: admits the web tier and the loader (see ``allow_from``).
         log_groups: the exported log groups.
     """
-
-    title = "writer database"
-    is_replica = False
 
     def __init__(
         self,
@@ -243,35 +295,135 @@ class WriterDatabase(_DatabaseBase):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.shape = shape = database_shape(names)
+        # The writer's pin for a standalone instance, the replica's for a replica. A
+        # promotion keeps the version only while both pins agree: promote between upgrades,
+        # never halfway through one (RDS cannot downgrade the promoted instance).
+        version = settings.replica_version if self.is_replica else settings.engine_version
         self._setup(
             vpc=vpc,
             settings=settings,
-            version=settings.engine_version,
+            version=version,
             identifier=names.db_instance,
             key=key,
             log_retention=log_retention,
             removal_policy=removal_policy,
         )
         retain = retains(removal_policy)
-        self.master_secret = MasterSecret(
-            self, "MasterSecret", names=names, key=key, removal_policy=removal_policy
-        )
-        self.instance = rds.DatabaseInstance(
+        # The primary region owns the secret for good: it was created with the original
+        # writer, every later instance inherits its password (replicas copy the master user
+        # from their source), and its copy in the other region keeps it there. Moving it
+        # with the role would delete it.
+        self.master_secret: MasterSecret | None = None
+        if names.slot is Slot.PRIMARY:
+            self.master_secret = MasterSecret(
+                self, "MasterSecret", names=names, key=key, removal_policy=removal_policy
+            )
+        common = self._common(names, settings, vpc, key, retain)
+        if shape is DatabaseShape.WRITER:
+            assert self.master_secret is not None  # the original instance is the primary's
+            self.instance = self._writer(common, settings, self.master_secret, retain)
+        else:
+            self.instance = self._replica(common, settings, names, version, retain)
+        self._finish(retain)
+        self._acknowledge_shape(settings)
+
+    @property
+    def is_replica(self) -> bool:
+        """Whether the instance replicates from another and reports ``ReplicaLag``."""
+        return self.shape is DatabaseShape.REPLICA
+
+    @property
+    def title(self) -> str:
+        """What the outputs and alarms call this database."""
+        return {
+            DatabaseShape.WRITER: "writer database",
+            DatabaseShape.REPLICA: "read replica",
+            DatabaseShape.PROMOTED: "writer database (a promoted read replica)",
+        }[self.shape]
+
+    def _writer(
+        self,
+        common: dict[str, Any],
+        settings: DatabaseConfig,
+        master_secret: MasterSecret,
+        retain: bool,
+    ) -> rds.DatabaseInstance:
+        return rds.DatabaseInstance(
             self,
             "Instance",
-            **self._common(names, settings, vpc, key, retain),
+            **common,
             engine=engine_for(settings.engine_version),
             engine_lifecycle_support=lifecycle_support(settings),
             database_name=settings.database_name,
             multi_az=settings.multi_az,
             allocated_storage=settings.allocated_storage_gib,
             storage_encrypted=True,
-            credentials=rds.Credentials.from_secret(self.master_secret.secret),
+            credentials=rds.Credentials.from_secret(master_secret.secret),
             backup_retention=Duration.days(settings.backup_retention_days),
             delete_automated_backups=not retain,
         )
-        self._finish(retain)
-        # Only the writer database is checked for these logs (replicas are exempt).
+
+    def _replica(
+        self,
+        common: dict[str, Any],
+        settings: DatabaseConfig,
+        names: Names,
+        version: str,
+        retain: bool,
+    ) -> rds.DatabaseInstanceReadReplica:
+        """The replica, or the promoted replica: the same construct and properties, the
+        promoted one without its source and with the writer's :data:`PROMOTION` changes."""
+        source = names.other
+        source_instance = rds.DatabaseInstance.from_database_instance_attributes(
+            self,
+            "Source",
+            instance_identifier=source.db_instance,
+            instance_endpoint_address=f"{source.db_instance}.invalid",  # unused by a replica
+            port=settings.port,
+            security_groups=[],
+            engine=engine_for(version),
+        )
+        writer_only: dict[str, Any] = {}
+        if self.shape is DatabaseShape.PROMOTED:
+            writer_only = {
+                "backup_retention": Duration.days(settings.backup_retention_days),
+                "delete_automated_backups": not retain,
+            }
+        instance = rds.DatabaseInstanceReadReplica(
+            self,
+            "Instance",
+            **common,
+            source_database_instance=source_instance,
+            multi_az=settings.replica_multi_az if self.is_replica else settings.multi_az,
+            **writer_only,
+        )
+        cfn = instance.node.default_child
+        assert isinstance(cfn, rds.CfnDBInstance)
+        if self.is_replica:
+            # The imported source gets this stack's region in its ARN; a cross-region
+            # replica must name the source by its real ARN in the writer region.
+            cfn.source_db_instance_identifier = source.db_instance_arn
+        else:
+            # Its absence is what promotes the replica (see PROMOTION).
+            cfn.add_property_deletion_override("SourceDBInstanceIdentifier")
+        # CloudFormation rejects StorageEncrypted beside SourceDBInstanceIdentifier
+        # (cfn-lint E3020); encryption follows KmsKeyId. A promoted replica keeps it absent:
+        # adding it would replace the instance (Update requires: Replacement).
+        cfn.add_property_deletion_override("StorageEncrypted")
+        # Pinned, never inherited from the source: an upgrade then goes replica first (MySQL
+        # replicates from an older source to a newer replica, not the reverse), and the
+        # parameter group's family always matches the version the replica runs.
+        cfn.engine_version = version
+        return instance
+
+    def _acknowledge_shape(self, settings: DatabaseConfig) -> None:
+        if self.is_replica:
+            self._acknowledge_replica(settings)
+        if self.shape is not DatabaseShape.WRITER:
+            return
+        # cdk-nag checks these logs by the Engine property, which only the original writer
+        # sets (replicas and promoted replicas inherit the engine from their source).
         acknowledge(
             self.instance,
             "NIST.800.53.R5-RDSLoggingEnabled[LogExport::general]",
@@ -284,64 +436,6 @@ class WriterDatabase(_DatabaseBase):
             "MySQL on RDS needs an audit-plugin option group for this log; connections are "
             "audited through IAM authentication (rds-db:connect) in CloudTrail instead",
         )
-
-
-class ReadReplica(_DatabaseBase):
-    """A cross-region read replica of the writer database (``source``), in this
-    region's private subnets, encrypted with this region's key.
-
-    Attributes:
-        instance: the replica instance.
-        security_group: admits the web tier and the loader (see ``allow_from``).
-        log_groups: the exported log groups.
-    """
-
-    title = "read replica"
-    is_replica = True
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        vpc: ec2.IVpc,
-        settings: DatabaseConfig,
-        names: Names,
-        source: Names,
-        key: kms.IKey,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self._setup(
-            vpc=vpc,
-            settings=settings,
-            version=settings.replica_version,
-            identifier=names.db_instance,
-            key=key,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
-        )
-        retain = retains(removal_policy)
-        source_instance = rds.DatabaseInstance.from_database_instance_attributes(
-            self,
-            "Source",
-            instance_identifier=source.db_instance,
-            instance_endpoint_address=f"{source.db_instance}.invalid",  # unused by a replica
-            port=settings.port,
-            security_groups=[],
-            engine=engine_for(settings.replica_version),
-        )
-        self.instance = rds.DatabaseInstanceReadReplica(
-            self,
-            "Instance",
-            **self._common(names, settings, vpc, key, retain),
-            source_database_instance=source_instance,
-            multi_az=settings.replica_multi_az,
-        )
-        self._name_source_and_version(source, settings)
-        self._finish(retain)
-        self._acknowledge_replica(settings)
 
     def _acknowledge_replica(self, settings: DatabaseConfig) -> None:
         acknowledge(
@@ -357,17 +451,3 @@ class ReadReplica(_DatabaseBase):
             )
             acknowledge(self.instance, "AwsSolutions-RDS3", reason)
             acknowledge(self.instance, "NIST.800.53.R5-RDSMultiAZSupport", reason)
-
-    def _name_source_and_version(self, source: Names, settings: DatabaseConfig) -> None:
-        cfn = self.instance.node.default_child
-        assert isinstance(cfn, rds.CfnDBInstance)
-        # The imported source gets this stack's region in its ARN; a cross-region
-        # replica must name the source by its real ARN in the writer region.
-        cfn.source_db_instance_identifier = source.db_instance_arn
-        # CloudFormation rejects StorageEncrypted beside SourceDBInstanceIdentifier
-        # (cfn-lint E3020); encryption follows KmsKeyId.
-        cfn.add_property_deletion_override("StorageEncrypted")
-        # Pinned, never inherited from the source: an upgrade then goes replica first (MySQL
-        # replicates from an older source to a newer replica, not the reverse), and the
-        # parameter group's family always matches the version the replica runs.
-        cfn.engine_version = settings.replica_version

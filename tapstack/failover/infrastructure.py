@@ -9,11 +9,18 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from tapstack.config import DnsConfig
-from tapstack.naming import Role
+from tapstack.naming import Slot
 from tapstack.web.infrastructure import HEALTH_PATH
 
-#: Route 53 answers with the PRIMARY record while its health check passes: the writer's.
-FAILOVER_TYPE = {Role.WRITER: "PRIMARY", Role.STANDBY: "SECONDARY"}
+#: Route 53 answers with the PRIMARY record while its health check passes. The type follows
+#: the slot, never the role: each region's stack writes its own record, and the regions are
+#: deployed one at a time (the new writer alone while the other region is down). A failover
+#: record set holds one PRIMARY and one SECONDARY record; a type that followed the role
+#: would, once the writer moved and only its region was redeployed, ask for a second
+#: PRIMARY beside the old writer's. Traffic therefore follows the primary region's health,
+#: and sending it to a writer in the secondary region is an operation on the health checks
+#: (draining the primary region), not on these records.
+FAILOVER_TYPE = {Slot.PRIMARY: "PRIMARY", Slot.SECONDARY: "SECONDARY"}
 
 
 def health_check(
@@ -41,7 +48,7 @@ class FailoverRecord(Construct):
     than one hosted zone has that name (a zone retained by an earlier destroy, the zone
     Route 53 Domains creates on registration, a private zone of the same name).
 
-    ``role`` picks the record's failover type (see :data:`FAILOVER_TYPE`);
+    ``slot`` picks the record's failover type (see :data:`FAILOVER_TYPE`);
     ``set_identifier`` is the record's stable identifier within the record set.
 
     Attributes:
@@ -59,7 +66,7 @@ class FailoverRecord(Construct):
         dns: DnsConfig,
         hosted_zone_id: str,
         load_balancer: elbv2.IApplicationLoadBalancer,
-        role: Role,
+        slot: Slot,
         set_identifier: str,
         region: str,
         https: bool = False,
@@ -86,7 +93,7 @@ class FailoverRecord(Construct):
             name=f"{dns.fqdn}.",
             type="A",
             set_identifier=set_identifier,
-            failover=FAILOVER_TYPE[role],
+            failover=FAILOVER_TYPE[slot],
             health_check_id=self.health_check.health_check_id,
             alias_target=to_load_balancer,
         )

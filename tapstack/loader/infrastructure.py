@@ -134,7 +134,7 @@ class LoaderFunction(Construct):
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
-            queue_name=f"{names.loader_function}-dlq",
+            queue_name=names.loader_dead_letter_queue,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=key,
             data_key_reuse=Duration.hours(1),

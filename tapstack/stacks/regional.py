@@ -1,10 +1,18 @@
 """The regional stacks: what each region runs.
 
-:class:`PrimaryRegionStack` and :class:`SecondaryRegionStack` each say what they hold:
-the storage they own or name, and their database. Both compose :class:`RegionalPlatform`,
-the parts every region runs, with explicit inputs. The region's role (writer or standby,
-from :func:`tapstack.naming.writer_region`) travels as data: the web tier reports it, the
-loader's metrics carry it, and it picks the region's Route 53 failover type.
+:class:`PrimaryRegionStack` and :class:`SecondaryRegionStack` each say what storage they
+own or name; they differ by slot, not by role. Either can be the writer or the standby:
+the region's role (from :func:`tapstack.naming.writer_region`, i.e. the configuration's
+``writer_region``) travels as data. It picks the database's shape (the writer database, a
+read replica of the writer's, or a replica promoted in place: see
+:class:`tapstack.database.infrastructure.RegionDatabase`), where the backup plan is, the
+role the web tier reports and the loader's metrics carry, and which alarms exist. Both
+compose :class:`RegionalPlatform`, the parts every region runs, with explicit inputs.
+
+The Route 53 failover type stays with the slot (see
+:data:`tapstack.failover.infrastructure.FAILOVER_TYPE`), and S3 replication keeps flowing
+from the primary region's bucket to the secondary's whatever the roles (which direction
+the objects flow after a role change is outside what this module decides).
 """
 
 from __future__ import annotations
@@ -20,11 +28,11 @@ from constructs import Construct
 
 from tapstack.backup.infrastructure import BackupPlan, BackupVault
 from tapstack.config import TapStackConfig
-from tapstack.database.infrastructure import ReadReplica, WriterDatabase
+from tapstack.database.infrastructure import RegionDatabase
 from tapstack.failover.infrastructure import FailoverRecord, RegionWatch
 from tapstack.loader.infrastructure import LoaderDatabase, LoaderFunction
 from tapstack.monitoring.infrastructure import AlarmTopic, Monitoring
-from tapstack.naming import HOSTED_ZONE_ID, Names, Role, stack_name
+from tapstack.naming import HOSTED_ZONE_ID, Names, stack_name
 from tapstack.network.infrastructure import Network
 from tapstack.stacks.common import log_retention, removal_policy
 from tapstack.stacks.secondary_storage import data_key_parameter
@@ -41,19 +49,8 @@ from tapstack.web.infrastructure import AccessLogs, ServerEnvironment, WebTier
 #: Where Route 53 publishes health-check metrics (and so where their alarms live).
 ROUTE53_METRICS_REGION = "us-east-1"
 
-#: The region's database: the writer database, or a read replica of it.
-RegionDatabase = WriterDatabase | ReadReplica
 #: An output of a regional stack: its value and description, by key without the slot prefix.
 Outputs = dict[str, tuple[str, str]]
-
-
-def require_role(names: Names, role: Role, holds: str) -> None:
-    """Fail synthesis when a stack would hold what its region's role does not."""
-    if names.role is not role:
-        raise ValueError(
-            f"the {names.slot} region {names.region} holds {holds}, which is the {role}'s; "
-            f"writer_region() makes it the {names.role}"
-        )
 
 
 class RegionalPlatform:
@@ -98,7 +95,7 @@ class RegionalPlatform:
             dns=config.dns,
             hosted_zone_id=_hosted_zone_id(stack, config),
             load_balancer=self.web.load_balancer,
-            role=names.role,
+            slot=names.slot,
             set_identifier=names.set_identifier,
             region=names.region,
             https=self.web.uses_tls,
@@ -303,6 +300,51 @@ def _network(stack: Stack, names: Names, key: kms.IKey) -> Network:
     )
 
 
+def _database(stack: Stack, names: Names, key: kms.IKey, network: Network) -> RegionDatabase:
+    """The region's instance, in the shape its role and generation call for."""
+    config = names.config
+    return RegionDatabase(
+        stack,
+        "Database",
+        vpc=network.vpc,
+        settings=config.database,
+        names=names,
+        key=key,
+        log_retention=log_retention(config),
+        removal_policy=removal_policy(config),
+    )
+
+
+def _backup_plan(
+    stack: Stack,
+    names: Names,
+    *,
+    vault: backup.IBackupVault,
+    database: RegionDatabase,
+    data_bucket_arn: str,
+) -> BackupPlan:
+    """The writer region's daily plan over its database and data bucket, copying to the
+    other region's vault (by ARN: named, never read from the other region).
+
+    Only the writer region has one, so the plan follows the writer: AWS Backup cannot back
+    up a read replica, whose backups are disabled ("backups are disabled for read replicas",
+    AWS::RDS::DBInstance, SourceDBInstanceIdentifier), and the writer's recovery points
+    already land in the standby region's vault.
+    """
+    return BackupPlan(
+        stack,
+        "BackupPlan",
+        names=names,
+        settings=names.config.backup,
+        vault=vault,
+        copy_to=names.other,
+        resources=[
+            backup.BackupResource.from_rds_database_instance(database.instance),
+            backup.BackupResource.from_arn(data_bucket_arn),
+        ],
+    )
+
+
 def _add_outputs(stack: Stack, names: Names, outputs: Outputs) -> None:
     """One output per entry, its key prefixed with the slot (``Primary``/``Secondary``)."""
     label = names.slot.value.capitalize()
@@ -311,17 +353,20 @@ def _add_outputs(stack: Stack, names: Names, outputs: Outputs) -> None:
 
 
 class PrimaryRegionStack(Stack):
-    """The primary region, the writer: its own data key and buckets (replicating to the
-    secondary region), the writer database with its daily backup plan (copies to the
-    secondary region's vault), and the :class:`RegionalPlatform`.
+    """The primary region: its own data key, buckets (replicating to the secondary
+    region) and backup vault, the region's database (the writer database by default, a
+    read replica while the secondary region is the writer), the daily backup plan while it
+    is the writer (copies to the secondary region's vault), and the
+    :class:`RegionalPlatform`.
 
     Attributes:
         config, names: the configuration and this region's names.
         data_key: the region's KMS key.
         storage: the data and access-log buckets.
         network: the VPC.
-        database: the writer database.
-        backup_vault, backup_plan: the region's vault and the daily plan.
+        database: the region's database.
+        backup_vault: the region's vault.
+        backup_plan: the daily plan, or ``None`` while the region is the standby.
         platform: web tier, loader, failover record, monitoring.
     """
 
@@ -331,7 +376,6 @@ class PrimaryRegionStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.names = names = Names(config, config.primary.region)
-        require_role(names, Role.WRITER, "the writer database")
         policy = removal_policy(config)
         self.data_key: kms.IKey = DataKey(self, "DataKey", names=names, removal_policy=policy).key
         self.network = _network(self, names, self.data_key)
@@ -344,17 +388,19 @@ class PrimaryRegionStack(Stack):
             removal_policy=policy,
             replicate_to=names.other,
         )
-        self.database = WriterDatabase(
-            self,
-            "Database",
-            vpc=self.network.vpc,
-            settings=config.database,
-            names=names,
-            key=self.data_key,
-            log_retention=log_retention(config),
-            removal_policy=policy,
+        self.database = _database(self, names, self.data_key, self.network)
+        self.backup_vault = BackupVault(
+            self, "Backup", names=names, key=self.data_key, removal_policy=policy
         )
-        self.backup_vault, self.backup_plan = self._backup()
+        self.backup_plan: BackupPlan | None = None
+        if not self.database.is_replica:
+            self.backup_plan = _backup_plan(
+                self,
+                names,
+                vault=self.backup_vault.vault,
+                database=self.database,
+                data_bucket_arn=self.storage.bucket.bucket_arn,
+            )
         self.platform = RegionalPlatform(
             self,
             names=names,
@@ -368,30 +414,6 @@ class PrimaryRegionStack(Stack):
             # The ALB checks that it may write its logs when they are switched on.
             self.platform.web.load_balancer.node.add_dependency(self.storage.log_bucket.policy)
         self._outputs()
-
-    def _backup(self) -> tuple[BackupVault, BackupPlan]:
-        """The region's vault, and the writer database's daily plan copying to the other's."""
-        names = self.names
-        vault = BackupVault(
-            self,
-            "Backup",
-            names=names,
-            key=self.data_key,
-            removal_policy=removal_policy(self.config),
-        )
-        plan = BackupPlan(
-            self,
-            "BackupPlan",
-            names=names,
-            settings=self.config.backup,
-            vault=vault.vault,
-            copy_to=names.other,
-            resources=[
-                backup.BackupResource.from_rds_database_instance(self.database.instance),
-                backup.BackupResource.from_arn(self.storage.bucket.bucket_arn),
-            ],
-        )
-        return vault, plan
 
     def _outputs(self) -> None:
         outputs = self.platform.outputs() | {
@@ -411,17 +433,20 @@ class PrimaryRegionStack(Stack):
 
 
 class SecondaryRegionStack(Stack):
-    """The secondary region, the standby: the read replica of the writer database and
-    the :class:`RegionalPlatform`. Its data key, buckets and vault belong to the
-    secondary-storage stack (deployed first): the key is read by name from SSM, the
-    data bucket is named.
+    """The secondary region: the region's database (a read replica of the writer's by
+    default, the writer database, promoted in place, while it is the writer), the daily
+    backup plan while it is the writer (copies to the primary region's vault), and the
+    :class:`RegionalPlatform`. Its data key, buckets and vault belong to the
+    secondary-storage stack (deployed first, same region): the key is read by name from
+    SSM, the data bucket and the vault are named.
 
     Attributes:
         config, names: the configuration and this region's names.
         data_key: the region's KMS key (owned by the secondary-storage stack).
         storage: the data bucket, as a later stack sees it.
         network: the VPC.
-        database: the read replica.
+        database: the region's database.
+        backup_plan: the daily plan, or ``None`` while the region is the standby.
         platform: web tier, loader, failover record, monitoring.
     """
 
@@ -431,23 +456,24 @@ class SecondaryRegionStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.names = names = Names(config, config.secondary.region)
-        require_role(names, Role.STANDBY, "a read replica")
         # Owned by the secondary-storage stack; read by name at deploy time.
         key_arn = ssm.StringParameter.value_for_string_parameter(self, data_key_parameter(names))
         self.data_key: kms.IKey = kms.Key.from_key_arn(self, "DataKey", key_arn)
         self.network = _network(self, names, self.data_key)
         self.storage = SharedDataBucket(names)
-        self.database = ReadReplica(
-            self,
-            "Database",
-            vpc=self.network.vpc,
-            settings=config.database,
-            names=names,
-            source=names.other,
-            key=self.data_key,
-            log_retention=log_retention(config),
-            removal_policy=removal_policy(config),
-        )
+        self.database = _database(self, names, self.data_key, self.network)
+        self.backup_plan: BackupPlan | None = None
+        if not self.database.is_replica:
+            self.backup_plan = _backup_plan(
+                self,
+                names,
+                # Owned by the secondary-storage stack, named.
+                vault=backup.BackupVault.from_backup_vault_name(
+                    self, "BackupVault", names.backup_vault
+                ),
+                database=self.database,
+                data_bucket_arn=names.data_bucket_arn,
+            )
         self.platform = RegionalPlatform(
             self,
             names=names,

@@ -3,9 +3,9 @@
 The emulator proves wiring and order; it accepts names, combinations and policies that
 CloudFormation, IAM, KMS, RDS, S3 and Route 53 refuse. Each test here encodes one such rule,
 cites where AWS states it, and runs on every synthesized shape: the default configuration,
-the variant (destroy mode, TLS, an existing zone), a second environment, and the longest
-names the configuration accepts. A rule that only a real deploy can prove is listed in the
-README's real-AWS section instead.
+the variant (destroy mode, TLS, an existing zone), a second environment, the longest
+names the configuration accepts, and the writer moved to the secondary region. A rule
+that only a real deploy can prove is listed in the README's real-AWS section instead.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ import pytest
 from tapstack.physical_names import PhysicalName, physical_names
 from tests.support import Synthesized
 
-SHAPES = ("synth", "synth_variant", "synth_second_environment", "synth_longest_names")
+SHAPES = (
+    "synth",
+    "synth_variant",
+    "synth_second_environment",
+    "synth_longest_names",
+    "synth_writer_secondary",
+)
 
 
 @pytest.fixture(params=SHAPES)
@@ -99,14 +105,17 @@ def test_the_cross_region_replica_is_created_the_way_rds_accepts(app: Synthesize
     """A cross-region replica names its source by ARN, takes a KMS key of its own region
     for an encrypted source, and sets no StorageEncrypted (RDS User Guide, "Creating a read
     replica in a different AWS Region"; cfn-lint E3020)."""
-    config = app.built.primary.config
-    replica = app.one("secondary", "AWS::RDS::DBInstance")["Properties"]
+    writer, standby = app.built.writer, app.built.standby
+    kind = {app.built.primary: "primary", app.built.secondary: "secondary"}
+    replica = app.one(kind[standby], "AWS::RDS::DBInstance")["Properties"]
     source = replica["SourceDBInstanceIdentifier"]
-    assert source.startswith(f"arn:aws:rds:{config.primary.region}:{config.account}:db:")
+    assert source == writer.names.db_instance_arn
+    assert source.startswith(f"arn:aws:rds:{writer.region}:{writer.account}:db:")
     assert "StorageEncrypted" not in replica
     assert "KmsKeyId" in replica
-    primary = app.one("primary", "AWS::RDS::DBInstance")["Properties"]
-    assert primary["BackupRetentionPeriod"] >= 1, "a replica's source must keep backups"
+    source_props = app.one(kind[writer], "AWS::RDS::DBInstance")["Properties"]
+    assert "SourceDBInstanceIdentifier" not in source_props
+    assert source_props["BackupRetentionPeriod"] >= 1, "a replica's source must keep backups"
 
 
 def test_every_instance_pins_its_version_and_its_parameter_family_matches_it(

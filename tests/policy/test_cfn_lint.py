@@ -7,10 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import ROOT, Synthesized
 
 
-def test_cfn_lint_reports_no_findings(synth: Synthesized) -> None:
+@pytest.mark.parametrize("shape", ["synth", "synth_writer_secondary"])
+def test_cfn_lint_reports_no_findings(request: pytest.FixtureRequest, shape: str) -> None:
+    synth: Synthesized = request.getfixturevalue(shape)
     templates = sorted(str(p) for p in synth.outdir.glob("*.template.json"))
     assert len(templates) == 4
     result = subprocess.run(

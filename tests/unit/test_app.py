@@ -4,6 +4,7 @@ must never appear in any template."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -174,3 +175,54 @@ def test_existing_zone_means_no_dns_stack(synth_variant: Synthesized) -> None:
         assert "HostedZoneId" not in synth_variant.templates[kind].get("Parameters", {})
         for record in synth_variant.resources(kind, "AWS::Route53::RecordSet").values():
             assert record["Properties"]["HostedZoneId"] == "Z0123456789ABCDEFGHIJ"
+
+
+def test_with_the_writer_in_the_secondary_region_it_deploys_without_the_primary(
+    synth_writer_secondary: Synthesized,
+) -> None:
+    """The writer region's stacks deploy alone (the other region may be down); only the
+    standby's regional stack waits for the writer's (its replica needs the source)."""
+    app = synth_writer_secondary
+    assert _stack_dependencies(app, "secondary") == {
+        "tapstack-prod-dns",
+        "tapstack-prod-secondary-storage",
+    }
+    assert _stack_dependencies(app, "primary") == {
+        "tapstack-prod-dns",
+        "tapstack-prod-secondary-storage",
+        "tapstack-prod-secondary",
+    }
+    assert [s.stack_name for s in app.built.stacks] == [
+        "tapstack-prod-dns",
+        "tapstack-prod-secondary-storage",
+        "tapstack-prod-secondary",
+        "tapstack-prod-primary",
+    ]
+    assert (app.built.writer, app.built.standby) == (app.built.secondary, app.built.primary)
+
+
+def test_the_writer_regions_template_reads_nothing_from_the_other_region(
+    synth_writer_secondary: Synthesized,
+) -> None:
+    """No export, no SSM parameter and no stack output of the other region: names and ARNs
+    derived from the configuration only."""
+    template = synth_writer_secondary.templates["secondary"]
+    assert "Fn::ImportValue" not in json.dumps(template)
+    # SSM parameters resolve in the stack's own region: the AMI, the bootstrap version, the
+    # data key of the secondary-storage stack; the zone ID is passed by the deployer.
+    ssm = {
+        name: parameter["Default"]
+        for name, parameter in template["Parameters"].items()
+        if parameter["Type"].startswith("AWS::SSM::Parameter::Value")
+    }
+    assert all(
+        default.startswith(("/aws/service/", "/cdk-bootstrap/", "/tapstack-prod/us-west-2/"))
+        for default in ssm.values()
+    ), ssm
+    assert set(template["Parameters"]) - set(ssm) == {"HostedZoneId"}
+    # The one mention of the primary region: the vault the backup copies go to, by ARN
+    # (AWS Backup copies only when the plan runs, never at deploy time).
+    mentions = set(re.findall(r"[\w:/.-]*us-east-1[\w:/.-]*", json.dumps(template["Resources"])))
+    assert mentions == {
+        "arn:aws:backup:us-east-1:123456789012:backup-vault:tapstack-prod-vault-us-east-1"
+    }

@@ -369,3 +369,99 @@ def test_mysql_8_4_raises_no_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", TapStackConfigWarning)
         parse_config(default_config_data())
+
+
+# --- the writer region and the database generations (issue 11) ------------------------------
+
+
+def _roles(data: dict[str, Any], writer: str | None, primary: int, secondary: int) -> None:
+    if writer is not None:
+        data["writer_region"] = writer
+    data["primary"]["database_generation"] = primary
+    data["secondary"]["database_generation"] = secondary
+
+
+def test_the_writer_defaults_to_the_primary_region_and_generations_to_zero() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    assert config.writer_region is None
+    assert config.writer == config.primary.region == "us-east-1"
+    assert (config.primary.database_generation, config.secondary.database_generation) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("writer", "primary", "secondary"),
+    [
+        ("us-east-1", 0, 0),  # the first deploy, writer named explicitly
+        ("us-west-2", 1, 0),  # failover: the secondary promoted, the primary rebuilt
+        ("us-east-1", 1, 1),  # switched back: the primary's g1 promoted, the secondary rebuilt
+        ("us-west-2", 2, 1),  # and over again
+        ("us-east-1", 0, 1),  # the replica rebuilt for its own sake: still newer than its source
+        ("us-west-2", 3, 1),
+    ],
+)
+def test_every_writer_move_that_bumps_the_new_standby_is_accepted(
+    config_data: dict[str, Any], writer: str, primary: int, secondary: int
+) -> None:
+    _roles(config_data, writer, primary, secondary)
+    config = parse_config(config_data, "test.yaml")
+    assert config.writer == writer
+    assert config.database_lineage_problems() == []
+
+
+def test_a_writer_region_that_is_not_configured_is_refused(config_data: dict[str, Any]) -> None:
+    config_data["writer_region"] = "eu-west-1"
+    message = rejected(config_data)
+    assert re.search(
+        r"writer_region: 'eu-west-1' is neither configured region: allowed are us-east-1 "
+        r"\(primary\.region\) and us-west-2 \(secondary\.region\)",
+        message,
+    ), message
+
+
+def test_a_negative_database_generation_is_refused(config_data: dict[str, Any]) -> None:
+    config_data["secondary"]["database_generation"] = -1
+    assert re.search(
+        r"secondary\.database_generation = -1: .*greater than or equal to 0", rejected(config_data)
+    )
+
+
+def test_moving_the_writer_without_bumping_the_old_writers_generation_is_refused(
+    config_data: dict[str, Any],
+) -> None:
+    """The primary's generation-0 instance is standalone: as a replica under the same name
+    CloudFormation would have to replace it, which it cannot do for a custom name."""
+    _roles(config_data, "us-west-2", 0, 0)
+    with pytest.raises(
+        ConfigError,
+        match=r"primary\.database_generation: 0 makes the primary region's database "
+        r"\(us-east-1\) a read replica of the writer in us-west-2 .* CloudFormation cannot "
+        r"replace a custom-named instance under the same name\. Set "
+        r"primary\.database_generation to 1 \(or more\)",
+    ):
+        parse_config(config_data, "test.yaml")
+
+
+def test_moving_the_writer_back_without_bumping_the_promoted_replica_is_refused(
+    config_data: dict[str, Any],
+) -> None:
+    """After a failover the secondary's generation 0 is a promoted, standalone instance:
+    making it a replica again needs a new one."""
+    _roles(config_data, "us-east-1", 1, 0)
+    with pytest.raises(ConfigError, match=r"Set secondary\.database_generation to 1 \(or more\)"):
+        parse_config(config_data, "test.yaml")
+
+
+def test_the_lineage_is_checked_on_configurations_built_without_validation() -> None:
+    """``model_copy`` skips validation; the check stays callable for synthesis to repeat."""
+    config = load_config(DEFAULT_CONFIG).model_copy(update={"writer_region": "us-west-2"})
+    (problem,) = config.database_lineage_problems()
+    assert problem.startswith("primary.database_generation: 0 makes the primary region's")
+
+
+def test_the_lineage_is_checked_when_the_writer_is_the_default_one(
+    config_data: dict[str, Any],
+) -> None:
+    """No writer_region means the primary region; the secondary's promoted generation 0
+    still cannot become its replica."""
+    _roles(config_data, None, 1, 0)
+    assert "Set secondary.database_generation to 1 (or more)" in rejected(config_data)

@@ -30,6 +30,7 @@ def test_roles_are_the_values_the_runtimes_report() -> None:
 
 
 def test_physical_names_keep_their_historical_words(config: Any) -> None:
+    """Generation 0 keeps the names deployed before generations existed."""
     primary, secondary = Names(config, "us-east-1"), Names(config, "us-west-2")
     assert primary.db_instance == "tapstack-prod-mysql-primary"
     assert secondary.db_instance == "tapstack-prod-mysql-replica"
@@ -65,3 +66,42 @@ def test_settings_are_the_regions_section_of_the_configuration(config: Any) -> N
 def test_names_refuse_a_region_that_is_not_configured(config: Any) -> None:
     with pytest.raises(ValueError, match="region 'eu-west-1' is neither configured region"):
         Names(config, "eu-west-1")
+
+
+def test_the_configured_writer_region_decides_the_roles(config_data: dict[str, Any]) -> None:
+    config_data["writer_region"] = "us-west-2"
+    config_data["primary"]["database_generation"] = 1
+    config = parse_config(config_data, "test")
+    primary, secondary = Names(config, "us-east-1"), Names(config, "us-west-2")
+    assert writer_region(config) == "us-west-2"
+    assert (primary.slot, primary.role) == (Slot.PRIMARY, Role.STANDBY)
+    assert (secondary.slot, secondary.role) == (Slot.SECONDARY, Role.WRITER)
+    # The slot words stay: nothing but the rebuilt database changes its name.
+    assert (primary.set_identifier, primary.label) == ("tapstack-prod-primary-us-east-1", "primary")
+
+
+def test_a_rebuilt_database_gets_a_new_identifier_and_generation_0_keeps_the_old_one(
+    config_data: dict[str, Any],
+) -> None:
+    config_data["primary"]["database_generation"] = 1
+    config_data["secondary"]["database_generation"] = 12
+    config = parse_config(config_data, "test")
+    primary, secondary = Names(config, "us-east-1"), Names(config, "us-west-2")
+    assert primary.db_instance == "tapstack-prod-mysql-primary-g1"
+    assert secondary.db_instance == "tapstack-prod-mysql-replica-g12"
+    assert primary.db_instance_arn == (
+        "arn:aws:rds:us-east-1:123456789012:db:tapstack-prod-mysql-primary-g1"
+    )
+    assert secondary.other.db_instance_arn == primary.db_instance_arn, "a replica's source"
+
+
+def test_only_the_primarys_first_database_was_created_standalone(
+    config_data: dict[str, Any],
+) -> None:
+    config = parse_config(config_data, "test")
+    assert Names(config, "us-east-1").is_original_database
+    assert not Names(config, "us-west-2").is_original_database
+    config_data["primary"]["database_generation"] = 1
+    config_data["secondary"]["database_generation"] = 1
+    rebuilt = parse_config(config_data, "test")
+    assert not Names(rebuilt, "us-east-1").is_original_database

@@ -74,3 +74,32 @@ def test_backup_role_has_only_the_aws_managed_backup_and_restore_policies(
     role_id = next(k for k in roles if k.startswith("BackupPlanRole"))
     for policy in synth.resources("primary", "AWS::IAM::Policy").values():
         assert {"Ref": role_id} not in policy["Properties"]["Roles"], "no inline additions"
+
+
+def test_the_plan_follows_the_writer_to_the_secondary_region(
+    synth: Synthesized, synth_writer_secondary: Synthesized
+) -> None:
+    """AWS Backup cannot back up a read replica: the writer region's stack holds the plan,
+    under the logical IDs the primary's plan always had; in the secondary region it uses
+    the secondary-storage stack's vault by name and copies to the primary's vault by ARN."""
+    app = synth_writer_secondary
+    assert app.resources("primary", "AWS::Backup::BackupPlan") == {}
+    assert app.resources("primary", "AWS::Backup::BackupSelection") == {}
+    assert app.resources("primary", "AWS::Backup::BackupVault"), "the primary keeps its vault"
+    plans = app.resources("secondary", "AWS::Backup::BackupPlan")
+    assert list(plans) == list(synth.resources("primary", "AWS::Backup::BackupPlan"))
+    (rule,) = next(iter(plans.values()))["Properties"]["BackupPlan"]["BackupPlanRule"]
+    assert rule["TargetBackupVault"] == "tapstack-prod-vault-us-west-2"
+    assert rule["CopyActions"][0]["DestinationBackupVaultArn"] == (
+        "arn:aws:backup:us-east-1:123456789012:backup-vault:tapstack-prod-vault-us-east-1"
+    )
+    selection = app.one("secondary", "AWS::Backup::BackupSelection")["Properties"]
+    assert selection["BackupSelection"]["Resources"] == [
+        {
+            "Fn::Join": [
+                "",
+                ["arn:aws:rds:us-west-2:123456789012:db:", {"Ref": "DatabaseInstanceAA8A5FDE"}],
+            ]
+        },
+        "arn:aws:s3:::tapstack-prod-data-123456789012-us-west-2",
+    ]

@@ -1,6 +1,7 @@
 """RDS MySQL in both regions: the writer, pinned, encrypted, Multi-AZ and
 TLS-only, its generated master secret replicated to the other region, and the
-read replica sourced from it by ARN."""
+read replica sourced from it by ARN; and, when the writer moves, the replica
+promoted in place (never replaced) and the old writer rebuilt as a new replica."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import json
 import re
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
-from tests.support import Synthesized
+from tapstack.app import build_app
+from tapstack.config import ConfigError, parse_config
+from tapstack.database.infrastructure import PROMOTION, DatabaseShape, database_shape
+from tapstack.naming import Names
+from tests.support import Synthesized, default_config_data, writer_secondary_data
 
 
 def _db(synth: Synthesized, kind: str) -> dict[str, Any]:
@@ -130,3 +136,194 @@ def test_replica_is_encrypted_with_the_secondary_key_and_accepted_by_cloudformat
     assert props["EngineVersion"] == "8.4.10"
     # Not a parameter of CreateDBInstanceReadReplica: a replica inherits it from its source.
     assert "EngineLifecycleSupport" not in props
+
+
+# --- the writer moves: promotion in place (issue 11) -----------------------------------------
+
+#: "Update requires" of every AWS::RDS::DBInstance property the templates set, from the
+#: CloudFormation reference (AWS::RDS::DBInstance, Properties). Replacement is what a
+#: promotion must never touch: CloudFormation cannot replace a custom-named instance under
+#: its own name, and a replacement would lose the data.
+UPDATE_REQUIRES = {
+    "AllocatedStorage": "No interruption",
+    "AutoMinorVersionUpgrade": "Some interruptions",
+    "BackupRetentionPeriod": "Some interruptions",
+    "CopyTagsToSnapshot": "No interruption",
+    "DBInstanceClass": "Some interruptions",
+    "DBInstanceIdentifier": "Replacement",
+    "DBName": "Replacement",
+    "DBParameterGroupName": "Some interruptions",
+    "DBSubnetGroupName": "Replacement",
+    "DeleteAutomatedBackups": "No interruption",
+    "DeletionProtection": "No interruption",
+    "EnableCloudwatchLogsExports": "No interruption",
+    "EnableIAMDatabaseAuthentication": "No interruption",
+    # "Some interruptions" in the reference, conditionally create-only in the resource
+    # schema: treated as a replacement, never added to a replica's template.
+    "Engine": "Replacement",
+    "EngineLifecycleSupport": "Replacement",  # not settable on a replica: never added
+    "EngineVersion": "No interruption",
+    "KmsKeyId": "Replacement",
+    "MasterUserPassword": "No interruption",
+    "MasterUsername": "Replacement",
+    "MaxAllocatedStorage": "No interruption",
+    "MonitoringInterval": "No interruption",
+    "MonitoringRoleArn": "No interruption",
+    "MultiAZ": "Some interruptions",
+    "Port": "Replacement",
+    "PubliclyAccessible": "No interruption",
+    "SourceDBInstanceIdentifier": "Some interruptions",
+    "StorageEncrypted": "Replacement",
+    "StorageType": "Some interruptions",
+    "Tags": "No interruption",
+    "VPCSecurityGroups": "No interruption",
+}
+
+DB_ID = "DatabaseInstanceAA8A5FDE"
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+
+def test_the_promoted_replica_keeps_its_logical_id_identifier_and_policies(
+    synth: Synthesized, synth_writer_secondary: Synthesized
+) -> None:
+    standby = synth.templates["secondary"]["Resources"][DB_ID]
+    promoted = synth_writer_secondary.templates["secondary"]["Resources"][DB_ID]
+    assert promoted["Properties"]["DBInstanceIdentifier"] == "tapstack-prod-mysql-replica"
+    assert (
+        promoted["Properties"]["DBInstanceIdentifier"]
+        == (standby["Properties"]["DBInstanceIdentifier"])
+    )
+    for attribute in ("Type", "DeletionPolicy", "UpdateReplacePolicy", "DependsOn"):
+        assert promoted[attribute] == standby[attribute], attribute
+
+
+def test_promotion_removes_the_source_and_changes_only_properties_that_update_in_place(
+    synth: Synthesized, synth_writer_secondary: Synthesized
+) -> None:
+    """CloudFormation promotes a replica when SourceDBInstanceIdentifier leaves the template;
+    every other change must be one it makes without replacing the instance."""
+    before = synth.one("secondary", "AWS::RDS::DBInstance")["Properties"]
+    after = synth_writer_secondary.one("secondary", "AWS::RDS::DBInstance")["Properties"]
+    changed = _changed(before, after)
+    assert (
+        changed
+        == set(PROMOTION)
+        == {
+            "SourceDBInstanceIdentifier",
+            "BackupRetentionPeriod",
+            "DeleteAutomatedBackups",
+            "MultiAZ",
+        }
+    )
+    assert "SourceDBInstanceIdentifier" in before and "SourceDBInstanceIdentifier" not in after
+    assert (after["BackupRetentionPeriod"], after["DeleteAutomatedBackups"]) == (7, False)
+    assert (before["MultiAZ"], after["MultiAZ"]) == (False, True), "database.multi_az now"
+    assert {UPDATE_REQUIRES[name] for name in changed} <= {"No interruption", "Some interruptions"}
+
+
+def test_every_database_property_has_a_known_update_rule(
+    synth: Synthesized, synth_writer_secondary: Synthesized
+) -> None:
+    """A property added to the database must be classified before it can pass the
+    promotion test above."""
+    for app in (synth, synth_writer_secondary):
+        for kind in ("primary", "secondary"):
+            props = app.one(kind, "AWS::RDS::DBInstance")["Properties"]
+            assert set(props) <= set(UPDATE_REQUIRES), (kind, set(props) - set(UPDATE_REQUIRES))
+
+
+def test_the_promoted_writer_adds_nothing_that_would_replace_it(
+    synth_writer_secondary: Synthesized,
+) -> None:
+    props = synth_writer_secondary.one("secondary", "AWS::RDS::DBInstance")["Properties"]
+    for absent in ("StorageEncrypted", "MasterUsername", "MasterUserPassword", "DBName", "Engine"):
+        assert absent not in props, absent
+    key_param = next(
+        k for k in synth_writer_secondary.templates["secondary"]["Parameters"] if "datakeyarn" in k
+    )
+    assert props["KmsKeyId"] == {"Ref": key_param}, "encrypted with the key it was created with"
+
+
+def test_the_old_writer_is_rebuilt_as_a_new_replica_of_the_writers_instance(
+    synth: Synthesized, synth_writer_secondary: Synthesized
+) -> None:
+    """Generation 1: a new identifier, so CloudFormation creates the replica and replaces
+    the old standalone instance, snapshotting it (UpdateReplacePolicy)."""
+    old = synth.templates["primary"]["Resources"][DB_ID]
+    new = synth_writer_secondary.templates["primary"]["Resources"][DB_ID]
+    props = new["Properties"]
+    assert props["DBInstanceIdentifier"] == "tapstack-prod-mysql-primary-g1"
+    assert props["SourceDBInstanceIdentifier"] == (
+        "arn:aws:rds:us-west-2:123456789012:db:tapstack-prod-mysql-replica"
+    )
+    assert new["UpdateReplacePolicy"] == old["UpdateReplacePolicy"] == "Snapshot"
+    assert new["DeletionPolicy"] == "Snapshot"
+    assert props["KmsKeyId"] == {"Fn::GetAtt": ["DataKey2A0DE9E6", "Arn"]}
+    assert props["MultiAZ"] is False, "database.replica_multi_az"
+    for absent in ("StorageEncrypted", "MasterUsername", "BackupRetentionPeriod", "DBName"):
+        assert absent not in props, absent
+    groups = {
+        g["Properties"]["LogGroupName"]
+        for g in synth_writer_secondary.resources("primary", "AWS::Logs::LogGroup").values()
+    }
+    assert "/aws/rds/instance/tapstack-prod-mysql-primary-g1/error" in groups
+
+
+def test_the_primary_region_keeps_the_master_secret_whatever_its_role(
+    synth: Synthesized, synth_writer_secondary: Synthesized
+) -> None:
+    """Every instance inherits the original writer's master password; the secret and its
+    copy in the other region must outlive the role change."""
+    before = synth.resources("primary", "AWS::SecretsManager::Secret")
+    after = synth_writer_secondary.resources("primary", "AWS::SecretsManager::Secret")
+    assert after == before and list(after) == ["DatabaseMasterSecret708CAA78"]
+    assert synth_writer_secondary.resources("secondary", "AWS::SecretsManager::Secret") == {}
+    # A replica is not attached: RDS would not take its password from the secret.
+    assert (
+        synth_writer_secondary.resources("primary", "AWS::SecretsManager::SecretTargetAttachment")
+        == {}
+    )
+
+
+def test_each_region_holds_the_shape_its_role_and_generation_call_for(
+    synth: Synthesized, synth_writer_secondary: Synthesized
+) -> None:
+    shapes = {
+        (app_name, kind): getattr(app.built, kind).database.shape
+        for app_name, app in (("default", synth), ("writer-secondary", synth_writer_secondary))
+        for kind in ("primary", "secondary")
+    }
+    assert shapes == {
+        ("default", "primary"): DatabaseShape.WRITER,
+        ("default", "secondary"): DatabaseShape.REPLICA,
+        ("writer-secondary", "primary"): DatabaseShape.REPLICA,
+        ("writer-secondary", "secondary"): DatabaseShape.PROMOTED,
+    }
+
+
+def test_switching_back_promotes_the_rebuilt_primary_in_place() -> None:
+    """writer back in the primary region: its generation-1 instance was created as a replica,
+    so it is promoted (not the original writer's template, which would replace it)."""
+    data = writer_secondary_data()
+    data["writer_region"] = "us-east-1"
+    data["secondary"]["database_generation"] = 1
+    config = parse_config(data, "test")
+    assert database_shape(Names(config, "us-east-1")) is DatabaseShape.PROMOTED
+    assert database_shape(Names(config, "us-west-2")) is DatabaseShape.REPLICA
+
+
+def test_without_the_generation_bump_synthesis_fails_with_the_reason() -> None:
+    data = default_config_data()
+    data["writer_region"] = "us-west-2"
+    message = r"primary\.database_generation: 0 makes the primary region's database"
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data, "test")
+    # A configuration built without validation is refused when the stacks are built.
+    unchecked = parse_config(default_config_data(), "test").model_copy(
+        update={"writer_region": "us-west-2"}
+    )
+    with pytest.raises(ValueError, match=message):
+        build_app(unchecked, app=cdk.App())

@@ -87,3 +87,13 @@ def test_us_east_1_stack_watches_the_other_region_by_its_regional_name(
         for k in synth.resources("secondary", "AWS::Route53::HealthCheck")
         if k.startswith("Failover")
     }
+
+
+@pytest.mark.parametrize(("kind", "failover"), [("primary", "PRIMARY"), ("secondary", "SECONDARY")])
+def test_the_failover_type_stays_with_the_slot_when_the_writer_moves(
+    synth_writer_secondary: Synthesized, kind: str, failover: str
+) -> None:
+    """Each region deploys alone: a type that followed the role would leave two PRIMARY
+    records after a one-region deploy."""
+    record = synth_writer_secondary.one(kind, "AWS::Route53::RecordSet", "FailoverRecord")
+    assert record["Properties"]["Failover"] == failover

@@ -255,3 +255,11 @@ def test_function_package_holds_the_runtime_the_driver_and_the_rds_ca_bundle(
     bundle = next((asset / "loader" / "certs").glob("*.pem"))
     assert bundle.read_text().count("BEGIN CERTIFICATE") >= 10
     assert not list(Path(asset).rglob("__pycache__"))
+
+
+@pytest.mark.parametrize(("kind", "role"), [("primary", "standby"), ("secondary", "writer")])
+def test_the_loaders_role_follows_the_writer_region(
+    synth_writer_secondary: Synthesized, kind: str, role: str
+) -> None:
+    env = _function(synth_writer_secondary, kind)["Environment"]["Variables"]
+    assert env[contract.ENV_ROLE] == role

@@ -115,3 +115,22 @@ def test_alarm_thresholds_default_sensibly(synth: Synthesized) -> None:
     assert alarms["tapstack-prod-us-west-2-db-free-storage-low"]["Threshold"] == 5 * 1024**3
     assert alarms["tapstack-prod-us-west-2-no-healthy-hosts"]["TreatMissingData"] == "breaching"
     assert alarms["tapstack-prod-us-west-2-loader-errors"]["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize(("kind", "replica"), [("primary", True), ("secondary", False)])
+def test_replica_lag_is_watched_where_the_replica_is(
+    synth_writer_secondary: Synthesized, kind: str, replica: bool
+) -> None:
+    """With the writer in the secondary region the primary holds the replica: its lag alarm
+    and graph move there; S3 replication still flows from the primary's bucket."""
+    names = {
+        a["Properties"]["AlarmName"]
+        for a in synth_writer_secondary.resources(kind, "AWS::CloudWatch::Alarm").values()
+    }
+    region = {"primary": "us-east-1", "secondary": "us-west-2"}[kind]
+    assert (f"tapstack-prod-{region}-replica-lag-high" in names) is replica
+    body = json.dumps(synth_writer_secondary.one(kind, "AWS::CloudWatch::Dashboard")["Properties"])
+    assert ("ReplicaLag" in body) is replica
+    assert ("ReplicationLatency" in body) is (kind == "primary")
+    role = "standby" if replica else "writer"
+    assert f"# tapstack-prod - {region} ({role})" in body

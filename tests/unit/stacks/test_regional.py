@@ -1,20 +1,17 @@
 """The regional stacks say what they hold: no flag threaded through them, every
-attribute on every instance, and a clear failure when a stack would hold what its
-region's role does not."""
+attribute on every instance, and either stack holds either role, as data: the
+database's shape, the backup plan, the web tier's and the loader's role, the
+alarms and the outputs follow the configured writer region."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
-import aws_cdk as cdk
 import pytest
 
-from tapstack.config import parse_config
-from tapstack.database.infrastructure import ReadReplica, WriterDatabase
-from tapstack.naming import Names, Role
-from tapstack.stacks.regional import PrimaryRegionStack, require_role
+from tapstack.backup.infrastructure import BackupPlan
+from tapstack.database.infrastructure import DatabaseShape, RegionDatabase
 from tapstack.storage.infrastructure import DataBuckets, SharedDataBucket
 from tests.support import ROOT, Synthesized
 
@@ -34,15 +31,45 @@ def test_no_module_branches_on_is_primary(path: Path) -> None:
 
 def test_each_stack_holds_its_roles_database_and_its_storage(synth: Synthesized) -> None:
     primary, secondary = synth.built.primary, synth.built.secondary
-    assert isinstance(primary.database, WriterDatabase)
-    assert isinstance(secondary.database, ReadReplica)
+    assert isinstance(primary.database, RegionDatabase)
+    assert isinstance(secondary.database, RegionDatabase)
+    assert (primary.database.shape, secondary.database.shape) == (
+        DatabaseShape.WRITER,
+        DatabaseShape.REPLICA,
+    )
     assert isinstance(primary.storage, DataBuckets)
     assert isinstance(secondary.storage, SharedDataBucket)
     assert primary.platform.region_watch is not None, "us-east-1 watches the other region"
     assert secondary.platform.region_watch is None
 
 
-SHARED_ATTRIBUTES = ("config", "names", "data_key", "network", "storage", "database", "platform")
+def test_either_stack_holds_either_role(synth_writer_secondary: Synthesized) -> None:
+    primary, secondary = (
+        synth_writer_secondary.built.primary,
+        synth_writer_secondary.built.secondary,
+    )
+    assert (primary.database.shape, secondary.database.shape) == (
+        DatabaseShape.REPLICA,
+        DatabaseShape.PROMOTED,
+    )
+    assert primary.backup_plan is None
+    assert isinstance(secondary.backup_plan, BackupPlan)
+    # The slot's storage and the us-east-1 watch stay where they were.
+    assert isinstance(primary.storage, DataBuckets)
+    assert isinstance(secondary.storage, SharedDataBucket)
+    assert primary.platform.region_watch is not None
+
+
+SHARED_ATTRIBUTES = (
+    "config",
+    "names",
+    "data_key",
+    "network",
+    "storage",
+    "database",
+    "backup_plan",
+    "platform",
+)
 
 
 @pytest.mark.parametrize("kind", ["primary", "secondary"])
@@ -55,12 +82,38 @@ def test_both_stacks_expose_the_same_parts(synth: Synthesized, kind: str) -> Non
         assert hasattr(platform, name), name
 
 
-def test_a_stack_refuses_a_region_whose_role_it_cannot_hold(
-    config_data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+def test_the_switched_stacks_keep_every_locked_logical_id(
+    synth_writer_secondary: Synthesized,
 ) -> None:
-    config = parse_config(config_data, "test")
-    monkeypatch.setattr("tapstack.naming.writer_region", lambda _config: "us-west-2")
-    with pytest.raises(ValueError, match="primary region us-east-1 holds the writer database"):
-        PrimaryRegionStack(cdk.App(), "Scratch", config=config)
-    names = Names(config, "us-west-2")
-    require_role(names, Role.WRITER, "the writer database")  # no error
+    """Moving the writer renames nothing: the same locks as the default shape, except the
+    backup plan, which moves with the writer."""
+    from tests.unit.test_logical_ids import LOCKED
+
+    for kind, groups in (
+        ("primary", ("storage", "database", "regional")),
+        ("secondary", ("database", "regional", "backup_plan")),
+    ):
+        resources = synth_writer_secondary.templates[kind]["Resources"]
+        for group in groups:
+            for logical_id, rtype in LOCKED[group].items():
+                assert resources.get(logical_id, {}).get("Type") == rtype, (kind, logical_id)
+
+
+@pytest.mark.parametrize(
+    ("kind", "description"),
+    [
+        ("primary", "MySQL endpoint of the primary region's read replica"),
+        (
+            "secondary",
+            "MySQL endpoint of the secondary region's writer database (a promoted read replica)",
+        ),
+    ],
+)
+def test_outputs_describe_the_database_the_region_holds(
+    synth_writer_secondary: Synthesized, kind: str, description: str
+) -> None:
+    label = kind.capitalize()
+    outputs = synth_writer_secondary.templates[kind]["Outputs"]
+    assert outputs[f"{label}DatabaseEndpoint"]["Description"] == description
+    role = "standby" if kind == "primary" else "writer"
+    assert outputs[f"{label}LoaderFunctionName"]["Description"].endswith(f"({role})")

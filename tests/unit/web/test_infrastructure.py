@@ -269,3 +269,10 @@ def test_user_data_fits_the_ec2_limit_of_16_kb_before_encoding() -> None:
 def test_the_server_environment_rejects_an_unknown_role() -> None:
     with pytest.raises(ValueError, match="role must be 'writer' or 'standby', got 'leader'"):
         ServerEnvironment(project="x", region="us-east-1", role="leader")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("kind", "role"), [("primary", "standby"), ("secondary", "writer")])
+def test_the_web_tier_reports_the_role_the_configuration_gives_its_region(
+    synth_writer_secondary: Synthesized, kind: str, role: str
+) -> None:
+    assert f"Environment=TAPSTACK_ROLE={role}" in _user_data(synth_writer_secondary, kind)
