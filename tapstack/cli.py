@@ -16,6 +16,12 @@ Commands:
                    every object under incoming/ (loaded ones are skipped)
     destroy        delete every stack after typing the environment's name to confirm; in
                    destroy mode empty the buckets and backup vaults first (tapstack.teardown)
+    status         where Route 53 sends clients, which database writes, replica lag, loader
+                   backlog, alarms in ALARM, configured against actual writer (--json)
+    failover       the writer region is lost: make --to REGION the writer (tapstack.operations)
+    switchover     planned, no data lost: pause writes, wait for the replica, swap the roles
+    failback       the lost region is back: rebuild its database as a replica, restore traffic
+    drill          a game day: drain the writer region's traffic, measure the switch, restore
 """
 
 from __future__ import annotations
@@ -154,7 +160,54 @@ def build_parser() -> argparse.ArgumentParser:
     destroy_parser.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation (CI)"
     )
+    _add_operations(sub)
     return parser
+
+
+def _add_operations(sub: _Subcommands) -> None:
+    """The failover commands (``tapstack.operations``)."""
+    yes = argparse.ArgumentParser(add_help=False)
+    yes.add_argument("--yes", action="store_true", help="do not ask before changing anything")
+    yes.add_argument("--cdk-out", default="cdk.out", type=Path, help="where to synthesize")
+    status = sub.add_parser(
+        "status",
+        help="where Route 53 sends clients, which database writes, replica lag, loader "
+        "backlog, alarms in ALARM, and the configured writer against the actual one",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    for name, text in (
+        (
+            "failover",
+            "unplanned: the writer region is lost. Drain it, make REGION the writer in "
+            "the configuration, deploy REGION alone (promotes its replica), wait until it is "
+            "writable, re-drive the objects the lost region never loaded",
+        ),
+        (
+            "switchover",
+            "planned, no data lost: pause writes, wait until REGION's replica has "
+            "applied everything, make REGION the writer and deploy it (promotes), rebuild the old "
+            "writer as its replica, resume writes",
+        ),
+    ):
+        command = sub.add_parser(name, help=text.split(".")[0], description=text, parents=[yes])
+        command.add_argument("--to", required=True, metavar="REGION", help="the new writer region")
+    sub.add_parser(
+        "failback",
+        help="the lost region is back: rebuild it as a replica of the writer",
+        description="the lost region is back: keep its stale writer as a snapshot, deploy it "
+        "alone as a replica of the current writer, restore its traffic; then offer a "
+        "switchover back",
+        parents=[yes],
+    )
+    drill = sub.add_parser(
+        "drill",
+        help="game day: drain the writer region's traffic, measure the switch, restore",
+        description="drain the writer region's traffic (Route 53 health check inverted), "
+        "measure how long Route 53's answer and the public name take to move, restore it and "
+        "measure the way back; no database is touched",
+        parents=[yes],
+    )
+    drill.add_argument("--aws", action="store_true", help="drill on the real AWS deployment")
 
 
 BOOTSTRAP_EVENT = {"tapstack_action": "bootstrap"}
@@ -311,6 +364,79 @@ def cmd_deploy(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _operation_session(args: argparse.Namespace, console: Console, config: TapStackConfig) -> Any:
+    """The AWS provider and a session for the failover commands (``--yes`` skips asking;
+    without a terminal only ``--yes`` proceeds)."""
+    from tapstack.aws import client_factory
+    from tapstack.cdk_cli import tool_environment
+    from tapstack.operations.aws_provider import CdkDeploy, Current, aws_provider
+    from tapstack.operations.orchestration import Session
+
+    yes = getattr(args, "yes", False)
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+    deploy = CdkDeploy(
+        Current(config),
+        Path(args.config),
+        env=tool_environment(),
+        cdk_out=getattr(args, "cdk_out", Path("cdk.out")),
+        require_approval="never" if yes else "broadening",
+        interactive=interactive and not yes,
+        on_line=lambda line: console.print(line, markup=False, highlight=False),
+    )
+    provider = aws_provider(config, client_factory(), deploy=deploy)
+    return Session(config, provider, console, confirm=input if interactive else None, yes=yes)
+
+
+def cmd_operation(args: argparse.Namespace, console: Console) -> int:
+    """``status``, ``failover``, ``switchover``, ``failback``, ``drill``: one line, no
+    traceback, for an invalid request (exit 2) or an AWS that cannot be reached (exit 1)."""
+    from tapstack.operations import orchestration, status
+    from tapstack.operations.config_file import ConfigFileError
+    from tapstack.operations.provider import ProviderError
+
+    config = load_config_or_report(args.config, console)
+    if config is None:
+        return 2
+    regions = (config.primary.region, config.secondary.region)
+    if getattr(args, "to", None) is not None and args.to not in regions:
+        console.print(
+            f"[bold red]error:[/] --to {args.to!r} is not one of the configured regions "
+            f"({', '.join(regions)})",
+            soft_wrap=True,
+        )
+        return 2
+    if args.command == "drill" and not args.aws:
+        console.print("[bold red]error:[/] name the target: drill --aws", soft_wrap=True)
+        return 2
+    session = _operation_session(args, console, config)
+    try:
+        if args.command == "status":
+            return _print_status(status.collect(config, session.provider), args.json, console)
+        run = {
+            "failover": lambda: orchestration.failover(session, args.to),
+            "switchover": lambda: orchestration.switchover(session, args.to),
+            "failback": lambda: orchestration.failback(session),
+            "drill": lambda: orchestration.drill(session),
+        }[args.command]
+        return int(run().exit_code)
+    except (orchestration.OperationError, ConfigFileError) as exc:
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        return 2
+    except ProviderError as exc:
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        return 1
+
+
+def _print_status(found: Any, as_json: bool, console: Console) -> int:
+    from tapstack.operations import status
+
+    if as_json:
+        print(json.dumps(found.to_json(), indent=2, default=str))
+    else:
+        status.render(found, console)
+    return 0
+
+
 COMMANDS = {
     "check-config": cmd_check_config,
     "summary": cmd_summary,
@@ -319,6 +445,11 @@ COMMANDS = {
     "bootstrap-database": cmd_bootstrap_database,
     "redrive": cmd_redrive,
     "destroy": cmd_destroy,
+    "status": cmd_operation,
+    "failover": cmd_operation,
+    "switchover": cmd_operation,
+    "failback": cmd_operation,
+    "drill": cmd_operation,
 }
 
 
@@ -331,8 +462,9 @@ class _Subcommands:
 
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
         kwargs.setdefault("description", kwargs.get("help"))
+        parents = [self._common, *kwargs.pop("parents", [])]
         parser: argparse.ArgumentParser = self._subparsers.add_parser(
-            name, parents=[self._common], **kwargs
+            name, parents=parents, **kwargs
         )
         return parser
 

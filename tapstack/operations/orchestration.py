@@ -1,0 +1,627 @@
+"""``failover``, ``switchover``, ``failback`` and ``drill``, written once over a
+:class:`~tapstack.operations.provider.Provider`.
+
+Each command first checks where things stand, then prints its plan - the numbered steps it
+will take - and asks before changing anything (unless ``--yes``). The steps it runs are the
+steps it printed. Every wait shows its progress; at the end the command prints a timeline
+with the measured duration of each step.
+
+The writer region is configuration: a command changes it in the configuration file (a
+one-line diff to commit) and deploys one region's regional stack alone, so CloudFormation
+promotes, rebuilds and keeps owning every database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from rich.console import Console
+
+from tapstack.config import TapStackConfig
+from tapstack.naming import Names, Slot, stack_name, writer_region
+from tapstack.operations.config_file import ConfigChange, ConfigFileError
+from tapstack.operations.provider import DatabaseState, Provider, ProviderError
+from tapstack.operations.timeline import Step, Timeline
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+#: The replica has applied everything once this many consecutive one-minute ReplicaLag
+#: datapoints, all after the last write could have happened, are zero.
+CONSECUTIVE_ZERO_LAG = 2
+#: Shows a prompt and returns the answer (``input``).
+Prompt = Callable[[str], str]
+
+
+class OperationError(RuntimeError):
+    """The command cannot (or can no longer) proceed; ``str(error)`` says why in one line."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long each kind of wait may take, in seconds."""
+
+    writable: float = 45 * 60  # promotion: a backup of the promoted instance, a reboot
+    caught_up: float = 30 * 60
+    snapshot: float = 2 * 3600
+    replica: float = 3 * 3600  # a new cross-region replica copies the whole database
+    dns: float = 15 * 60
+
+
+@dataclass
+class Session:
+    """What every command runs with. ``confirm`` is ``None`` when there is no terminal to
+    ask on (then only ``yes`` proceeds); ``clock``, ``sleep`` and ``now`` are injectable so
+    tests run without waiting."""
+
+    config: TapStackConfig
+    provider: Provider
+    console: Console
+    confirm: Prompt | None = None
+    yes: bool = False
+    poll_seconds: float = 10.0
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    #: The configuration changes made so far (to commit).
+    changes: list[ConfigChange] = field(default_factory=list)
+
+    def say(self, text: str) -> None:
+        self.console.print(text, soft_wrap=True, highlight=False)
+
+    @property
+    def regions(self) -> tuple[str, str]:
+        return self.config.primary.region, self.config.secondary.region
+
+    @property
+    def writer(self) -> str:
+        return writer_region(self.config)
+
+    def other(self, region: str) -> str:
+        return next(r for r in self.regions if r != region)
+
+    def names(self, region: str) -> Names:
+        return Names(self.config, region)
+
+    def stack(self, region: str) -> str:
+        return stack_name(self.config, self.names(region).slot.value)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a plan. ``tolerant``: a :class:`ProviderError` becomes a warning and the
+    command goes on. ``undo`` runs when a later step fails, unless a ``final`` step (a point
+    of no return) has started since."""
+
+    description: str
+    run: Callable[[Step], object]
+    tolerant: bool = False
+    final: bool = False
+    undo: Callable[[], object] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A command's exit status and timeline."""
+
+    exit_code: int
+    timeline: Timeline
+
+
+# ---------------------------------------------------------------------------------------
+# Running a plan
+# ---------------------------------------------------------------------------------------
+
+
+def execute(session: Session, title: str, actions: list[Action]) -> Outcome:
+    """Print the plan, ask, run each action as a timed step, print the timeline."""
+    timeline = Timeline(title, clock=session.clock)
+    session.say(f"[bold]{title}[/] will:")
+    for index, action in enumerate(actions, 1):
+        session.say(f"  {index}. {action.description}")
+    if not approved(session):
+        return Outcome(EXIT_REFUSED, timeline)
+    undos: list[Action] = []
+    try:
+        for action in actions:
+            _run(session, timeline, action, undos)
+    except (ProviderError, OperationError, ConfigFileError) as exc:
+        session.say(f"[bold red]error:[/] {exc}")
+        _undo(session, timeline, undos)
+        _finish(session, timeline)
+        return Outcome(EXIT_FAILED, timeline)
+    _finish(session, timeline)
+    return Outcome(EXIT_OK, timeline)
+
+
+def approved(session: Session, question: str = "Proceed?") -> bool:
+    if session.yes:
+        return True
+    if session.confirm is None:
+        session.say(
+            "[bold red]refused:[/] stdin is not a terminal to confirm on; pass --yes to "
+            "proceed without asking. Nothing was changed."
+        )
+        return False
+    try:
+        answer = session.confirm(f"{question} [y/N] ")
+    except (EOFError, KeyboardInterrupt):
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        session.say("[bold]cancelled:[/] nothing was changed")
+        return False
+    return True
+
+
+def _run(session: Session, timeline: Timeline, action: Action, undos: list[Action]) -> None:
+    session.say(f"[bold]->[/] {action.description}")
+    if action.final:
+        undos.clear()
+    with timeline.step(action.description) as step:
+        try:
+            action.run(step)
+        except ProviderError as exc:
+            if not action.tolerant:
+                raise
+            step.outcome = "warning"
+            session.say(f"[bold yellow]warning:[/] {exc} (going on)")
+    if action.undo is not None:
+        undos.append(action)
+
+
+def _undo(session: Session, timeline: Timeline, undos: list[Action]) -> None:
+    for action in reversed(undos):
+        assert action.undo is not None
+        with timeline.step(f"undo: {action.description}") as step:
+            try:
+                action.undo()
+            except ProviderError as exc:
+                step.outcome = "failed"
+                session.say(f"[bold red]could not undo[/] {action.description}: {exc}")
+
+
+def _finish(session: Session, timeline: Timeline) -> None:
+    session.console.print(timeline.table())
+    for change in session.changes:
+        if change.changed:
+            session.say(change.commit_advice())
+
+
+def wait_until(
+    session: Session, what: str, probe: Callable[[], tuple[bool, str]], timeout: float
+) -> float:
+    """Poll ``probe`` (done, detail) until done; print progress when the detail changes and
+    at least every minute; return the seconds waited. A provider error while polling is
+    progress too (an API can be briefly unavailable during a promotion)."""
+    started = session.clock()
+    last, last_said = "", started
+    while True:
+        try:
+            done, detail = probe()
+        except ProviderError as exc:
+            done, detail = False, str(exc)
+        elapsed = session.clock() - started
+        if done:
+            session.say(f"   {what}: {detail} after {elapsed:.0f} s")
+            return elapsed
+        if detail != last or session.clock() - last_said >= 60:
+            session.say(f"   waiting for {what}: {detail} ({elapsed:.0f} s)")
+            last, last_said = detail, session.clock()
+        if elapsed >= timeout:
+            raise OperationError(f"gave up waiting for {what} after {timeout:.0f} s: {detail}")
+        session.sleep(session.poll_seconds)
+
+
+# ---------------------------------------------------------------------------------------
+# Steps shared by the commands
+# ---------------------------------------------------------------------------------------
+
+
+def _describe(state: DatabaseState) -> str:
+    if not state.exists:
+        return f"{state.identifier} does not exist"
+    role = "standalone (writer)" if state.is_writer else f"replica of {state.source}"
+    replication = f", replication {state.replication}" if state.replication else ""
+    return f"{state.identifier} {state.status}, {role}{replication}"
+
+
+def _target(session: Session, to: str) -> str:
+    if to not in session.regions:
+        raise OperationError(
+            f"--to {to!r} is not one of the configured regions ({', '.join(session.regions)})"
+        )
+    return to
+
+
+def _database(session: Session, region: str) -> DatabaseState:
+    try:
+        return session.provider.database.describe(region)
+    except ProviderError as exc:
+        raise ProviderError(f"cannot read the {region} database: {exc}") from None
+
+
+def _write_config(session: Session, **change: str) -> None:
+    made = session.provider.deploy.write_config(**change)
+    session.changes.append(made)
+    session.config = made.config
+    session.say(made.diff() or f"   {made.path} already says so: unchanged")
+
+
+def _switch_writer(session: Session, to: str, rebuild: str) -> Action:
+    return Action(
+        f"set writer_region: {to} and bump {rebuild}'s database_generation in the "
+        f"configuration (one edit: {rebuild}'s next deploy rebuilds its database as a replica)",
+        lambda _: _write_config(session, writer_region=to, rebuild=rebuild),
+    )
+
+
+def _deploy(session: Session, region: str, why: str, *, final: bool = False) -> Action:
+    return Action(
+        f"deploy {session.stack(region)} alone ({why})",
+        lambda _: session.provider.deploy.deploy_region(region),
+        final=final,
+    )
+
+
+def _wait_writable(session: Session, region: str) -> Action:
+    def probe() -> tuple[bool, str]:
+        state = session.provider.database.describe(region)
+        return state.writable, _describe(state)
+
+    return Action(
+        f"wait until the {region} database is writable",
+        lambda _: wait_until(session, f"{region} writable", probe, session.timeouts.writable),
+    )
+
+
+def _wait_replica(session: Session, region: str) -> Action:
+    def probe() -> tuple[bool, str]:
+        state = session.provider.database.describe(region)
+        done = state.is_replica and state.status == "available"
+        return done and state.replication in (None, "replicating"), _describe(state)
+
+    return Action(
+        f"wait until the {region} database replicates from the writer",
+        lambda _: wait_until(session, f"{region} replica", probe, session.timeouts.replica),
+    )
+
+
+def _pause(session: Session, region: str, paused: list[float] | None = None) -> Action:
+    def run(_: Step) -> None:
+        grace = session.provider.database.pause_writes(region)
+        if paused is not None:
+            paused.append(grace)
+
+    return Action(
+        f"pause writes in {region} (new events wait until writes resume)",
+        run,
+        undo=lambda: session.provider.database.resume_writes(region),
+    )
+
+
+def _fence(session: Session, region: str) -> Action:
+    """Pause a stale writer's writes for good (until its rebuild): best effort, as the
+    region may not answer."""
+
+    def run(_: Step) -> None:
+        session.provider.database.pause_writes(region)
+
+    return Action(
+        f"fence {region}'s writes (pause its loader, if {region} answers)", run, tolerant=True
+    )
+
+
+def _resume(session: Session, region: str) -> Action:
+    return Action(
+        f"resume writes in {region} (the waiting events are delivered)",
+        lambda _: session.provider.database.resume_writes(region),
+    )
+
+
+def _redrive(session: Session, region: str) -> Action:
+    def run(_: Step) -> None:
+        count = session.provider.objects.redrive(region)
+        session.say(f"   sent {count} object(s); the loader skips those it loaded before")
+
+    return Action(f"re-drive the objects under incoming/ to the {region} loader", run)
+
+
+# ---------------------------------------------------------------------------------------
+# failover: the writer region is lost
+# ---------------------------------------------------------------------------------------
+
+
+def failover(session: Session, to: str) -> Outcome:
+    """Unplanned: the writer region is lost. Drain its traffic and fence its loader (best
+    effort: it may be unreachable), make ``to`` the writer, deploy ``to`` alone (which
+    promotes its replica), wait until it is writable and re-drive the objects the lost
+    region never loaded."""
+    to = _target(session, to)
+    lost = session.other(to)
+    target = _database(session, to)
+    if not target.exists:
+        raise OperationError(f"{to} has no database ({target.identifier}): nothing to promote")
+    if session.writer == to and target.is_writer:
+        raise OperationError(
+            f"{to} is already the writer (configured and actual): nothing to fail over"
+        )
+    actions = [
+        Action(
+            f"drain {lost}'s traffic (Route 53 treats it as unhealthy, so a returning stale "
+            "region takes no traffic)",
+            lambda _: session.provider.traffic.drain(lost),
+            tolerant=True,
+        ),
+        _fence(session, lost),
+        _switch_writer(session, to, rebuild=lost),
+        _deploy(session, to, "promotes its read replica in place", final=True),
+        _wait_writable(session, to),
+        *_undrain(session, to),
+        _redrive(session, to),
+    ]
+    outcome = execute(session, f"failover to {to}", actions)
+    if outcome.exit_code == EXIT_OK:
+        session.say(
+            f"When {lost} is back: `python -m tapstack failback` (keeps its stale database as "
+            f"a snapshot, rebuilds it as a replica of {to}, restores its traffic)."
+        )
+    return outcome
+
+
+# ---------------------------------------------------------------------------------------
+# switchover: planned, no data lost
+# ---------------------------------------------------------------------------------------
+
+
+def switchover(session: Session, to: str) -> Outcome:
+    """Planned: pause writes in the writer region, wait until ``to``'s replica has applied
+    everything, make ``to`` the writer (its deploy promotes), rebuild the old writer as a
+    replica of ``to`` (never two writers), resume writes and re-drive ``to``."""
+    to = _target(session, to)
+    old = session.writer
+    if old == to:
+        raise OperationError(f"{to} is already the configured writer: nothing to switch over")
+    writer, replica = _database(session, old), _database(session, to)
+    if not writer.writable:
+        raise OperationError(
+            f"the writer in {old} is not writable ({_describe(writer)}): a switchover needs "
+            f"both regions; use `failover --to {to}` when {old} is lost"
+        )
+    if not replica.is_replica:
+        raise OperationError(f"{to} holds no replica ({_describe(replica)}): nothing to promote")
+    paused: list[float] = []
+    actions = [
+        _pause(session, old, paused),
+        _caught_up(session, to, paused),
+        _switch_writer(session, to, rebuild=old),
+        _deploy(session, to, "promotes its read replica in place", final=True),
+        _wait_writable(session, to),
+        _move_traffic(session, to, old),
+        _deploy(session, old, f"rebuilds its database as a replica of {to}"),
+        _wait_replica(session, old),
+        _resume(session, old),
+        _redrive(session, to),
+    ]
+    return execute(session, f"switchover to {to}", actions)
+
+
+def _undrain(session: Session, region: str) -> list[Action]:
+    """Restore ``region``'s traffic when an earlier switchover drained it (or when that
+    cannot be read): the writer must take the clients."""
+    try:
+        drained = session.provider.traffic.health(region).drained
+    except ProviderError:
+        drained = True
+    restore = session.provider.traffic.restore
+    return [Action(f"restore {region}'s traffic", lambda _: restore(region))] if drained else []
+
+
+def _move_traffic(session: Session, to: str, old: str) -> Action:
+    """Route 53's failover type stays with the slot (the primary slot's record answers
+    while healthy), so traffic follows the writer by restoring ``to`` and, when ``old`` holds
+    the PRIMARY record, draining it until a later switchover restores it."""
+    drain_old = session.names(old).slot is Slot.PRIMARY
+
+    def run(_: Step) -> None:
+        session.provider.traffic.restore(to)
+        if drain_old:
+            session.provider.traffic.drain(old)
+
+    also = f"; drain {old}, whose PRIMARY record would keep answering" if drain_old else ""
+    return Action(f"move traffic to {to} (restore {to}{also})", run)
+
+
+def _caught_up(session: Session, region: str, paused: list[float]) -> Action:
+    """Wait until ``region``'s replica has applied everything: ReplicaLag 0 on
+    :data:`CONSECUTIVE_ZERO_LAG` consecutive datapoints that start after writes under way at
+    the pause could have ended."""
+
+    def run(_: Step) -> None:
+        grace = paused[-1] if paused else 0.0
+        since = session.now() + timedelta(seconds=grace)
+        session.say(f"   counting datapoints from {since:%H:%M:%S} UTC (writes under way end)")
+
+        def probe() -> tuple[bool, str]:
+            samples = session.provider.database.replica_lag(region, since)
+            streak = 0
+            for sample in reversed(samples):
+                if sample.seconds > 0:
+                    break
+                streak += 1
+            last = f"{samples[-1].seconds:.0f} s" if samples else "no datapoint yet"
+            detail = f"ReplicaLag {last}, {streak}/{CONSECUTIVE_ZERO_LAG} zero in a row"
+            return streak >= CONSECUTIVE_ZERO_LAG, detail
+
+        wait_until(session, f"{region} caught up", probe, session.timeouts.caught_up + grace)
+
+    return Action(f"wait until the {region} replica has applied every write", run)
+
+
+# ---------------------------------------------------------------------------------------
+# failback: the lost region is back
+# ---------------------------------------------------------------------------------------
+
+
+def failback(session: Session) -> Outcome:
+    """The lost region is back: fence its stale writer, keep it as a snapshot and release
+    its deletion protection, deploy the region alone (its configuration already names a new
+    database generation, so CloudFormation builds a replica of the current writer and
+    replaces the stale instance), restore its traffic and resume its (now standby) loader;
+    then offer a switchover back."""
+    writer = session.writer
+    stale = session.other(writer)
+    current = _database(session, writer)
+    if not current.writable:
+        raise OperationError(
+            f"the configured writer {writer} is not writable ({_describe(current)}): "
+            f"run `failover --to {writer}` first"
+        )
+    try:
+        stale_writers = [d for d in session.provider.database.instances(stale) if d.is_writer]
+    except ProviderError as exc:
+        raise ProviderError(f"cannot read the {stale} databases: {exc}") from None
+    configured = _database(session, stale)
+    if configured.is_replica and not stale_writers:
+        raise OperationError(
+            f"{stale} already replicates from the writer ({_describe(configured)}) and holds "
+            "no stale writer: nothing to fail back (`status` shows its traffic)"
+        )
+    actions = [_fence(session, stale)]
+    for database in stale_writers:
+        actions += _keep_stale_writer(session, stale, database.identifier)
+    actions += [
+        _deploy(session, stale, f"rebuilds its database as a replica of {writer}", final=True),
+        _wait_replica(session, stale),
+        _traffic_after_failback(session, stale, writer),
+        _resume(session, stale),
+    ]
+    outcome = execute(session, f"failback of {stale}", actions)
+    if outcome.exit_code != EXIT_OK:
+        return outcome
+    return _offer_switchover(session, stale) or outcome
+
+
+def _traffic_after_failback(session: Session, stale: str, writer: str) -> Action:
+    """Restore the region's traffic, unless it holds the PRIMARY record: that one answers
+    whenever it is healthy and would take the clients from the writer, so it stays drained
+    until ``switchover --to`` it (which restores it)."""
+    if session.names(stale).slot is Slot.SECONDARY:
+        return Action(
+            f"restore {stale}'s traffic", lambda _: session.provider.traffic.restore(stale)
+        )
+
+    def keep(step: Step) -> None:
+        step.outcome = "kept drained"
+
+    return Action(
+        f"keep {stale}'s traffic drained: its PRIMARY record would take the clients from the "
+        f"writer {writer} (`switchover --to {stale}` restores it)",
+        keep,
+    )
+
+
+def _keep_stale_writer(session: Session, region: str, identifier: str) -> list[Action]:
+    database = session.provider.database
+
+    def snapshot(_: Step) -> None:
+        taken = database.snapshot(region, identifier)
+        session.say(f"   snapshot {taken} of {identifier}")
+        wait_until(
+            session,
+            f"snapshot {taken}",
+            lambda: (database.snapshot_ready(region, taken), "creating"),
+            session.timeouts.snapshot,
+        )
+
+    return [
+        Action(
+            f"keep the stale writer {identifier} as a snapshot (never deleted silently)", snapshot
+        ),
+        Action(
+            f"release {identifier}'s deletion protection (its stack replaces it next)",
+            lambda _: database.release_deletion_protection(region, identifier),
+        ),
+    ]
+
+
+def _offer_switchover(session: Session, region: str) -> Outcome | None:
+    """After a failback: switch the writer back to ``region`` if the user wants it now."""
+    command = f"python -m tapstack switchover --to {region}"
+    if session.yes or session.confirm is None:
+        session.say(f"To make {region} the writer again (planned, no data lost): `{command}`")
+        return None
+    if not approved(session, f"Switch the writer back to {region} now (`{command}`)?"):
+        return None
+    session.changes.clear()  # the failback's changes were listed with its timeline
+    return switchover(dataclasses.replace(session, yes=True), region)
+
+
+# ---------------------------------------------------------------------------------------
+# drill: a game day on real traffic
+# ---------------------------------------------------------------------------------------
+
+
+def drill(session: Session) -> Outcome:
+    """Drain the writer region's traffic, measure how long Route 53's answer and the public
+    name take to move to the other region, restore, and measure the way back. Databases are
+    not touched: a drill never promotes."""
+    writer = session.writer
+    other = session.other(writer)
+    traffic = session.provider.traffic
+    try:
+        answer, public = traffic.route53_answer(), traffic.public_answer()
+    except ProviderError as exc:
+        raise ProviderError(f"cannot read Route 53's answer: {exc}") from None
+    if answer != writer:
+        raise OperationError(
+            f"Route 53 answers with {answer or 'no known region'}, not the writer {writer}: "
+            "a drill starts from a healthy writer (see `status`)"
+        )
+    if public is None:
+        session.say(
+            "[bold yellow]warning:[/] the public name does not resolve here (is the domain "
+            "delegated?): only Route 53's own answer is measured"
+        )
+    drain = Action(
+        f"drain {writer}'s traffic (its health check inverted)",
+        lambda _: traffic.drain(writer),
+        undo=lambda: traffic.restore(writer),
+    )
+    actions = [drain, *_measure(session, other, public is not None)]
+    actions += [
+        Action(f"restore {writer}'s traffic", lambda _: traffic.restore(writer), final=True),
+        *_measure(session, writer, public is not None),
+    ]
+    return execute(session, f"drill: drain {writer}", actions)
+
+
+def _measure(session: Session, region: str, public: bool) -> list[Action]:
+    traffic = session.provider.traffic
+
+    def waiting(what: str, read: Callable[[], str | None]) -> Callable[[Step], None]:
+        def probe() -> tuple[bool, str]:
+            found = read()
+            return found == region, f"answers with {found or 'nothing'}"
+
+        def run(_: Step) -> None:
+            wait_until(session, what, probe, session.timeouts.dns)
+
+        return run
+
+    actions = [
+        Action(
+            f"wait until Route 53 answers with {region}",
+            waiting("Route 53", traffic.route53_answer),
+        )
+    ]
+    if public:
+        actions.append(
+            Action(
+                f"wait until the public name resolves to {region} (resolvers' caches, TTL)",
+                waiting("the public name", traffic.public_answer),
+            )
+        )
+    return actions
