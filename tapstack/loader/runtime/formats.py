@@ -28,7 +28,7 @@ import codecs
 import json
 import json.scanner
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, NamedTuple
 
 __all__ = [
@@ -114,9 +114,30 @@ def iter_json_lines(
 ) -> Iterator[list[tuple[int, Any, str]]]:
     """Yield ``(line_number, value_or_ParseFailure, line_text)`` items, one list per chunk."""
     too_long = ParseFailure(f"line is longer than {max_record_bytes} bytes")
+    number = 0
+    for overlong, block in _line_blocks(stream, chunk_size, max_record_bytes):
+        items: list[tuple[int, Any, str]] = []
+        if overlong is not None:
+            number += 1
+            items.append((number, too_long, overlong.decode("utf-8", "backslashreplace")))
+        if block is not None:
+            number = _decode_lines(block, number, items, too_long, max_record_bytes)
+        if items:
+            yield items
+
+
+def _line_blocks(
+    stream: BinaryIO, chunk_size: int, max_record_bytes: int
+) -> Iterator[tuple[bytes | None, bytes | None]]:
+    """Split the stream into blocks of whole lines, one block per chunk that ends a line.
+
+    Yields ``(overlong, block)``. ``overlong`` is the preview of an over-long line that ends
+    at the start of this block (its bytes were dropped as they were read), else ``None``.
+    ``block`` is the block's other lines joined by newlines, without the first block's UTF-8
+    BOM, or ``None`` when the block held only the end of the over-long line.
+    """
     pending = b""  # the start of a line whose newline has not been read yet
     overlong: bytes | None = None  # preview of an over-long line being skipped
-    number = 0
     first = True
     while True:
         chunk = stream.read(chunk_size)
@@ -138,47 +159,65 @@ def iter_json_lines(
             first = False
             if block.startswith(codecs.BOM_UTF8):
                 block = block[len(codecs.BOM_UTF8) :]
-        raw_lines = block.split(b"\n")
-        items: list[tuple[int, Any, str]] = []
-        if overlong is not None:
-            # The first line of the block is the end of the over-long line.
-            number += 1
-            items.append((number, too_long, overlong.decode("utf-8", "backslashreplace")))
-            overlong = None
-            del raw_lines[0]
-            block = b"\n".join(raw_lines)
-        try:
-            lines: list[str] | None = block.decode("utf-8").split("\n") if raw_lines else []
-        except UnicodeDecodeError:
-            lines = None
-        if lines is None:
-            # Slow path, only for blocks that are not valid UTF-8: decode line by line.
-            for raw in raw_lines:
-                number += 1
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    failure = ParseFailure(f"line is not valid UTF-8 (byte {error.start + 1})")
-                    preview = raw[:_PREVIEW_CHARS].decode("utf-8", "backslashreplace")
-                    items.append((number, failure, preview))
-                    continue
-                if len(text) > max_record_bytes:
-                    items.append((number, too_long, text[:_PREVIEW_CHARS]))
-                elif text and not text.isspace():
-                    items.append((number, _parse_line(text), text))
+        if overlong is None:
+            yield None, block
         else:
-            for text in lines:
-                number += 1
-                if len(text) > max_record_bytes:
-                    items.append((number, too_long, text[:_PREVIEW_CHARS]))
-                elif text and not text.isspace():
-                    items.append((number, _parse_line(text), text))
-        if items:
-            yield items
+            # The first line of the block is the end of the over-long line.
+            cut = block.find(b"\n")
+            yield overlong, (block[cut + 1 :] if cut >= 0 else None)
+            overlong = None
         if eof:
             return
         if len(pending) > max_record_bytes:
             overlong, pending = pending[:_PREVIEW_CHARS], b""
+
+
+def _decode_lines(
+    block: bytes,
+    number: int,
+    items: list[tuple[int, Any, str]],
+    too_long: ParseFailure,
+    max_record_bytes: int,
+) -> int:
+    """Append the items of the block's lines, numbered after ``number``; return the last number."""
+    try:
+        lines: list[str] | None = block.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        lines = None
+    if lines is None:
+        return _decode_lines_one_by_one(block, number, items, too_long, max_record_bytes)
+    for text in lines:
+        number += 1
+        if len(text) > max_record_bytes:
+            items.append((number, too_long, text[:_PREVIEW_CHARS]))
+        elif text and not text.isspace():
+            items.append((number, _parse_line(text), text))
+    return number
+
+
+def _decode_lines_one_by_one(
+    block: bytes,
+    number: int,
+    items: list[tuple[int, Any, str]],
+    too_long: ParseFailure,
+    max_record_bytes: int,
+) -> int:
+    """The slow path of ``_decode_lines``, only for blocks that are not valid UTF-8: an
+    invalid line fails alone instead of failing the block."""
+    for raw in block.split(b"\n"):
+        number += 1
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            failure = ParseFailure(f"line is not valid UTF-8 (byte {error.start + 1})")
+            preview = raw[:_PREVIEW_CHARS].decode("utf-8", "backslashreplace")
+            items.append((number, failure, preview))
+            continue
+        if len(text) > max_record_bytes:
+            items.append((number, too_long, text[:_PREVIEW_CHARS]))
+        elif text and not text.isspace():
+            items.append((number, _parse_line(text), text))
+    return number
 
 
 def iter_json_array(
@@ -192,86 +231,126 @@ def iter_json_array(
     Raises ``MalformedObject`` as soon as the array's structure is known to be broken.
     """
     reader = _ArrayReader(stream, chunk_size)
-    number = 0
-    state = "start"  # start -> first -> (value -> after)* -> done
-    items: list[tuple[int, Any, None]] = []
-    need_more = False
-    while True:
-        if need_more:
-            # Hand out what was decoded before reading on, so that only one chunk's
-            # records are ever held.
-            if items:
-                yield items
-                items = []
-            reader.refill(number)
-            need_more = False
-        buf, pos = reader.buf, reader.pos
-        if pos < len(buf) and buf[pos] in _JSON_WS:
-            pos = reader.pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
-        if pos >= len(buf):
-            if reader.eof:
-                break
-            need_more = True
-            continue
+    parser = _ArrayParser(reader, max_record_bytes)
+    while parser.parse_buffer():
+        # Hand out what was decoded before reading on, so that only one chunk's records are
+        # ever held.
+        if parser.items:
+            yield parser.items
+            parser.items = []
+        reader.refill(parser.number)
+    parser.check_complete()
+    if parser.items:
+        yield parser.items
+
+
+class _ArrayParser:
+    """The state machine over a top-level JSON array: one method per state.
+
+    States go start -> first -> (value -> after)* -> done. Each state method is called with
+    the buffer and the position of its next non-whitespace character, and returns ``False``
+    when it cannot decide before the next chunk is read.
+    """
+
+    def __init__(self, reader: _ArrayReader, max_record_bytes: int) -> None:
+        self.reader = reader
+        self.max_record_bytes = max_record_bytes
+        self.number = 0  # records decoded so far
+        self.items: list[tuple[int, Any, None]] = []  # decoded, not yet handed out
+        self.state: Callable[[str, int], bool] = self._start
+
+    def parse_buffer(self) -> bool:
+        """Run the states over the buffered text; ``True`` if the next chunk is needed,
+        ``False`` at the end of the object."""
+        reader = self.reader
+        while True:
+            buf, pos = reader.buf, reader.pos
+            if pos < len(buf) and buf[pos] in _JSON_WS:
+                pos = reader.pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
+            if pos >= len(buf):
+                return not reader.eof
+            if not self.state(buf, pos):
+                return True
+
+    def check_complete(self) -> None:
+        """At the end of the object: raise unless the array was closed."""
+        if self.state != self._done:
+            problem = (
+                "the object is empty" if self.state == self._start else "the array is never closed"
+            )
+            raise MalformedObject(
+                f"unexpected end of the object: {problem}", self.reader.location(self.number)
+            )
+
+    def _start(self, buf: str, pos: int) -> bool:
         char = buf[pos]
-        if state == "after":
-            if char == ",":
-                state = "value"
-            elif char == "]":
-                state = "done"
-            else:
-                raise MalformedObject(
-                    f"expected ',' or ']' after record {number}, found {char!r}",
-                    reader.location(number),
-                )
-            reader.pos = pos + 1
-        elif state == "value" or (state == "first" and char != "]"):
-            try:
-                value, end = _scan(buf, pos)
-            except (StopIteration, ValueError, RecursionError) as error:
-                # The record may simply continue in the next chunk. Only once the object
-                # has ended, or the record is longer than any record may be, is it broken.
-                if not reader.eof and len(buf) - pos <= max_record_bytes:
-                    need_more = True
-                    continue
-                reason = f"record {number + 1} is not valid JSON: {_describe(error, pos)}"
-                if not reader.eof:
-                    reason += f" (or it is longer than {max_record_bytes} bytes)"
-                raise MalformedObject(reason, reader.location(number)) from None
-            if not reader.eof and not (end < len(buf) and buf[end] in ",]"):
-                # Only a following ',' or ']' proves the value complete: a number at the
-                # end of the buffer ("1.", "12", "1e") may continue in the next chunk.
-                after = _WS.match(buf, end).end()  # type: ignore[union-attr]
-                if after >= len(buf) or _NUMBER_TAIL.fullmatch(buf, end):
-                    need_more = True
-                    continue
-            number += 1
-            items.append((number, value, None))
+        if char == "\ufeff" and self.reader.at_start(pos):
+            self.reader.pos = pos + 1
+            return True
+        if char != "[":
+            raise MalformedObject(
+                "the top-level JSON value must be an array of records",
+                self.reader.location(self.number),
+            )
+        self.reader.pos = pos + 1
+        self.state = self._first
+        return True
+
+    def _first(self, buf: str, pos: int) -> bool:
+        if buf[pos] != "]":
+            return self._value(buf, pos)
+        self.reader.pos = pos + 1  # "[]": an empty array
+        self.state = self._done
+        return True
+
+    def _value(self, buf: str, pos: int) -> bool:
+        reader = self.reader
+        try:
+            value, end = _scan(buf, pos)
+        except (StopIteration, ValueError, RecursionError) as error:
+            # The record may simply continue in the next chunk. Only once the object has
+            # ended, or the record is longer than any record may be, is it broken.
+            if not reader.eof and len(buf) - pos <= self.max_record_bytes:
+                return False
+            reason = f"record {self.number + 1} is not valid JSON: {_describe(error, pos)}"
+            if not reader.eof:
+                reason += f" (or it is longer than {self.max_record_bytes} bytes)"
+            raise MalformedObject(reason, reader.location(self.number)) from None
+        if not reader.eof and not (end < len(buf) and buf[end] in ",]"):
+            # Only a following ',' or ']' proves the value complete: a number at the end of
+            # the buffer ("1.", "12", "1e") may continue in the next chunk.
+            after = _WS.match(buf, end).end()  # type: ignore[union-attr]
+            if after >= len(buf) or _NUMBER_TAIL.fullmatch(buf, end):
+                return False
+        self.number += 1
+        self.items.append((self.number, value, None))
+        if end < len(buf) and buf[end] == ",":
+            # The usual case, taken here to save a step: what state "after" would do.
+            reader.pos = end + 1
+            self.state = self._value
+        else:
             reader.pos = end
-            state = "after"
-        elif state == "first":  # "[]": an empty array
-            reader.pos = pos + 1
-            state = "done"
-        elif state == "start":
-            if char == "\ufeff" and reader.at_start(pos):
-                reader.pos = pos + 1
-                continue
-            if char != "[":
-                raise MalformedObject(
-                    "the top-level JSON value must be an array of records",
-                    reader.location(number),
-                )
-            reader.pos = pos + 1
-            state = "first"
+            self.state = self._after
+        return True
+
+    def _after(self, buf: str, pos: int) -> bool:
+        char = buf[pos]
+        if char == ",":
+            self.state = self._value
+        elif char == "]":
+            self.state = self._done
         else:
             raise MalformedObject(
-                "unexpected data after the end of the array", reader.location(number)
+                f"expected ',' or ']' after record {self.number}, found {char!r}",
+                self.reader.location(self.number),
             )
-    if state != "done":
-        problem = "the object is empty" if state == "start" else "the array is never closed"
-        raise MalformedObject(f"unexpected end of the object: {problem}", reader.location(number))
-    if items:
-        yield items
+        self.reader.pos = pos + 1
+        return True
+
+    def _done(self, buf: str, pos: int) -> bool:
+        raise MalformedObject(
+            "unexpected data after the end of the array", self.reader.location(self.number)
+        )
 
 
 class _ArrayReader:

@@ -244,6 +244,65 @@ class _RejectSpool:
         self._file.close()
 
 
+class _Batches:
+    """Valid rows gathered into multi-row upserts that are handed to a ``BatchWriter``.
+
+    Each batch is checkpointed with the number of its last record and the number of records
+    rejected so far, so that an attempt that resumes starts right after it.
+    """
+
+    __slots__ = (
+        "batch_size",
+        "last_valid",
+        "max_bytes",
+        "prefix",
+        "rows",
+        "size",
+        "spool",
+        "suffix",
+        "writer",
+        "written",
+    )
+
+    def __init__(
+        self,
+        writer: BatchWriter,
+        prefix: str,
+        suffix: str,
+        spool: _RejectSpool,
+        batch_size: int,
+        max_bytes: int,
+        resume_after: int,
+    ) -> None:
+        self.writer = writer
+        self.prefix = prefix
+        self.suffix = suffix
+        self.spool = spool
+        self.batch_size = batch_size
+        self.max_bytes = max_bytes
+        self.rows: list[str] = []  # the batch being filled
+        self.size = 0  # its characters
+        self.last_valid = resume_after  # the number of the last row added
+        self.written = 0  # rows submitted so far
+
+    def add(self, number: int, row: str) -> None:
+        """Add record ``number``'s row; submit the batch once it is full."""
+        rows = self.rows
+        rows.append(row)
+        self.size += len(row)
+        self.last_valid = number
+        if len(rows) >= self.batch_size or self.size >= self.max_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        """Submit the rows gathered so far as one batch."""
+        rows = self.rows
+        statement = (self.prefix + ",".join(rows) + self.suffix).encode("utf-8")
+        self.writer.submit(PreparedBatch(statement, len(rows), self.last_valid, self.spool.count))
+        self.written += len(rows)
+        self.rows, self.size = [], 0
+
+
 class Loader:
     """Loads S3 objects named in S3 events into MySQL.
 
@@ -533,45 +592,15 @@ class Loader:
         """
         assert self._dialect is not None
         prefix, suffix = self._dialect.upsert_prefix_suffix(self.table)
-        encode = self.table.encode_row
-        batch_size, max_bytes = self.batch_size, self.batch_max_bytes
         writer = BatchWriter(conn, manifest.checkpoint_sql()).start()
-        rows: list[str] = []
-        size = 0
-        last_valid = resume_after
-        number = 0
-        parsed = 0
-        written = 0
-
-        def flush() -> None:
-            nonlocal rows, size, written
-            statement = (prefix + ",".join(rows) + suffix).encode("utf-8")
-            writer.submit(PreparedBatch(statement, len(rows), last_valid, spool.count))
-            written += len(rows)
-            rows, size = [], 0
-
+        batches = _Batches(
+            writer, prefix, suffix, spool, self.batch_size, self.batch_max_bytes, resume_after
+        )
         try:
             with _fewer_gc_passes():
-                for items in self._records(ref):
-                    for number, value, text in items:
-                        if type(value) is ParseFailure:
-                            spool.add(number, value.reason, text=text)
-                            continue
-                        parsed += 1
-                        try:
-                            row = encode(value)
-                        except RecordError as error:
-                            spool.add(number, str(error), record=value)
-                            continue
-                        if number <= resume_after:
-                            continue  # committed by an earlier attempt
-                        rows.append(row)
-                        size += len(row)
-                        last_valid = number
-                        if len(rows) >= batch_size or size >= max_bytes:
-                            flush()
-            if rows:
-                flush()
+                number, parsed = self._validate_records(ref, spool, resume_after, batches)
+            if batches.rows:
+                batches.flush()
             writer.close()
             if writer.deadlocks_retried:
                 self.log.warning(
@@ -587,7 +616,32 @@ class Loader:
         except BaseException:
             writer.abort()
             raise
-        return written, max(number, last_valid), parsed
+        return batches.written, max(number, batches.last_valid), parsed
+
+    def _validate_records(
+        self, ref: ObjectRef, spool: _RejectSpool, resume_after: int, batches: _Batches
+    ) -> tuple[int, int]:
+        """Spool the records that fail and add the valid ones after ``resume_after`` to
+        ``batches``. Returns (last record number seen, records that parsed as JSON)."""
+        encode = self.table.encode_row
+        add = batches.add
+        number = 0
+        parsed = 0
+        for items in self._records(ref):
+            for number, value, text in items:
+                if type(value) is ParseFailure:
+                    spool.add(number, value.reason, text=text)
+                    continue
+                parsed += 1
+                try:
+                    row = encode(value)
+                except RecordError as error:
+                    spool.add(number, str(error), record=value)
+                    continue
+                if number <= resume_after:
+                    continue  # committed by an earlier attempt
+                add(number, row)
+        return number, parsed
 
     # --------------------------------------------------------------- S3
     def _records(self, ref: ObjectRef) -> Iterator[list[tuple[int, Any, Any]]]:

@@ -56,6 +56,13 @@ def test_a_utf8_bom_and_surrounding_whitespace_are_accepted(chunk_size):
     assert read_array(b"[]", chunk_size=chunk_size) == []
 
 
+@pytest.mark.parametrize("chunk_size", [1, 3, 4096])
+def test_whitespace_between_a_record_and_its_comma_is_accepted(chunk_size):
+    data = b'[1 , "a"\n,{"b": 2}\t,[]  ]'
+
+    assert read_array(data, chunk_size=chunk_size) == [1, "a", {"b": 2}, []]
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
@@ -110,6 +117,32 @@ def test_over_long_json_lines_are_reported_without_being_kept():
         (3, {"ok": 2}),
     ]
     assert len(items[1][2]) <= 1024  # only a preview of the line is kept
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 256, 1500, 8192])
+def test_over_long_json_lines_are_reported_wherever_the_chunks_cut_them(chunk_size):
+    long_x, long_y = b'"' + b"x" * 2000 + b'"', b'"' + b"y" * 2000
+    data = b'{"ok": 1}\n' + long_x + b'\n\xff\n{"ok": 2}\n' + long_y  # the last line has no newline
+    items = read_lines(data, chunk_size=chunk_size, max_record_bytes=1000)
+
+    too_long = ParseFailure("line is longer than 1000 bytes")
+    assert [(number, value) for number, value, _ in items] == [
+        (1, {"ok": 1}),
+        (2, too_long),
+        (3, ParseFailure("line is not valid UTF-8 (byte 1)")),
+        (4, {"ok": 2}),
+        (5, too_long),
+    ]
+    for (_, _, preview), line in ((items[1], long_x), (items[4], long_y)):
+        assert 1000 <= len(preview) <= 1024  # only the start of the line is kept
+        assert line.decode().startswith(preview)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 4096])
+def test_a_utf8_bom_before_the_first_json_line_is_dropped(chunk_size):
+    items = read_lines(b'\xef\xbb\xbf{"a": 1}\n[2]\n', chunk_size=chunk_size)
+
+    assert [(number, value) for number, value, _ in items] == [(1, {"a": 1}), (2, [2])]
 
 
 def test_a_json_lines_line_with_invalid_utf8_fails_alone():
