@@ -38,7 +38,7 @@ from botocore.exceptions import (
 from tapstack.assembly import AssemblyStack, read_cloud_assembly
 from tapstack.aws import ClientFactory
 from tapstack.config import TapStackConfig, mysql_version_key
-from tapstack.naming import Names, stack_name
+from tapstack.naming import Names, stack_name, writer_region
 from tapstack.physical_names import PhysicalName, physical_names
 
 #: The account ID the default configuration (and the tests) use; never a real target.
@@ -525,13 +525,11 @@ def _database_targets(pf: Preflight) -> list[_DatabaseTarget]:
         if db.replica_version != db.engine_version
         else "database.engine_version"
     )
+    writer = writer_region(pf.config)
+    standby = Names(pf.config, writer).other.region
     return [
-        _DatabaseTarget(
-            pf.config.primary.region, db.engine_version, "database.engine_version", db.multi_az
-        ),
-        _DatabaseTarget(
-            pf.config.secondary.region, db.replica_version, replica_field, db.replica_multi_az
-        ),
+        _DatabaseTarget(writer, db.engine_version, "database.engine_version", db.multi_az),
+        _DatabaseTarget(standby, db.replica_version, replica_field, db.replica_multi_az),
     ]
 
 
@@ -603,12 +601,12 @@ def _not_offered(rds: Any, target: _DatabaseTarget, cls: str) -> Problem:
 def check_upgrade_order(pf: Preflight) -> list[Problem]:
     """Upgrades go replica first. MySQL replicates from an older source to a newer replica,
     not the reverse (MySQL manual, "Replication Compatibility Between MySQL Versions"; RDS
-    upgrades read replicas before their source), and ``cdk deploy --all`` deploys the primary
-    region before the secondary: a configuration that raises the primary above the replica
-    that runs today would break replication until the secondary stack caught up."""
+    upgrades read replicas before their source), and ``cdk deploy --all`` deploys the writer's
+    region before the standby's: a configuration that raises the writer above the replica
+    that runs today would break replication until the standby's stack caught up."""
     db = pf.config.database
-    primary = Names(pf.config, pf.config.primary.region)
-    replica = Names(pf.config, pf.config.secondary.region)
+    writer = Names(pf.config, writer_region(pf.config))
+    replica = writer.other
     instance = _describe_db_instance(pf.client("rds", replica.region), replica.db_instance)
     running = None if instance is None else str(instance["EngineVersion"])
     if running is None or mysql_version_key(db.engine_version) <= mysql_version_key(running):
@@ -616,11 +614,11 @@ def check_upgrade_order(pf: Preflight) -> list[Problem]:
     return [
         Problem(
             "upgrade-order",
-            f"database.engine_version {db.engine_version} would put the primary "
-            f"{primary.db_instance} ahead of its replica {replica.db_instance}, which runs "
+            f"database.engine_version {db.engine_version} would put the writer "
+            f"{writer.db_instance} ahead of its replica {replica.db_instance}, which runs "
             f"MySQL {running}: a newer source cannot replicate to an older replica",
             f'upgrade the replica first: keep `database.engine_version: "{running}"` (or the '
-            f"primary's current version), set `database.replica_engine_version: "
+            f"writer's current version), set `database.replica_engine_version: "
             f'"{db.replica_version}"`, `make deploy`; then raise engine_version',
         )
     ]

@@ -31,7 +31,7 @@ from rich.console import Console
 
 from tapstack.aws import ClientFactory
 from tapstack.config import RemovalMode, TapStackConfig
-from tapstack.naming import Names, stack_name
+from tapstack.naming import Names, stack_name, writer_region
 
 #: Shows a prompt and returns what the user typed (``input``).
 Prompt = Callable[[str], str]
@@ -318,9 +318,13 @@ def _stacks_in_destroy_order(
             secondary.region,
             "secondary key, buckets and vault",
         ),
-        Named(stack_name(config, "primary"), primary.region, "primary region"),
-        Named(stack_name(config, "secondary"), secondary.region, "secondary region"),
     ]
+    # The standby's regional stack deploys after the writer's (its replica needs the source).
+    regional = [
+        Named(stack_name(config, names.slot.value), names.region, f"{names.slot} region")
+        for names in (primary, secondary)
+    ]
+    deploy_order += sorted(regional, key=lambda stack: stack.region != writer_region(config))
     return tuple(reversed(deploy_order))
 
 
@@ -354,6 +358,7 @@ def _retained(
 ) -> tuple[Retained, ...]:
     """What CloudFormation leaves behind in retain mode."""
     regions = f"{primary.region} and {secondary.region}"
+    writer = Names(config, writer_region(config))
     retained = []
     if config.dns.hosted_zone_id is None:
         retained.append(
@@ -388,8 +393,8 @@ def _retained(
         ),
         Retained(
             "AWS::RDS::DBInstance",
-            f"a final DB snapshot of {primary.db_instance} (RDS takes none of the read "
-            f"replica {secondary.db_instance}) and the primary's automated backups for "
+            f"a final DB snapshot of {writer.db_instance} (RDS takes none of the read "
+            f"replica {writer.other.db_instance}) and the writer's automated backups for "
             f"{config.database.backup_retention_days} day(s)",
         ),
     ]

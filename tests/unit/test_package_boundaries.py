@@ -5,6 +5,7 @@ and no two of its modules import each other, directly or through others."""
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,10 @@ def test_every_entry_point_locates_the_configuration_through_that_rule(entry_poi
     source = (ROOT / entry_point).read_text()
     assert "locate_config(" in source
     assert '"config/default.yaml"' not in source
+
+
+def test_cdk_json_names_no_configuration_so_tapstack_config_is_obeyed() -> None:
+    """A ``tapstack:config`` context value in cdk.json would count as given explicitly and
+    silently win over ``make CONFIG=...`` (``$TAPSTACK_CONFIG``)."""
+    context = json.loads((ROOT / "cdk.json").read_text()).get("context", {})
+    assert "tapstack:config" not in context

@@ -628,13 +628,13 @@ def _running_replica(aws: ClientFactory, config: TapStackConfig, version: str) -
     )
 
 
-def test_raising_the_primary_above_the_running_replica_is_refused(
+def test_raising_the_writer_above_the_running_replica_is_refused(
     aws, clean_config, assembly
 ) -> None:
     _running_replica(aws, clean_config, "8.4.9")
     [problem] = preflight(clean_config, assembly, aws, "upgrade-order").problems
     assert problem.message == (
-        "database.engine_version 8.4.10 would put the primary tapstack-prod-mysql-primary "
+        "database.engine_version 8.4.10 would put the writer tapstack-prod-mysql-primary "
         "ahead of its replica tapstack-prod-mysql-replica, which runs MySQL 8.4.9: a newer "
         "source cannot replicate to an older replica"
     )
