@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -38,10 +39,10 @@ from rich.console import Console
 from rich.table import Table
 
 from tapstack.assembly import read_assembly
-from tapstack.cdk_cli import DEFAULT_OUTPUTS_FILE
+from tapstack.cdk_cli import DEFAULT_OUTPUTS_FILE, VENV_BIN
 from tapstack.config import DEFAULT_CONFIG_PATH, TapStackConfig, locate_config
 from tapstack.failover.model import FailoverModel
-from tapstack.naming import Names
+from tapstack.naming import Names, stack_name
 from tapstack.reporting import load_config_or_report
 
 
@@ -76,6 +77,15 @@ def cmd_summary(args: argparse.Namespace, console: Console) -> int:
     except FileNotFoundError as exc:
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
         return 1
+    foreign = assembly_mismatch(config, [(s.name, s.region) for s in stacks])
+    if foreign:
+        console.print(
+            f"[bold red]error:[/] {args.cdk_out} was not synthesized from {args.config} "
+            f"({foreign}): run `make synth CONFIG={args.config}`",
+            soft_wrap=True,
+            highlight=False,
+        )
+        return 1
 
     overview = Table(title=f"TapStack {config.prefix}: synthesized stacks (deploy order)")
     overview.add_column("#", justify="right")
@@ -107,8 +117,32 @@ def cmd_summary(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def assembly_mismatch(config: TapStackConfig, stacks: list[tuple[str, str]]) -> str:
+    """Why a cloud assembly's ``(stack, region)`` pairs are not the app ``config`` builds,
+    or "" when they are."""
+    expected = {stack_name(config, "secondary-storage"): config.secondary.region}
+    expected[stack_name(config, "primary")] = config.primary.region
+    expected[stack_name(config, "secondary")] = config.secondary.region
+    if config.dns.hosted_zone_id is None:
+        expected[stack_name(config, "dns")] = config.primary.region
+    found = dict(stacks)
+    if found == expected:
+        return ""
+    return "it holds " + ", ".join(f"{name} ({region})" for name, region in sorted(found.items()))
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("tapstack")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tapstack", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"tapstack {_version()}")
     config_help = f"configuration file (default: $TAPSTACK_CONFIG, else {DEFAULT_CONFIG_PATH})"
     parser.add_argument("--config", default=None, help=config_help)
     # Also accepted after the subcommand (``tapstack summary --config F``), as aws and cdk do.
@@ -335,6 +369,15 @@ def cmd_deploy(args: argparse.Namespace, console: Console) -> int:
     config = load_config_or_report(args.config, console)
     if config is None:
         return 2
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        console.print(
+            f"[bold red]error:[/] AWS_ENDPOINT_URL is set ({endpoint}): `tapstack deploy` "
+            "deploys to real AWS; unset it (`make demo` deploys the embedded emulator)",
+            soft_wrap=True,
+            highlight=False,
+        )
+        return 2
     from tapstack.assembly import read_cloud_assembly
     from tapstack.cdk_cli import CdkCli, CdkError, deploy_all, tool_environment
 
@@ -472,8 +515,48 @@ class _Subcommands:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.config = str(locate_config(args.config))
+    # Every child process (the CDK CLI, jsii) runs on the virtualenv's Node 24, never on an
+    # end-of-life system Node that prints its deprecation banner.
+    os.environ["PATH"] = os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])
     console = Console(width=max(Console().width, 110))
-    return COMMANDS[args.command](args, console)
+    try:
+        return COMMANDS[args.command](args, console)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return 130
+    except Exception as exc:  # an AWS SDK error a command did not expect: one line, no trace
+        message = aws_error_line(exc)
+        if message is None:
+            raise
+        console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+        return 1
+
+
+def aws_error_line(exc: BaseException) -> str | None:
+    """One line for an AWS SDK error (no credentials, an unreachable endpoint, a refused
+    call), or ``None`` for anything else (a bug, which keeps its traceback)."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+    )
+
+    if isinstance(exc, NoCredentialsError):
+        return (
+            "no AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE"
+        )
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: set AWS_REGION or a region in your AWS profile"
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{exc.operation_name}: {error.get('Code')}: {error.get('Message')}"
+    if isinstance(exc, BotoCoreError):
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":
