@@ -26,6 +26,7 @@ how to point the AWS CLI at it.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -182,7 +183,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m tapstack_lab [options]``; returns the exit status."""
     args = build_parser().parse_args(argv)
     args.config = str(locate_config(args.config))
-    return run(args)
+    try:
+        with demo_lock(WORK_DIR.parent / "demo.lock"):
+            return run(args)
+    except DemoBusy as busy:
+        print(f"error: {busy}", file=sys.stderr)
+        return 1
+
+
+class DemoBusy(RuntimeError):
+    """Another demo runs from this project: they would overwrite each other's outputs."""
+
+
+@contextmanager
+def demo_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` while the demo runs; released by the kernel when
+    the process ends, however it ends, so a crashed demo never leaves a stale lock."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise DemoBusy(
+                f"a demo is already running from {ROOT} ({holder}); it would overwrite "
+                "cdk.out/ and cfn-outputs/: wait for it, or stop it"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        yield
 
 
 # ---------------------------------------------------------------------------
@@ -729,7 +763,8 @@ def _print_keep(console: Console, emulator: Emulator, config: TapStackConfig) ->
         f"  AWS_ENDPOINT_URL={emulator.endpoint} .venv/bin/python -m pytest tests/integration",
         f"Stop it: kill {emulator.pid}",
     ]
-    console.print(Panel(Text("\n".join(lines)), title="--keep"))
+    # Plain lines, not a box: they are meant to be copied into a shell.
+    console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
 def _relative(path: Path | str) -> str:
