@@ -12,7 +12,10 @@
   start time); ``restore`` clears both.
 - Deploy: the configuration file edit (:mod:`tapstack.operations.config_file`), ``cdk
   synth`` of the changed file, then ``cdk deploy STACK --exclusively``.
-- Re-drive: :func:`tapstack.loader.redrive.redrive`.
+- Objects: re-drive with :func:`tapstack.loader.redrive.redrive`; S3 Batch Replication
+  (``s3control`` ``CreateJob`` with the ``S3ReplicateObject`` operation and a manifest S3
+  generates from the bucket's replication configuration, then ``DescribeJob``), run as the
+  role the bucket's stack creates for it.
 
 SDK errors become :class:`~tapstack.operations.provider.ProviderError` with one line of text
 (:class:`~tapstack.operations.provider.Unreachable` for missing connectivity).
@@ -25,6 +28,7 @@ import functools
 import json
 import os
 import socket
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,8 +55,10 @@ from tapstack.operations.provider import (
     NoCredentials,
     Provider,
     ProviderError,
+    ReplicationJob,
     Unreachable,
 )
+from tapstack.storage.contract import BATCH_REPORT_PREFIX, batch_role_output, bucket_stack
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -414,11 +420,17 @@ class CdkDeploy:
         return change
 
     def deploy_region(self, region: str) -> None:
+        config = self.current.config
+        self._deploy(stack_name(config, Names(config, region).slot.value), region)
+
+    def deploy_storage(self, region: str) -> None:
+        self._deploy(bucket_stack(Names(self.current.config, region)), region)
+
+    def _deploy(self, name: str, region: str) -> None:
+        """Synthesize, then deploy the stack ``name`` (in ``region``) alone."""
         from tapstack.assembly import read_cloud_assembly
         from tapstack.cdk_cli import CdkCli, CdkError, read_outputs
 
-        config = self.current.config
-        name = stack_name(config, Names(config, region).slot.value)
         try:
             self._synth()
             stacks = read_cloud_assembly(self.cdk_out)
@@ -501,6 +513,79 @@ class AwsRedrive:
             raise ProviderError(str(exc)) from exc
         return result.objects
 
+    @translated
+    def replicate_existing(self, source_region: str) -> str:
+        """An S3 Batch Replication job on the region's data bucket ("Create a Batch
+        Replication job for existing replication rules", S3 User Guide): S3 generates the
+        manifest from the bucket's replication configuration, keeping the objects its rules
+        cover (``EligibleForReplication``) that were never replicated (``NONE``: written
+        before the rule existed) or failed to (``FAILED``: the destination was down); the
+        manifest is not stored; the report lists failed tasks only, in the log bucket."""
+        names = self.current.names(source_region)
+        account = self.current.config.account
+        job = self.clients("s3control", source_region).create_job(
+            AccountId=account,
+            ConfirmationRequired=False,
+            Operation={"S3ReplicateObject": {}},
+            Report={
+                "Bucket": f"arn:aws:s3:::{names.log_bucket}",
+                "Format": "Report_CSV_20180820",
+                "Enabled": True,
+                "Prefix": BATCH_REPORT_PREFIX,
+                "ReportScope": "FailedTasksOnly",
+            },
+            ClientRequestToken=str(uuid.uuid4()),
+            ManifestGenerator={
+                "S3JobManifestGenerator": {
+                    "ExpectedBucketOwner": account,
+                    "SourceBucket": names.data_bucket_arn,
+                    "EnableManifestOutput": False,
+                    "Filter": {
+                        "EligibleForReplication": True,
+                        "ObjectReplicationStatuses": ["NONE", "FAILED"],
+                    },
+                }
+            },
+            Description=f"tapstack: replicate what {names.data_bucket} never replicated",
+            Priority=10,
+            RoleArn=self._batch_role(names),
+        )
+        return str(job["JobId"])
+
+    @translated
+    def replication_job(self, source_region: str, job_id: str) -> ReplicationJob:
+        names = self.current.names(source_region)
+        job = self.clients("s3control", source_region).describe_job(
+            AccountId=self.current.config.account, JobId=job_id
+        )["Job"]
+        progress = job.get("ProgressSummary", {})
+        reasons = [
+            f"{r.get('FailureCode', '?')}: {r.get('FailureReason', '')}".strip()
+            for r in job.get("FailureReasons", [])
+        ]
+        return ReplicationJob(
+            job_id,
+            str(job.get("Status", "unknown")),
+            total=progress.get("TotalNumberOfTasks"),
+            succeeded=int(progress.get("NumberOfTasksSucceeded", 0)),
+            failed=int(progress.get("NumberOfTasksFailed", 0)),
+            reason="; ".join(reasons) or job.get("StatusUpdateReason"),
+            report=f"s3://{names.log_bucket}/{BATCH_REPORT_PREFIX}/job-{job_id}/",
+        )
+
+    def _batch_role(self, names: Names) -> str:
+        """The Batch Operations role's ARN: an output of the stack that owns the bucket."""
+        stack = bucket_stack(names)
+        key = batch_role_output(names)
+        found = self.clients("cloudformation", names.region).describe_stacks(StackName=stack)
+        for output in found["Stacks"][0].get("Outputs", []):
+            if output["OutputKey"] == key:
+                return str(output["OutputValue"])
+        raise ProviderError(
+            f"{stack} has no output {key}: its data bucket does not replicate yet "
+            f"(deploy {stack} with the current configuration)"
+        )
+
 
 @dataclass
 class AwsMonitoring:
@@ -563,4 +648,7 @@ class _NoDeploy:
         raise ProviderError("this command changes no configuration")
 
     def deploy_region(self, region: str) -> None:
+        raise ProviderError("this command deploys nothing")
+
+    def deploy_storage(self, region: str) -> None:
         raise ProviderError("this command deploys nothing")

@@ -24,7 +24,12 @@ from rich.console import Console
 from tapstack.config import TapStackConfig
 from tapstack.naming import Names, Slot, stack_name, writer_region
 from tapstack.operations.config_file import ConfigChange, ConfigFileError
-from tapstack.operations.provider import DatabaseState, Provider, ProviderError
+from tapstack.operations.provider import (
+    DatabaseState,
+    Provider,
+    ProviderError,
+    ReplicationJob,
+)
 from tapstack.operations.timeline import Step, Timeline
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
@@ -48,6 +53,8 @@ class Timeouts:
     snapshot: float = 2 * 3600
     replica: float = 3 * 3600  # a new cross-region replica copies the whole database
     dns: float = 15 * 60
+    #: An S3 Batch Replication job: S3 lists the whole bucket to build its manifest first.
+    objects: float = 12 * 3600
 
 
 @dataclass
@@ -321,6 +328,63 @@ def _resume(session: Session, region: str) -> Action:
     )
 
 
+def _deploy_storage(
+    session: Session, region: str, why: str, *, tolerant: bool = False
+) -> list[Action]:
+    """Deploy the secondary-storage stack, which owns the rule replicating the secondary
+    region's bucket to the primary's (from the first move of the writer on: see
+    :func:`tapstack.storage.contract.replicates_back`). Nothing for the primary region,
+    whose bucket and rule belong to its regional stack."""
+    if session.names(region).slot is not Slot.SECONDARY:
+        return []
+    name = stack_name(session.config, "secondary-storage")
+    return [
+        Action(
+            f"deploy {name} alone ({why})",
+            lambda _: session.provider.deploy.deploy_storage(region),
+            tolerant=tolerant,
+        )
+    ]
+
+
+def _replicate_existing(session: Session, source: str, destination: str) -> Action:
+    """S3 Batch Replication on ``source``'s bucket: the objects its live replication never
+    copied to ``destination`` (written before the rule existed, or failed while
+    ``destination`` was down). Any object left behind fails the step, with the report."""
+    objects = session.provider.objects
+
+    def run(step: Step) -> None:
+        job_id = objects.replicate_existing(source)
+        session.say(f"   S3 Batch Replication job {job_id} in {source}")
+        seen: list[ReplicationJob] = []
+
+        def probe() -> tuple[bool, str]:
+            job = objects.replication_job(source, job_id)
+            seen.append(job)
+            if job.status in ("Failed", "Cancelled"):
+                raise OperationError(
+                    f"S3 Batch Replication job {job_id} {job.status.lower()}: "
+                    f"{job.reason or 'no reason given'}"
+                )
+            return job.ended, job.progress
+
+        wait_until(session, f"job {job_id}", probe, session.timeouts.objects)
+        job = seen[-1]
+        if job.failed:
+            raise ProviderError(
+                f"{job.failed} object(s) did not replicate to {destination} (job {job_id}); "
+                f"the report lists them: {job.report}"
+            )
+        step.outcome = f"{job.succeeded} object(s)"
+
+    return Action(
+        f"replicate to {destination} the objects in {source}'s bucket that never reached it "
+        "(S3 Batch Replication: written before the rule existed, or failed while "
+        f"{destination} was down)",
+        run,
+    )
+
+
 def _redrive(session: Session, region: str) -> Action:
     def run(_: Step) -> None:
         count = session.provider.objects.redrive(region)
@@ -361,6 +425,15 @@ def failover(session: Session, to: str) -> Outcome:
         _wait_writable(session, to),
         *_undrain(session, to),
         _redrive(session, to),
+        # Off the critical path, and best effort: S3 checks the destination bucket when the
+        # rule is set, which may fail while the lost region is down; failback retries it and
+        # replicates what this rule missed.
+        *_deploy_storage(
+            session,
+            to,
+            f"{to}'s bucket replicates to {lost} from now on, if S3 can reach {lost}'s",
+            tolerant=True,
+        ),
     ]
     outcome = execute(session, f"failover to {to}", actions)
     if outcome.exit_code == EXIT_OK:
@@ -399,6 +472,12 @@ def switchover(session: Session, to: str) -> Outcome:
         _switch_writer(session, to, rebuild=old),
         _deploy(session, to, "promotes its read replica in place", final=True),
         _wait_writable(session, to),
+        # Before the writes move, so that every object written to the new writer's bucket
+        # replicates back; tolerant, as nothing may stop a switchover between its promotion
+        # and its rebuild (two writers).
+        *_deploy_storage(
+            session, to, f"{to}'s bucket replicates to {old} before writes move", tolerant=True
+        ),
         _move_traffic(session, to, old),
         _deploy(session, old, f"rebuilds its database as a replica of {to}"),
         _wait_replica(session, old),
@@ -470,7 +549,12 @@ def failback(session: Session) -> Outcome:
     its deletion protection, deploy the region alone (its configuration already names a new
     database generation, so CloudFormation builds a replica of the current writer and
     replaces the stale instance), restore its traffic and resume its (now standby) loader;
-    then offer a switchover back."""
+    make sure the writer's bucket replicates to the region and replicate what it never
+    copied there (S3 Batch Replication); then offer a switchover back.
+
+    The object catch-up comes last: the region's loader is running again (as a standby it
+    skips what replication brings), and a switchover back is offered only once every object
+    reached the region."""
     writer = session.writer
     stale = session.other(writer)
     current = _database(session, writer)
@@ -497,6 +581,9 @@ def failback(session: Session) -> Outcome:
         _wait_replica(session, stale),
         _traffic_after_failback(session, stale, writer),
         _resume(session, stale),
+        # The writer's bucket must carry its rule before Batch Replication can use it.
+        *_deploy_storage(session, writer, f"{writer}'s bucket replicates to {stale}"),
+        _replicate_existing(session, writer, stale),
     ]
     outcome = execute(session, f"failback of {stale}", actions)
     if outcome.exit_code != EXIT_OK:

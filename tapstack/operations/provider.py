@@ -1,8 +1,9 @@
 """The steps a failover is made of, as a small interface the orchestration calls.
 
-:class:`Provider` bundles five parts: the database role, traffic, deploy, re-drive and
-monitoring. The AWS provider (:mod:`tapstack.operations.aws_provider`) is the product; the
-failover lab plugs a local one into the same orchestration. Every part names regions by
+:class:`Provider` bundles five parts: the database role, traffic, deploy, objects (re-drive,
+and replication of the objects live replication did not copy) and monitoring. The AWS
+provider (:mod:`tapstack.operations.aws_provider`) is the product; the failover lab plugs a
+local one into the same orchestration. Every part names regions by
 their code and reports failures as :class:`ProviderError` (:class:`Unreachable` when the
 region or the API cannot be reached), never as an SDK's own exception, so the
 orchestration stays free of any SDK.
@@ -87,6 +88,35 @@ class HealthState:
         return bool(self.healthy) and not self.drained
 
 
+@dataclass(frozen=True)
+class ReplicationJob:
+    """An S3 Batch Replication job as the provider sees it now."""
+
+    job_id: str
+    #: The job's status (``New``, ``Preparing``, ``Ready``, ``Active``, ``Complete``,
+    #: ``Failed``, ``Cancelled``...).
+    status: str
+    #: Objects the job found to replicate; ``None`` while its manifest is being generated.
+    total: int | None = None
+    succeeded: int = 0
+    failed: int = 0
+    #: Why the job failed, when it did.
+    reason: str | None = None
+    #: Where its completion report lands (failed tasks), e.g. ``s3://bucket/prefix/``.
+    report: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ("Complete", "Failed", "Cancelled")
+
+    @property
+    def progress(self) -> str:
+        if self.total is None:
+            return f"{self.status}, listing the objects to replicate"
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"{self.status}, {self.succeeded}/{self.total} object(s) replicated{failed}"
+
+
 class DatabaseRole(Protocol):
     """Which database writes, and the writes themselves."""
 
@@ -152,13 +182,26 @@ class Deploy(Protocol):
         """Synthesize the current configuration and deploy the region's regional stack
         alone (nothing in the other region is read or changed)."""
 
+    def deploy_storage(self, region: str) -> None:
+        """Synthesize the current configuration and deploy, alone, the stack that owns the
+        region's data bucket and its replication rule (the secondary region's
+        ``<prefix>-secondary-storage``; the primary region's regional stack)."""
+
 
 class Redrive(Protocol):
-    """Objects that were stored but never loaded."""
+    """Objects: those stored but never loaded, and those live replication did not copy."""
 
     def redrive(self, region: str) -> int:
         """Send the region's loader every object under ``incoming/``; return how many (the
         loader skips the ones it loaded before)."""
+
+    def replicate_existing(self, source_region: str) -> str:
+        """Start an S3 Batch Replication job on ``source_region``'s data bucket for every
+        object its replication rule covers that was never replicated or failed to (written
+        before the rule existed, or while the other region was down); return the job's ID."""
+
+    def replication_job(self, source_region: str, job_id: str) -> ReplicationJob:
+        """The job's status and progress."""
 
 
 class Monitoring(Protocol):

@@ -10,9 +10,11 @@ role the web tier reports and the loader's metrics carry, and which alarms exist
 compose :class:`RegionalPlatform`, the parts every region runs, with explicit inputs.
 
 The Route 53 failover type stays with the slot (see
-:data:`tapstack.failover.infrastructure.FAILOVER_TYPE`), and S3 replication keeps flowing
-from the primary region's bucket to the secondary's whatever the roles (which direction
-the objects flow after a role change is outside what this module decides).
+:data:`tapstack.failover.infrastructure.FAILOVER_TYPE`). S3 replication flows from the
+primary region's bucket to the secondary's whatever the roles and, from the first move of
+the writer on, back as well (the rule is on the secondary's bucket, in the secondary-storage
+stack: :func:`tapstack.storage.contract.replicates_back`). The primary stack alarms on the
+replication out of its bucket; the way back is not alarmed on yet.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from tapstack.naming import HOSTED_ZONE_ID, Names, stack_name
 from tapstack.network.infrastructure import Network
 from tapstack.stacks.common import log_retention, removal_policy
 from tapstack.stacks.secondary_storage import data_key_parameter
+from tapstack.storage.contract import BATCH_ROLE_OUTPUT
 from tapstack.storage.infrastructure import (
     ALB_LOG_PREFIX,
     DataBuckets,
@@ -422,6 +425,12 @@ class PrimaryRegionStack(Stack):
             "BackupVaultArn": (self.backup_vault.vault.backup_vault_arn, "Backup vault"),
             "DataKeyArn": (self.data_key.key_arn, "KMS key for data at rest"),
         }
+        role = self.storage.batch_replication_role
+        assert role is not None  # the primary bucket always replicates
+        outputs[BATCH_ROLE_OUTPUT] = (
+            role.role_arn,
+            "Role S3 Batch Replication assumes for this region's data bucket",
+        )
         _add_outputs(self, self.names, outputs)
         scheme = "https" if self.platform.web.uses_tls else "http"
         CfnOutput(

@@ -20,6 +20,7 @@ from tapstack.config import StorageConfig
 from tapstack.loader.runtime.contract import INCOMING_PREFIX, SUFFIXES
 from tapstack.naming import Names
 from tapstack.removal import retains
+from tapstack.storage.contract import BATCH_REPORT_PREFIX
 
 __all__ = [
     "ALB_LOG_PREFIX",
@@ -150,7 +151,9 @@ class DataBuckets(Construct):
 
     Pass ``replicate_to`` (the other region's names) to replicate every object,
     delete markers included, with Replication Time Control, encrypting replicas
-    with the other region's key.
+    with the other region's key. A bucket that replicates also gets the role S3
+    Batch Operations assumes to replicate the objects live replication did not copy
+    (written before the rule existed, or failed while the destination region was down).
 
     Attributes:
         bucket: the data bucket.
@@ -159,6 +162,7 @@ class DataBuckets(Construct):
             cannot write to SSE-KMS buckets).
         replication: the replication rule, or ``None`` when the bucket does not replicate.
         replication_role: the role S3 replication assumes, or ``None``.
+        batch_replication_role: the role S3 Batch Replication assumes, or ``None``.
     """
 
     def __init__(
@@ -177,19 +181,22 @@ class DataBuckets(Construct):
         self.log_bucket = self._log_bucket(names, settings, removal_policy)
         self.replication: Replication | None = None
         self.replication_role: iam.Role | None = None
+        self.batch_replication_role: iam.Role | None = None
         replication_rules = None
         if replicate_to is not None:
             self.replication = Replication(names.data_bucket, replicate_to.data_bucket)
             self.replication_role = self._replication_role(names, replicate_to, key)
             replication_rules = [self._replication_rule(replicate_to)]
             self._acknowledge_replication_role(names, replicate_to)
+            self.batch_replication_role = self._batch_replication_role(names)
         self.bucket = self._data_bucket(names, settings, key, removal_policy, replication_rules)
         if replicate_to is None:
             acknowledge(
                 self.bucket,
                 "NIST.800.53.R5-S3BucketReplicationEnabled",
-                "This bucket is the destination of the writer region's replication; "
-                "replicating back is a step of the failback runbook, not the steady state",
+                "This bucket is the destination of the primary bucket's replication; it "
+                "replicates back from the first move of the writer on (S3 refuses a rule "
+                "whose destination bucket does not exist yet, as on a new environment)",
             )
         self._notifications()
 
@@ -389,6 +396,36 @@ class DataBuckets(Construct):
             )
         )
 
+    def _batch_replication_role(self, names: Names) -> iam.Role:
+        """The role S3 Batch Operations assumes for a Batch Replication job on this bucket
+        (``tapstack failback`` creates the job; see :func:`_batch_replication_statements`)."""
+        role = iam.Role(
+            self,
+            "BatchReplicationRole",
+            # The trust policy of "Granting permissions for Batch Operations" (S3 User Guide).
+            assumed_by=iam.ServicePrincipal("batchoperations.s3.amazonaws.com"),
+            description=f"S3 Batch Replication of {names.data_bucket}",
+        )
+        for statement in _batch_replication_statements(names):
+            role.add_to_policy(statement)
+        findings = {
+            f"AwsSolutions-IAM5[Resource::{names.data_bucket_arn}/*]": (
+                "Batch Replication initiates replication of whichever object versions live "
+                "replication did not copy: objects can only be named by the bucket's key space"
+            ),
+            f"AwsSolutions-IAM5[Resource::{_batch_report_objects(names)}]": (
+                "Each job writes its completion report under job-<id>/ below this prefix, and "
+                "the job ID exists only once the job does"
+            ),
+            "NIST.800.53.R5-IAMNoInlinePolicy": (
+                "The Batch Replication policy belongs to this one role; inline keeps it from "
+                "being attached to any other principal"
+            ),
+        }
+        for finding, reason in findings.items():
+            acknowledge(role, finding, reason)
+        return role
+
     def _replication_role(self, names: Names, destination: Names, key: kms.IKey) -> iam.Role:
         """The replication role, written out so that every grant is exact."""
         role = iam.Role(
@@ -455,6 +492,37 @@ def _replication_statements(
                 },
                 "StringEquals": {"kms:ViaService": f"s3.{destination.region}.amazonaws.com"},
             },
+        ),
+    ]
+
+
+def _batch_report_objects(names: Names) -> str:
+    return f"arn:aws:s3:::{names.log_bucket}/{BATCH_REPORT_PREFIX}/*"
+
+
+def _batch_replication_statements(names: Names) -> list[iam.PolicyStatement]:
+    """ "Configuring an IAM role for S3 Batch Replication" (S3 User Guide), for a job whose
+    manifest S3 generates from the bucket's replication configuration and does not store
+    (``EnableManifestOutput`` false): initiate replication of the source's objects, read
+    the replication configuration and generate the manifest (an inventory configuration) on
+    the source bucket, and write the completion report. The guide's read and write grants on
+    a manifest bucket apply only to a supplied or stored manifest, so there are none. The
+    replication itself runs as the bucket's replication role, with its KMS grants."""
+    return [
+        iam.PolicyStatement(
+            sid="InitiateReplication",
+            actions=["s3:InitiateReplication"],
+            resources=[f"{names.data_bucket_arn}/*"],
+        ),
+        iam.PolicyStatement(
+            sid="GenerateManifest",
+            actions=["s3:GetReplicationConfiguration", "s3:PutInventoryConfiguration"],
+            resources=[names.data_bucket_arn],
+        ),
+        iam.PolicyStatement(
+            sid="WriteCompletionReport",
+            actions=["s3:PutObject"],
+            resources=[_batch_report_objects(names)],
         ),
     ]
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tapstack.physical_names import PhysicalName, physical_names
+from tapstack.storage.contract import replicates_back
 from tests.support import Synthesized
 
 SHAPES = (
@@ -251,6 +252,84 @@ def test_buckets_use_no_acls_and_replicate_kms_objects_with_a_replica_key(
             criteria = rule["SourceSelectionCriteria"]["SseKmsEncryptedObjects"]
             assert criteria["Status"] == "Enabled"
             assert rule["Destination"]["EncryptionConfiguration"]["ReplicaKmsKeyID"]
+
+
+def _deployed_before(app: Synthesized, kind: str) -> set[str]:
+    """The stacks that deploy before ``kind``: its dependencies in the cloud assembly."""
+    prefix = f"{app.built.primary.config.prefix}-"
+    artifacts = app.manifest["artifacts"]
+    found: set[str] = set()
+    pending = [f"{prefix}{kind}"]
+    while pending:
+        for dependency in artifacts[pending.pop()].get("dependencies", []):
+            if dependency.startswith(prefix) and dependency not in found:
+                found.add(dependency)
+                pending.append(dependency)
+    return {
+        name.removeprefix(prefix) for name in found if name.removeprefix(prefix) in app.templates
+    }
+
+
+def test_a_replication_rule_names_a_versioned_bucket_that_exists_when_it_is_set(
+    app: Synthesized,
+) -> None:
+    """S3 checks the destination when a replication configuration is set and refuses a bucket
+    that does not exist or is not versioned (PutBucketReplication: "InvalidRequest:
+    Destination bucket must have versioning enabled"; S3 User Guide, "Requirements and
+    considerations for replication": both buckets versioned). So a rule names a bucket of a
+    stack that deploys earlier, except once the writer has moved: that environment exists
+    already (its first deploy created both buckets), and no new environment starts from such
+    a configuration (``writer_region``: "A new environment starts with the writer in the
+    primary region"). Then the secondary's bucket replicates back: two-way replication, which
+    does not loop because S3 does not replicate replicas ("What does Amazon S3 replicate?")."""
+    config = app.built.primary.config
+    buckets: dict[str, tuple[str, bool]] = {}
+    for kind, _, resource in _resources(app):
+        if resource["Type"] == "AWS::S3::Bucket":
+            props = resource["Properties"]
+            versioned = props.get("VersioningConfiguration", {}).get("Status") == "Enabled"
+            buckets[props["BucketName"]] = (kind, versioned)
+    rules = 0
+    for kind, logical_id, resource in _resources(app):
+        if resource["Type"] != "AWS::S3::Bucket":
+            continue
+        for rule in resource["Properties"].get("ReplicationConfiguration", {}).get("Rules", []):
+            rules += 1
+            owner, versioned = buckets[rule["Destination"]["Bucket"].removeprefix("arn:aws:s3:::")]
+            assert versioned, (kind, logical_id)
+            if owner not in _deployed_before(app, kind):
+                assert replicates_back(config), f"{kind}/{logical_id} -> a bucket of {owner}"
+    assert rules == (2 if replicates_back(config) else 1)
+
+
+def test_batch_replication_roles_serve_a_bucket_with_a_replication_rule(app: Synthesized) -> None:
+    """Batch Replication replicates through the source bucket's replication configuration
+    ("Replicating existing objects with Batch Replication", S3 User Guide): the role that
+    Batch Operations assumes ("batchoperations.s3.amazonaws.com", "Granting permissions for
+    Batch Operations") may initiate replication only on a bucket of its stack that has one."""
+    found = 0
+    for kind, template in app.templates.items():
+        resources = template["Resources"]
+        replicating = {
+            f"arn:aws:s3:::{r['Properties']['BucketName']}/*"
+            for r in resources.values()
+            if r["Type"] == "AWS::S3::Bucket" and "ReplicationConfiguration" in r["Properties"]
+        }
+        roles = {
+            logical_id
+            for logical_id, r in resources.items()
+            if r["Type"] == "AWS::IAM::Role"
+            and "batchoperations.s3.amazonaws.com" in json.dumps(r["Properties"])
+        }
+        for policy in resources.values():
+            if policy["Type"] != "AWS::IAM::Policy":
+                continue
+            if {ref["Ref"] for ref in policy["Properties"]["Roles"]} & roles:
+                found += 1
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    if "s3:InitiateReplication" in statement["Action"]:
+                        assert statement["Resource"] in replicating, (kind, statement)
+    assert found == (2 if replicates_back(app.built.primary.config) else 1)
 
 
 # --- names ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from tapstack.operations.provider import (
     LagSample,
     Provider,
     ProviderError,
+    ReplicationJob,
 )
 from tests.support import DEFAULT_CONFIG
 
@@ -64,6 +65,11 @@ class World:
     #: Regions whose answers never move (a drill that times out).
     stuck_answer: str | None = None
     loader_timeout: float = 120.0
+    #: S3 Batch Replication: seconds a job takes, how it ends, and how many objects fail.
+    job_seconds: float = 90.0
+    job_status: str = "Complete"
+    job_failed: int = 0
+    jobs_started: dict[str, float] = field(default_factory=dict)
 
     def record(self, *call: str) -> None:
         if call[0] in self.failing:
@@ -169,6 +175,9 @@ class FakeDeploy:
         self.world.config = change.config
         return change
 
+    def deploy_storage(self, region: str) -> None:
+        self.world.record("deploy_storage", region)
+
     def deploy_region(self, region: str) -> None:
         """What CloudFormation does: the writer's replica is promoted in place; a standby
         whose generation changed gets a new replica and its old instance is deleted."""
@@ -196,6 +205,32 @@ class FakeRedrive:
     def redrive(self, region: str) -> int:
         self.world.record("redrive", region)
         return 3
+
+    def replicate_existing(self, source_region: str) -> str:
+        self.world.record("replicate_existing", source_region)
+        job_id = f"job-{len(self.world.jobs_started) + 1}"
+        self.world.jobs_started[job_id] = self.world.clock()
+        return job_id
+
+    def replication_job(self, source_region: str, job_id: str) -> ReplicationJob:
+        """Preparing (no total yet), then Active, then the configured end."""
+        elapsed = self.world.clock() - self.world.jobs_started[job_id]
+        if elapsed < self.world.job_seconds / 3:
+            return ReplicationJob(job_id, "Preparing")
+        if elapsed < self.world.job_seconds:
+            return ReplicationJob(job_id, "Active", total=5, succeeded=2)
+        failed = self.world.job_failed
+        return ReplicationJob(
+            job_id,
+            self.world.job_status,
+            total=5,
+            succeeded=5 - failed,
+            failed=failed,
+            reason="AccessDenied: the role may not read the replication configuration"
+            if self.world.job_status == "Failed"
+            else None,
+            report=f"s3://logs-{source_region}/batch-replication/job-{job_id}/",
+        )
 
 
 class FakeMonitoring:

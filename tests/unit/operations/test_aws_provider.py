@@ -16,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import ANY, Stubber
 
 from tapstack.aws import ClientFactory, client_factory
 from tapstack.config import TapStackConfig, load_config
@@ -390,6 +392,173 @@ def test_redrive_sends_every_incoming_object_to_the_regions_loader(
     assert AwsRedrive(Current(config), aws).redrive(SECONDARY) == 2
 
 
+# ---------------------------------------------------------------------------------------
+# S3 Batch Replication
+# ---------------------------------------------------------------------------------------
+
+BATCH_ROLE = "arn:aws:iam::123456789012:role/tapstack-prod-secondary-storage-BatchRole-1"
+
+
+def _bucket_stack(aws: ClientFactory, *, outputs: dict[str, str]) -> None:
+    """The secondary-storage stack as CloudFormation reports it: only its outputs matter."""
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    aws("cloudformation", SECONDARY).create_stack(
+        StackName="tapstack-prod-secondary-storage", TemplateBody=json.dumps(template)
+    )
+
+
+def test_batch_replication_runs_as_the_role_the_buckets_stack_outputs(
+    aws: ClientFactory, config: TapStackConfig
+) -> None:
+    """On the emulator as far as it goes: the role comes from the stack's output; the job
+    itself needs S3 Control's CreateJob, which moto does not implement."""
+    _bucket_stack(aws, outputs={"SecondaryBatchReplicationRoleArn": BATCH_ROLE})
+    objects = AwsRedrive(Current(config), aws)
+    assert objects._batch_role(Names(config, SECONDARY)) == BATCH_ROLE
+    try:
+        objects.replicate_existing(SECONDARY)
+    except Unreachable as exc:
+        # botocore sends S3 Control requests to <account>.<endpoint host>: the emulator's
+        # 127.0.0.1/localhost endpoint has no such host.
+        pytest.skip(f"moto 5.2.5 does not implement s3control CreateJob ({exc})")
+    except ProviderError as exc:
+        _unsupported(exc, "s3control CreateJob")
+
+
+def test_a_bucket_stack_without_the_role_says_what_to_deploy(
+    aws: ClientFactory, config: TapStackConfig
+) -> None:
+    _bucket_stack(aws, outputs={"SecondaryDataBucketName": "tapstack-prod-data"})
+    with pytest.raises(ProviderError, match=r"tapstack-prod-secondary-storage has no output "):
+        AwsRedrive(Current(config), aws).replicate_existing(SECONDARY)
+
+
+def _stubbed(region: str) -> tuple[ClientFactory, Stubber, Stubber]:
+    """Real clients (their API models check every request) answered by stubs."""
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+    )
+    clients = {
+        "s3control": session.client("s3control"),
+        "cloudformation": session.client("cloudformation"),
+    }
+    s3control, cloudformation = Stubber(clients["s3control"]), Stubber(clients["cloudformation"])
+    s3control.activate()
+    cloudformation.activate()
+    return (lambda service, _: clients[service]), s3control, cloudformation
+
+
+def test_the_batch_job_replicates_what_never_replicated_and_reports_failures(
+    config: TapStackConfig,
+) -> None:
+    """The request S3 Batch Replication takes ("Create a Batch Replication job for existing
+    replication rules", S3 User Guide), checked against botocore's model of CreateJob."""
+    clients, s3control, cloudformation = _stubbed(SECONDARY)
+    cloudformation.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {
+                    "StackName": "tapstack-prod-secondary-storage",
+                    "CreationTime": datetime(2026, 1, 1, tzinfo=UTC),
+                    "StackStatus": "UPDATE_COMPLETE",
+                    "Outputs": [
+                        {"OutputKey": "SecondaryBatchReplicationRoleArn", "OutputValue": BATCH_ROLE}
+                    ],
+                }
+            ]
+        },
+        {"StackName": "tapstack-prod-secondary-storage"},
+    )
+    s3control.add_response(
+        "create_job",
+        {"JobId": "job-0123456789"},
+        {
+            "AccountId": "123456789012",
+            "ConfirmationRequired": False,
+            "Operation": {"S3ReplicateObject": {}},
+            "Report": {
+                "Bucket": "arn:aws:s3:::tapstack-prod-logs-123456789012-us-west-2",
+                "Format": "Report_CSV_20180820",
+                "Enabled": True,
+                "Prefix": "batch-replication",
+                "ReportScope": "FailedTasksOnly",
+            },
+            "ClientRequestToken": ANY,
+            "ManifestGenerator": {
+                "S3JobManifestGenerator": {
+                    "ExpectedBucketOwner": "123456789012",
+                    "SourceBucket": "arn:aws:s3:::tapstack-prod-data-123456789012-us-west-2",
+                    "EnableManifestOutput": False,
+                    "Filter": {
+                        "EligibleForReplication": True,
+                        "ObjectReplicationStatuses": ["NONE", "FAILED"],
+                    },
+                }
+            },
+            "Description": ANY,
+            "Priority": 10,
+            "RoleArn": BATCH_ROLE,
+        },
+    )
+    s3control.add_response(
+        "describe_job",
+        {
+            "Job": {
+                "JobId": "job-0123456789",
+                "Status": "Complete",
+                "ProgressSummary": {
+                    "TotalNumberOfTasks": 7,
+                    "NumberOfTasksSucceeded": 6,
+                    "NumberOfTasksFailed": 1,
+                },
+            }
+        },
+        {"AccountId": "123456789012", "JobId": "job-0123456789"},
+    )
+    objects = AwsRedrive(Current(config), clients)
+
+    job_id = objects.replicate_existing(SECONDARY)
+    job = objects.replication_job(SECONDARY, job_id)
+
+    assert job_id == "job-0123456789"
+    assert job.ended and (job.total, job.succeeded, job.failed) == (7, 6, 1)
+    assert job.report == (
+        "s3://tapstack-prod-logs-123456789012-us-west-2/batch-replication/job-job-0123456789/"
+    )
+    s3control.assert_no_pending_responses()
+    cloudformation.assert_no_pending_responses()
+
+
+def test_a_failed_job_carries_its_reasons_and_sdk_errors_are_one_line(
+    config: TapStackConfig,
+) -> None:
+    clients, s3control, _ = _stubbed(PRIMARY)
+    s3control.add_response(
+        "describe_job",
+        {
+            "Job": {
+                "JobId": "job-0123456789",
+                "Status": "Failed",
+                "FailureReasons": [
+                    {"FailureCode": "AccessDenied", "FailureReason": "GetReplicationConfiguration"}
+                ],
+            }
+        },
+    )
+    s3control.add_client_error("describe_job", "NoSuchJob", "The specified job does not exist")
+    objects = AwsRedrive(Current(config), clients)
+
+    job = objects.replication_job(PRIMARY, "job-0123456789")
+    assert job.status == "Failed" and job.total is None
+    assert job.reason == "AccessDenied: GetReplicationConfiguration"
+    with pytest.raises(ProviderError, match="^DescribeJob: NoSuchJob: The specified job"):
+        objects.replication_job(PRIMARY, "job-0123456789")
+
+
 def test_the_loader_backlog_is_its_dead_letter_queue_depth(
     aws: ClientFactory, config: TapStackConfig
 ) -> None:
@@ -461,7 +630,11 @@ if args[0] == "synth":
     out = Path(args[args.index("--output") + 1])
     out.mkdir(exist_ok=True)
     artifacts = {}
-    for kind, region in (("primary", "us-east-1"), ("secondary", "us-west-2")):
+    for kind, region in (
+        ("primary", "us-east-1"),
+        ("secondary-storage", "us-west-2"),
+        ("secondary", "us-west-2"),
+    ):
         name = f"tapstack-prod-{kind}"
         (out / f"{name}.template.json").write_text('{"Resources": {}}')
         artifacts[name] = {
@@ -529,6 +702,19 @@ def test_the_config_change_is_synthesized_then_one_stack_deployed_alone(project:
         "tapstack-prod-dns": {"HostedZoneId": "Z0123456789ABC"},  # kept
         "tapstack-prod-secondary": {"SecondaryVpcId": "vpc-2"},
     }
+
+
+def test_the_stack_owning_a_regions_bucket_is_deployed_alone(project: Path) -> None:
+    deploy = _deploy(project)
+
+    deploy.deploy_storage(SECONDARY)
+    deploy.deploy_storage(PRIMARY)  # the primary bucket belongs to the regional stack
+
+    deployed = [c["args"][:3] for c in _calls(project) if c["args"][0] == "deploy"]
+    assert deployed == [
+        ["deploy", "tapstack-prod-secondary-storage", "--exclusively"],
+        ["deploy", "tapstack-prod-primary", "--exclusively"],
+    ]
 
 
 def test_a_failed_deploy_is_a_provider_error(project: Path) -> None:

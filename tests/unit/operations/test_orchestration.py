@@ -64,6 +64,8 @@ def test_failover_drains_fences_switches_deploys_the_survivor_alone_then_redrive
         ("write_config", SECONDARY, PRIMARY),
         ("deploy_region", SECONDARY),
         ("redrive", SECONDARY),
+        # last and best effort: the survivor's bucket starts replicating back
+        ("deploy_storage", SECONDARY),
     ]
     data = _file(fake)
     assert data["writer_region"] == SECONDARY
@@ -114,7 +116,7 @@ def test_the_timeline_measures_each_step(fake: World) -> None:
     waited = steps["wait until the us-west-2 database is writable"]
     assert waited.outcome == "ok"
     assert waited.seconds == 100  # polled every 10 s until 95 s had passed
-    assert [s.outcome for s in timeline.steps] == ["ok"] * 6
+    assert [s.outcome for s in timeline.steps] == ["ok"] * 7
     assert timeline.seconds == 100
     assert "failover to us-west-2: timeline" in output.getvalue()
     assert "waiting for us-west-2 writable" in output.getvalue()
@@ -181,6 +183,7 @@ def test_switchover_pauses_waits_for_the_replica_promotes_rebuilds_then_resumes(
         ("pause_writes", PRIMARY),
         ("write_config", SECONDARY, PRIMARY),
         ("deploy_region", SECONDARY),
+        ("deploy_storage", SECONDARY),  # replication back is in place before writes move
         ("restore", SECONDARY),
         ("drain", PRIMARY),  # the primary slot's record would keep answering
         ("deploy_region", PRIMARY),
@@ -270,11 +273,14 @@ def test_failback_keeps_the_stale_writer_rebuilds_restores_and_offers_a_switchov
         ("release_deletion_protection", PRIMARY, stale),
         ("deploy_region", PRIMARY),
         ("resume_writes", PRIMARY),
+        ("deploy_storage", SECONDARY),  # the writer's bucket carries its rule back
+        ("replicate_existing", SECONDARY),  # then what it never copied to the primary
     ]
     assert fake.databases[PRIMARY][0].source == "tapstack-prod-mysql-replica"
     # its PRIMARY record would take the clients from the writer: drained until switched back
     assert PRIMARY in fake.drained
-    assert outcome.timeline.steps[-2].outcome == "kept drained"
+    assert outcome.timeline.steps[-4].outcome == "kept drained"
+    assert outcome.timeline.steps[-1].outcome == "5 object(s)"
     assert "python -m tapstack switchover --to us-east-1" in output.getvalue()
 
 
@@ -311,6 +317,100 @@ def test_failback_of_the_secondary_restores_its_traffic(fake: World) -> None:
 
     assert ("restore", SECONDARY) in fake.calls
     assert fake.drained == set()
+
+
+def test_failback_of_the_secondary_replicates_from_the_primary_bucket_alone(
+    fake: World,
+) -> None:
+    """The primary region's bucket replicates from its own regional stack: nothing else to
+    deploy before the batch job."""
+    run, _ = session(fake, yes=True)
+    assert switchover(run, SECONDARY).exit_code == EXIT_OK
+    fake.databases[SECONDARY] = [DatabaseState(SECONDARY, "tapstack-prod-mysql-replica")]
+    run, _ = session(fake, yes=True)
+    assert failover(run, PRIMARY).exit_code == EXIT_OK
+    fake.calls.clear()
+
+    run, _ = session(fake, yes=True)
+    assert failback(run).exit_code == EXIT_OK
+
+    assert fake.calls[-2:] == [("resume_writes", SECONDARY), ("replicate_existing", PRIMARY)]
+    assert not any(call[0] == "deploy_storage" for call in fake.calls)
+
+
+def test_failback_shows_the_batch_jobs_progress_until_it_completes(fake: World) -> None:
+    _lost_primary(fake)
+    fake.job_seconds = 600
+    run, output = session(fake, yes=True)
+
+    outcome = failback(run)
+
+    assert outcome.exit_code == EXIT_OK
+    text = output.getvalue()
+    assert "S3 Batch Replication job job-1 in us-west-2" in text
+    assert "Preparing, listing the objects to replicate" in text
+    assert "Active, 2/5 object(s) replicated" in text
+    assert "Complete, 5/5 object(s) replicated after 600 s" in text
+    step = outcome.timeline.steps[-1]
+    assert step.name.startswith("replicate to us-east-1 the objects in us-west-2's bucket")
+    assert step.seconds == 600
+
+
+def test_objects_left_behind_fail_the_failback_with_the_report_and_offer_no_switchover(
+    fake: World,
+) -> None:
+    _lost_primary(fake)
+    fake.job_failed = 2
+    run, output = session(fake, answers=["y"])
+
+    outcome = failback(run)
+
+    assert outcome.exit_code == EXIT_FAILED
+    text = output.getvalue()
+    assert "2 object(s) did not replicate to us-east-1 (job job-1)" in text
+    assert "s3://logs-us-west-2/batch-replication/job-job-1/" in text
+    assert "Switch the writer back" not in text  # not while objects are missing there
+    assert writer_region(fake.config) == SECONDARY
+
+
+def test_a_failed_batch_job_stops_at_once_with_its_reason(fake: World) -> None:
+    _lost_primary(fake)
+    fake.job_status = "Failed"
+    run, output = session(fake, yes=True)
+
+    outcome = failback(run)
+
+    assert outcome.exit_code == EXIT_FAILED
+    assert "job job-1 failed: AccessDenied" in output.getvalue()
+    assert outcome.timeline.seconds < 120  # not polled until the timeout
+
+
+def test_failover_goes_on_when_the_lost_region_refuses_the_replication_rule(
+    fake: World,
+) -> None:
+    fake.failing["deploy_storage"] = ProviderError(
+        "tapstack-prod-secondary-storage: UPDATE_ROLLBACK_COMPLETE"
+    )
+    run, output = session(fake, yes=True)
+
+    outcome = failover(run, SECONDARY)
+
+    assert outcome.exit_code == EXIT_OK
+    assert outcome.timeline.steps[-1].outcome == "warning"
+    assert "UPDATE_ROLLBACK_COMPLETE (going on)" in output.getvalue()
+
+
+def test_failover_to_the_primary_deploys_no_storage_stack_in_the_lost_region(
+    fake: World,
+) -> None:
+    run, _ = session(fake, yes=True)
+    assert switchover(run, SECONDARY).exit_code == EXIT_OK
+    fake.calls.clear()
+
+    run, _ = session(fake, yes=True)
+    assert failover(run, PRIMARY).exit_code == EXIT_OK
+
+    assert ("deploy_storage", SECONDARY) not in fake.calls
 
 
 def test_failback_with_nothing_stale_is_refused(fake: World) -> None:

@@ -184,3 +184,126 @@ def test_replication_role_grants_exactly_what_replication_needs(synth: Synthesiz
     decrypt = statements["DecryptSource"]
     assert decrypt["Action"] == "kms:Decrypt"
     assert "Fn::GetAtt" in decrypt["Resource"]
+
+
+# --- replication in both directions, Batch Replication ----------------------------------------
+
+
+def _policy_of(synth: Synthesized, kind: str, role_prefix: str) -> list[dict[str, Any]]:
+    """The statements of the one policy attached to the role whose logical ID starts so."""
+    (policy,) = [
+        p
+        for p in synth.resources(kind, "AWS::IAM::Policy").values()
+        if any(r["Ref"].startswith(role_prefix) for r in p["Properties"]["Roles"])
+    ]
+    statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_the_secondary_bucket_replicates_nothing_before_the_writer_first_moves(
+    synth: Synthesized,
+) -> None:
+    """On a new environment the primary bucket does not exist yet when the secondary-storage
+    stack deploys, and S3 refuses a rule whose destination does not exist."""
+    roles = synth.resources("secondary-storage", "AWS::IAM::Role")
+    assert roles == {}
+    assert "ReplicationConfiguration" not in _bucket(synth, "secondary-storage", "-data-")
+    assert "SecondaryBatchReplicationRoleArn" not in synth.templates["secondary-storage"]["Outputs"]
+
+
+def test_once_the_writer_moved_the_secondary_bucket_replicates_back_like_the_primary(
+    synth_writer_secondary: Synthesized,
+) -> None:
+    """Two-way replication: the same rule shape in the other direction, with the primary
+    region's key named by its alias (S3 resolves it in the destination region)."""
+    forward = _bucket(synth_writer_secondary, "primary", "-data-")["ReplicationConfiguration"]
+    back = _bucket(synth_writer_secondary, "secondary-storage", "-data-")[
+        "ReplicationConfiguration"
+    ]
+    (forward_rule,) = forward["Rules"]
+    (rule,) = back["Rules"]
+    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{PRIMARY_BUCKET}"
+    assert rule["Destination"]["EncryptionConfiguration"] == {
+        "ReplicaKmsKeyID": "arn:aws:kms:us-east-1:123456789012:alias/tapstack-prod-data"
+    }
+    same = ("Id", "Priority", "Status", "Filter", "DeleteMarkerReplication")
+    assert {k: rule[k] for k in same} == {k: forward_rule[k] for k in same}
+    assert rule["SourceSelectionCriteria"] == forward_rule["SourceSelectionCriteria"]
+    for setting in ("ReplicationTime", "Metrics"):
+        assert rule["Destination"][setting] == forward_rule["Destination"][setting]
+    assert back["Role"] == {"Fn::GetAtt": [next(iter(_roles(synth_writer_secondary))), "Arn"]}
+
+
+def _roles(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: role
+        for logical_id, role in synth.resources("secondary-storage", "AWS::IAM::Role").items()
+        if logical_id.startswith("StorageReplicationRole")
+    }
+
+
+def test_the_reverse_replication_role_grants_on_the_primary_key_by_its_alias(
+    synth_writer_secondary: Synthesized,
+) -> None:
+    statements = {
+        s["Sid"]: s
+        for s in _policy_of(synth_writer_secondary, "secondary-storage", "StorageReplicationRole")
+    }
+    assert statements["ReadSourceConfiguration"]["Resource"] == f"arn:aws:s3:::{SECONDARY_BUCKET}"
+    assert statements["WriteReplicas"]["Resource"] == f"arn:aws:s3:::{PRIMARY_BUCKET}/*"
+    encrypt = statements["EncryptReplicas"]
+    assert encrypt["Resource"] == "arn:aws:kms:us-east-1:123456789012:key/*"
+    assert encrypt["Condition"]["ForAnyValue:StringEquals"] == {
+        "kms:ResourceAliases": "alias/tapstack-prod-data"
+    }
+    assert encrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    decrypt = statements["DecryptSource"]
+    assert decrypt["Resource"] == {"Fn::GetAtt": ["DataKey2A0DE9E6", "Arn"]}
+    assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-west-2.amazonaws.com"}
+
+
+BATCH_STATEMENTS = {
+    "InitiateReplication": (["s3:InitiateReplication"], "arn:aws:s3:::{data}/*"),
+    "GenerateManifest": (
+        ["s3:GetReplicationConfiguration", "s3:PutInventoryConfiguration"],
+        "arn:aws:s3:::{data}",
+    ),
+    "WriteCompletionReport": (["s3:PutObject"], "arn:aws:s3:::{logs}/batch-replication/*"),
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "region"), [("primary", "us-east-1"), ("secondary-storage", "us-west-2")]
+)
+def test_a_replicating_bucket_has_a_batch_replication_role_with_exactly_the_documented_grants(
+    synth: Synthesized, synth_writer_secondary: Synthesized, kind: str, region: str
+) -> None:
+    """ "Configuring an IAM role for S3 Batch Replication" (S3 User Guide), for a manifest S3
+    generates and does not store: no grant on a manifest bucket, nothing on KMS (the
+    replication itself runs as the replication role)."""
+    shape = synth if kind == "primary" else synth_writer_secondary
+    (role,) = [
+        r
+        for logical_id, r in shape.resources(kind, "AWS::IAM::Role").items()
+        if logical_id.startswith("StorageBatchReplicationRole")
+    ]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "batchoperations.s3.amazonaws.com"},
+        }
+    ]
+    account = "123456789012"
+    data, logs = f"tapstack-prod-data-{account}-{region}", f"tapstack-prod-logs-{account}-{region}"
+    found = {
+        s["Sid"]: (sorted(s["Action"]) if isinstance(s["Action"], list) else [s["Action"]], s)
+        for s in _policy_of(shape, kind, "StorageBatchReplicationRole")
+    }
+    assert set(found) == set(BATCH_STATEMENTS)
+    for sid, (actions, resource) in BATCH_STATEMENTS.items():
+        assert found[sid][0] == actions, sid
+        assert found[sid][1]["Resource"] == resource.format(data=data, logs=logs), sid
+        assert found[sid][1]["Effect"] == "Allow" and "Condition" not in found[sid][1]
+    output = f"{kind.split('-')[0].capitalize()}BatchReplicationRoleArn"
+    assert shape.templates[kind]["Outputs"][output]["Value"]["Fn::GetAtt"][1] == "Arn"
