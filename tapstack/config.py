@@ -5,17 +5,22 @@ Everything the app needs to know comes from one YAML file per environment
 created. Constructs receive the resulting :class:`TapStackConfig` object and
 never read environment variables or CDK context themselves.
 
-Bad input fails with :class:`ConfigError`, whose message has one line per bad
-field naming the field, the value given and what is allowed.
+Bad input fails with :class:`ConfigError`, whose message has one line per
+problem naming the field, the value given and what is allowed. Every problem is
+reported in one pass: checks across fields (two regions the same, overlapping
+CIDRs, min > max...) run even when some field is invalid (see
+:func:`_all_problems`).
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -116,7 +121,12 @@ _DB_CLASS_RE = re.compile(
 _ACM_ARN_RE = re.compile(r"^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _CRON_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")
 _TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+_AZ_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
+
+#: The smallest VPC the network's subnets fit in: two public /24s and two private /22s
+#: (tapstack.network.infrastructure) need 2,560 addresses, and a /20 has 4,096.
+MAX_VPC_PREFIX = 20
 
 #: A DNS name's longest text form (RFC 1035: 255 octets on the wire, 253 characters).
 MAX_DNS_NAME = 253
@@ -134,6 +144,27 @@ class ConfigError(ValueError):
         super().__init__(
             f"invalid configuration in {source}:\n" + "\n".join(f"  - {p}" for p in problems)
         )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem found by a check across fields.
+
+    Attributes:
+        fields: the dotted paths of every field the check read (``primary.region``...).
+        message: one line for people, naming those fields and their values.
+    """
+
+    fields: tuple[str, ...]
+    message: str
+
+
+class CrossFieldError(ValueError):
+    """What a check across fields raises: every problem it found, each kept whole."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(p.message for p in self.problems))
 
 
 class RemovalMode(StrEnum):
@@ -162,7 +193,10 @@ class RegionConfig(_Frozen):
     """One region's settings."""
 
     region: str = Field(description="AWS region code, e.g. us-east-1.")
-    vpc_cidr: str = Field(description="VPC IPv4 CIDR, /16 to /24.")
+    vpc_cidr: str = Field(
+        description="VPC IPv4 CIDR, /16 to /20: the subnets take two /24s and two /22s "
+        "(2,560 addresses; see tapstack.network)."
+    )
     nat_gateways: Annotated[int, Field(ge=1, le=2)] = Field(
         default=1,
         description="NAT gateways: 1 (one shared, cheaper) or 2 (one per AZ, survives an AZ loss).",
@@ -171,6 +205,15 @@ class RegionConfig(_Frozen):
         default=None,
         description="ACM certificate in this region; when set the ALB serves HTTPS on 443 "
         "and redirects 80 to it.",
+    )
+    availability_zones: tuple[str, ...] | None = Field(
+        default=None,
+        description="The two Availability Zones of the VPC's subnets, by name as this "
+        "account sees them (e.g. [us-east-1a, us-east-1b]). Unset: the region's first two "
+        "zones in the account, resolved by CloudFormation at deploy time (Fn::GetAZs), so "
+        "synthesis needs no AWS credentials for any account. Pin them for a long-lived "
+        "environment: a zone AWS adds to the account later can reorder Fn::GetAZs, and the "
+        "subnets would be replaced.",
     )
     database_generation: Annotated[int, Field(ge=0)] = Field(
         default=0,
@@ -192,11 +235,25 @@ class RegionConfig(_Frozen):
     @classmethod
     def _cidr(cls, value: str) -> str:
         net = _network(value)
-        if not 16 <= net.prefixlen <= 24:
-            raise ValueError("must have a prefix length between /16 and /24")
+        if not 16 <= net.prefixlen <= MAX_VPC_PREFIX:
+            raise ValueError(
+                f"must have a prefix length between /16 and /{MAX_VPC_PREFIX}: the subnets "
+                "take two /24s and two /22s"
+            )
         if not net.is_private:
             raise ValueError("must be a private (RFC 1918) range")
         return str(net)
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if len(value) != 2 or not all(_AZ_RE.match(zone) for zone in value):
+            raise ValueError("must be two Availability Zone names such as us-east-1a")
+        if value[0] == value[1]:
+            raise ValueError("must name two different Availability Zones")
+        return value
 
     @field_validator("certificate_arn")
     @classmethod
@@ -264,9 +321,12 @@ class WebConfig(_Frozen):
     @model_validator(mode="after")
     def _capacity_order(self) -> WebConfig:
         if not self.min_capacity <= self.desired_capacity <= self.max_capacity:
-            raise ValueError(
-                f"capacities must satisfy min <= desired <= max, got min={self.min_capacity}, "
-                f"desired={self.desired_capacity}, max={self.max_capacity}"
+            fields = ("web.min_capacity", "web.desired_capacity", "web.max_capacity")
+            raise _one_problem(
+                fields,
+                f"{', '.join(fields)}: capacities must satisfy min <= desired <= max, "
+                f"got min={self.min_capacity}, desired={self.desired_capacity}, "
+                f"max={self.max_capacity}",
             )
         return self
 
@@ -375,11 +435,13 @@ class DatabaseConfig(_Frozen):
     @model_validator(mode="after")
     def _replica_not_older(self) -> DatabaseConfig:
         if mysql_version_key(self.replica_version) < mysql_version_key(self.engine_version):
-            raise ValueError(
+            fields = ("database.replica_engine_version", "database.engine_version")
+            raise _one_problem(
+                fields,
                 f"database.replica_engine_version: {self.replica_version!r} is older than "
                 f"engine_version {self.engine_version!r}; MySQL cannot replicate from a newer "
                 "source to an older replica. Upgrade the replica first: raise "
-                "replica_engine_version, deploy, then raise engine_version"
+                "replica_engine_version, deploy, then raise engine_version",
             )
         return self
 
@@ -405,20 +467,27 @@ class DatabaseConfig(_Frozen):
     @model_validator(mode="after")
     def _extended_support(self) -> DatabaseConfig:
         if self.is_mysql_8_0 and self.engine_lifecycle_support.endswith("-disabled"):
-            raise ValueError(
+            raise _one_problem(
+                ("database.engine_lifecycle_support", "database.engine_version"),
                 f"database.engine_lifecycle_support: {self.engine_lifecycle_support!r} with "
                 f"engine_version {self.engine_version!r}: MySQL 8.0 left RDS standard support "
                 "on 2026-07-31, and RDS refuses to create it without Extended Support; choose "
-                f"an 8.4 version (default {DEFAULT_MYSQL_VERSION}) or enable Extended Support"
+                f"an 8.4 version (default {DEFAULT_MYSQL_VERSION}) or enable Extended Support",
             )
         return self
 
     @model_validator(mode="after")
     def _storage(self) -> DatabaseConfig:
-        if self.max_allocated_storage_gib < self.allocated_storage_gib:
-            raise ValueError(
-                "max_allocated_storage_gib must be >= allocated_storage_gib, got "
-                f"{self.max_allocated_storage_gib} < {self.allocated_storage_gib}"
+        # RDS refuses a storage autoscaling limit less than 10% above the allocated
+        # storage ("Invalid max storage size"), RDS User Guide, storage autoscaling.
+        least = -(-self.allocated_storage_gib * 11 // 10)
+        if self.max_allocated_storage_gib < least:
+            raise _one_problem(
+                ("database.max_allocated_storage_gib", "database.allocated_storage_gib"),
+                f"database.max_allocated_storage_gib: {self.max_allocated_storage_gib} with "
+                f"database.allocated_storage_gib {self.allocated_storage_gib}: RDS needs the "
+                f"autoscaling limit at least 10% above the allocated storage, here {least} "
+                "or more",
             )
         return self
 
@@ -616,50 +685,113 @@ class TapStackConfig(_Frozen):
         return value
 
     @model_validator(mode="after")
-    def _regions(self) -> TapStackConfig:
-        problems = []
+    def _across_fields(self) -> TapStackConfig:
+        problems = [
+            *self._name_length_problems(),
+            *self._region_problems(),
+            *self._zone_problems(),
+            *self._certificate_problems(),
+            *self._lineage_problems(),
+        ]
+        if problems:
+            raise CrossFieldError(problems)
+        return self
+
+    def _name_length_problems(self) -> list[Problem]:
+        fields = ("dns.domain_name", "dns.record_name", "primary.region", "secondary.region")
         for region in (self.primary.region, self.secondary.region):
             name = f"{region}.{self.dns.fqdn}"
             if len(name) > MAX_DNS_NAME:
-                problems.append(
-                    f"dns.domain_name: {self.dns.domain_name!r} is too long: the regional "
-                    f"name {name[:40]}... has {len(name)} characters, and DNS allows "
-                    f"{MAX_DNS_NAME} (shorten dns.domain_name or dns.record_name)"
-                )
-                break
+                return [
+                    Problem(
+                        fields,
+                        f"dns.domain_name: {self.dns.domain_name!r} is too long: the regional "
+                        f"name {name[:40]}... has {len(name)} characters, and DNS allows "
+                        f"{MAX_DNS_NAME} (shorten dns.domain_name or dns.record_name)",
+                    )
+                ]
+        return []
+
+    def _region_problems(self) -> list[Problem]:
+        problems = []
         if self.primary.region == self.secondary.region:
             problems.append(
-                f"secondary.region: {self.secondary.region!r} equals primary.region; "
-                "the two regions must differ"
+                Problem(
+                    ("primary.region", "secondary.region"),
+                    f"secondary.region: {self.secondary.region!r} equals primary.region; "
+                    "the two regions must differ",
+                )
             )
         a = ipaddress.IPv4Network(self.primary.vpc_cidr)
         b = ipaddress.IPv4Network(self.secondary.vpc_cidr)
         if a.overlaps(b):
             problems.append(
-                f"secondary.vpc_cidr: {self.secondary.vpc_cidr!r} overlaps primary.vpc_cidr "
-                f"{self.primary.vpc_cidr!r}; they must not overlap (peering and replication later)"
+                Problem(
+                    ("primary.vpc_cidr", "secondary.vpc_cidr"),
+                    f"secondary.vpc_cidr: {self.secondary.vpc_cidr!r} overlaps "
+                    f"primary.vpc_cidr {self.primary.vpc_cidr!r}; they must not overlap "
+                    "(peering and replication later)",
+                )
             )
-        problems += self.database_lineage_problems()
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        return problems
+
+    def _zone_problems(self) -> list[Problem]:
+        problems = []
+        for slot, settings in (("primary", self.primary), ("secondary", self.secondary)):
+            zones = settings.availability_zones or ()
+            foreign = [zone for zone in zones if zone[:-1] != settings.region]
+            if foreign:
+                problems.append(
+                    Problem(
+                        (f"{slot}.availability_zones", f"{slot}.region"),
+                        f"{slot}.availability_zones: {', '.join(foreign)} not in "
+                        f"{slot}.region {settings.region}; name two of its zones, e.g. "
+                        f"{settings.region}a and {settings.region}b as this account lists them",
+                    )
+                )
+        return problems
+
+    def _certificate_problems(self) -> list[Problem]:
+        """A load balancer can only serve an ACM certificate of its own region and account."""
+        problems = []
+        for slot, settings in (("primary", self.primary), ("secondary", self.secondary)):
+            if settings.certificate_arn is None:
+                continue
+            _, _, _, region, account, _ = settings.certificate_arn.split(":", 5)
+            if (region, account) != (settings.region, self.account):
+                problems.append(
+                    Problem(
+                        (f"{slot}.certificate_arn", f"{slot}.region", "account"),
+                        f"{slot}.certificate_arn: a certificate of {region} in account "
+                        f"{account}; the load balancer in {settings.region} can only serve "
+                        f"a certificate of {settings.region} in the configured account "
+                        f"{self.account}",
+                    )
+                )
+        return problems
 
     def database_lineage_problems(self) -> list[str]:
         """Why ``writer_region`` and the database generations cannot be deployed, if they
         cannot: the writer must be a configured region, and the standby's instance must be
         able to be a read replica of the writer's (see ``_database_lineage``)."""
+        return [p.message for p in self._lineage_problems()]
+
+    def _lineage_problems(self) -> list[Problem]:
         regions = (self.primary.region, self.secondary.region)
         if self.primary.region == self.secondary.region:
             return []  # reported on its own; neither region can be told apart
         if self.writer_region is not None and self.writer_region not in regions:
             return [
-                f"writer_region: {self.writer_region!r} is neither configured region: "
-                f"allowed are {self.primary.region} (primary.region) and "
-                f"{self.secondary.region} (secondary.region)"
+                Problem(
+                    ("writer_region", "primary.region", "secondary.region"),
+                    f"writer_region: {self.writer_region!r} is neither configured region: "
+                    f"allowed are {self.primary.region} (primary.region) and "
+                    f"{self.secondary.region} (secondary.region)",
+                )
             ]
         return self._database_lineage()
 
-    def _database_lineage(self) -> list[str]:
+    def _database_lineage(self) -> list[Problem]:
         """A read replica must be newer than its source.
 
         An instance is identified by its region's slot and ``database_generation``; they
@@ -682,7 +814,14 @@ class TapStackConfig(_Frozen):
         if age(standby_slot, standby) > age(writer_slot, writer):
             return []
         needed = writer.database_generation + (1 if standby_slot == "primary" else 0)
-        return [
+        fields = (
+            "writer_region",
+            "primary.region",
+            "secondary.region",
+            "primary.database_generation",
+            "secondary.database_generation",
+        )
+        message = (
             f"{standby_slot}.database_generation: {standby.database_generation} makes the "
             f"{standby_slot} region's database ({standby.region}) a read replica of the writer "
             f"in {writer.region} (writer_region), but that instance is older than the writer's "
@@ -691,7 +830,8 @@ class TapStackConfig(_Frozen):
             "custom-named instance under the same name. Set "
             f"{standby_slot}.database_generation to {needed} (or more): the replica is then "
             "a new instance and the old one is snapshotted"
-        ]
+        )
+        return [Problem(fields, message)]
 
     # ---- derived values -------------------------------------------------
 
@@ -714,23 +854,123 @@ class TapStackConfig(_Frozen):
         return self.removal_mode is RemovalMode.RETAIN
 
 
-def _format_error(exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        message = err["msg"].removeprefix("Value error, ")
-        value = err.get("input")
-        if err["type"] == "missing":
-            problems.append(f"{loc}: required field is missing")
-        elif err["type"] == "extra_forbidden":
-            problems.append(f"{loc}: unknown field (check its spelling against the README)")
-        elif not loc:
-            # Cross-field checks name their fields themselves, one problem per "; ".
-            problems.extend(message.split("; "))
-        elif isinstance(value, dict | list):
-            problems.append(f"{loc}: {message}")
-        else:
-            problems.append(f"{loc} = {value!r}: {message}")
+def _one_problem(fields: tuple[str, ...], message: str) -> CrossFieldError:
+    return CrossFieldError([Problem(fields, message)])
+
+
+#: Valid stand-ins for required fields set aside while the other checks run (see
+#: :func:`_all_problems`); a problem involving a field set aside is never reported.
+_STAND_INS: dict[str, Any] = {
+    "region": SUPPORTED_REGIONS[0],
+    "vpc_cidr": "10.0.0.0/16",
+    "domain_name": "example.com",
+}
+#: Validation rounds at most: each sets aside at least one more field.
+_MAX_ROUNDS = 20
+
+_Path = tuple[str, ...]
+
+
+def _field_problem(err: Any) -> str:
+    """One line for a problem pydantic found in one field."""
+    loc = ".".join(str(p) for p in err["loc"])
+    message = err["msg"].removeprefix("Value error, ")
+    value = err.get("input")
+    if err["type"] == "missing":
+        return f"{loc}: required field is missing"
+    if err["type"] == "extra_forbidden":
+        return f"{loc}: unknown field (check its spelling against the README)"
+    if isinstance(value, dict | list):
+        return f"{loc}: {message}"
+    return f"{loc} = {value!r}: {message}"
+
+
+def _field_path(loc: Sequence[Any]) -> _Path:
+    """The configuration field an error is about: its location up to the first step that is
+    not a field of a section (a list index, a map key), or an unknown field's own key."""
+    model: Any = TapStackConfig
+    path: list[str] = []
+    for step in loc:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or step not in fields:
+            if not path or fields is not None:
+                path.append(str(step))  # an unknown field: set its key aside
+            break
+        path.append(step)
+        model = fields[step].annotation
+    return tuple(path)
+
+
+def _stand_in(model: Any, name: str) -> Any:
+    """A valid value for a required field: its stand-in, or a section of stand-ins."""
+    annotation = model.model_fields[name].annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {
+            field: _stand_in(annotation, field)
+            for field, info in annotation.model_fields.items()
+            if info.is_required()
+        }
+    return _STAND_INS[name]
+
+
+def _set_aside(data: dict[str, Any], path: _Path) -> None:
+    """Replace the field at ``path`` by its default (or a stand-in when it has none)."""
+    model: Any = TapStackConfig
+    target = data
+    for key in path[:-1]:
+        sub = target.get(key)
+        if not isinstance(sub, dict):
+            return  # the whole section is set aside, or holds only defaults
+        target, model = sub, model.model_fields[key].annotation
+    name = path[-1]
+    info = model.model_fields.get(name)
+    if info is None or not info.is_required():
+        target.pop(name, None)
+    else:
+        target[name] = _stand_in(model, name)
+
+
+def _all_problems(data: dict[str, Any], exc: ValidationError) -> list[str]:
+    """Every problem of ``data`` (``exc`` is its failed validation), in one pass.
+
+    Pydantic runs a section's checks across fields only once all of the section's fields
+    are valid. So each round records what it found, sets those fields aside (defaults, or
+    valid stand-ins, in their place) and validates again, until every check has run. A
+    problem involving a field already set aside is about the stand-in, not the file, and
+    is dropped. Field problems come first, then each later round's cross-field ones.
+    """
+    problems: list[str] = []
+    set_aside: set[_Path] = set()
+    attempt = copy.deepcopy(data)
+    for round_ in range(_MAX_ROUNDS):
+        progress = False
+        for err in exc.errors():
+            error = err.get("ctx", {}).get("error")
+            found: list[tuple[str, list[_Path]]]
+            if isinstance(error, CrossFieldError):
+                found = [
+                    (p.message, [tuple(f.split(".")) for f in p.fields]) for p in error.problems
+                ]
+            else:  # a field's own problem: only the file's, in the first round
+                found = [(_field_problem(err) if round_ == 0 else "", [_field_path(err["loc"])])]
+            for message, paths in found:
+                stand_in = any(
+                    path[:n] in set_aside for path in paths for n in range(1, len(path) + 1)
+                )
+                if message and not stand_in and message not in problems:
+                    problems.append(message)
+                for path in paths:
+                    if path not in set_aside:
+                        set_aside.add(path)
+                        _set_aside(attempt, path)
+                        progress = True
+        if not progress:
+            break
+        try:
+            TapStackConfig.model_validate(attempt)
+            break
+        except ValidationError as again:
+            exc = again
     return problems
 
 
@@ -741,7 +981,7 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> TapStackConfig
     try:
         config = TapStackConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, _format_error(exc)) from None
+        raise ConfigError(source, _all_problems(data, exc)) from None
     for message in config_warnings(config):
         warnings.warn(message, TapStackConfigWarning, stacklevel=2)
     return config

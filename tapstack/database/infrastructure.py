@@ -19,6 +19,8 @@ from tapstack.config import DatabaseConfig
 from tapstack.naming import Names, Role, Slot
 from tapstack.removal import retains
 
+#: The port cdk-nag's AwsSolutions-RDS11 flags for MySQL.
+MYSQL_DEFAULT_PORT = 3306
 #: Logs every instance exports to CloudWatch.
 EXPORTED_LOGS = ("error", "slowquery")
 
@@ -107,12 +109,26 @@ class _DatabaseBase(Construct):
                     "removal_mode is destroy: a throwaway environment that must delete "
                     "cleanly with its stacks; production uses retain, which turns protection on",
                 )
-        acknowledge(
-            self.instance,
-            "AwsSolutions-RDS11",
-            "MySQL's standard port: the instance sits in private subnets and admits only two "
-            "security groups, so a different port would hide nothing and break client defaults",
-        )
+        cfn = self.instance.node.default_child
+        assert isinstance(cfn, rds.CfnDBInstance)
+        if cfn.engine is None:
+            # A replica (or a promoted one) inherits its engine, and cdk-nag flags any
+            # instance whose engine, and so whose default port, it cannot see.
+            acknowledge(
+                self.instance,
+                "AwsSolutions-RDS11",
+                "A read replica inherits its engine from its source, so the rule cannot tell "
+                f"its port from the engine's default; it listens on database.port {self.port} "
+                "in private subnets and admits only two security groups",
+            )
+        elif self.port == MYSQL_DEFAULT_PORT:
+            acknowledge(
+                self.instance,
+                "AwsSolutions-RDS11",
+                "MySQL's standard port: the instance sits in private subnets and admits only "
+                "two security groups, so a different port would hide nothing and break client "
+                "defaults",
+            )
         role = self.instance.node.try_find_child("MonitoringRole")
         if role is not None:
             acknowledge(
@@ -420,6 +436,15 @@ class RegionDatabase(_DatabaseBase):
     def _acknowledge_shape(self, settings: DatabaseConfig) -> None:
         if self.is_replica:
             self._acknowledge_replica(settings)
+        elif not settings.multi_az:
+            # The writer (original or promoted) single-AZ: only when configuration asks.
+            reason = (
+                "database.multi_az is false: a development configuration that accepts losing "
+                "the writer while its one AZ or host is down, at half the instance cost; "
+                "production keeps the default, Multi-AZ"
+            )
+            acknowledge(self.instance, "AwsSolutions-RDS3", reason)
+            acknowledge(self.instance, "NIST.800.53.R5-RDSMultiAZSupport", reason)
         if self.shape is not DatabaseShape.WRITER:
             return
         # cdk-nag checks these logs by the Engine property, which only the original writer

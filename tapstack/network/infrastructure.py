@@ -4,20 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Fn, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from tapstack.compliance import acknowledge
+from tapstack.config import RegionConfig
 
 PUBLIC_SUBNETS = "public"
 PRIVATE_SUBNETS = "private"
+#: Subnet sizes, one subnet of each per zone (tapstack.config.MAX_VPC_PREFIX follows them).
+PUBLIC_MASK = 24
+PRIVATE_MASK = 22
+#: Zones the VPC spans: two, as Multi-AZ RDS and the load balancer need, in every region.
+ZONES = 2
+
+
+def availability_zones(settings: RegionConfig) -> list[str]:
+    """The zones of a region's subnets, with no availability-zone lookup (so synthesis
+    needs no AWS credentials, whatever the account): the names pinned in configuration,
+    else the region's first two zones as the deploying account lists them, selected by
+    CloudFormation at deploy time (``Fn::GetAZs``). Zone names are mapped per account, so
+    no name can be assumed; the region is named rather than left to ``AWS::Region`` so
+    that the template says which region's list it takes.
+
+    Regional stacks return this from ``Stack.availability_zones``, which ``ec2.Vpc``
+    reads (CDK's documented override; without it an environment-specific stack looks
+    the zones up in the account)."""
+    if settings.availability_zones:
+        return list(settings.availability_zones)
+    return [Fn.select(index, Fn.get_azs(settings.region)) for index in range(ZONES)]
 
 
 class Network(Construct):
     """A VPC over two AZs with two public and two private subnets.
+
+    The zones are the stack's ``availability_zones``: regional stacks return
+    :func:`availability_zones` there, so no zone is ever looked up in the account.
 
     Private subnets reach the internet through NAT (one gateway shared, or
     one per AZ). S3 traffic stays inside AWS through a gateway endpoint, and
@@ -70,13 +95,13 @@ class Network(Construct):
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr),
-            max_azs=2,
+            max_azs=ZONES,
             nat_gateways=nat_gateways,
             subnet_configuration=[
                 ec2.SubnetConfiguration(
                     name=PUBLIC_SUBNETS,
                     subnet_type=ec2.SubnetType.PUBLIC,
-                    cidr_mask=24,
+                    cidr_mask=PUBLIC_MASK,
                     # Only the ALB and NAT (with its Elastic IP) live here; nothing
                     # launched in these subnets should get a public address by default.
                     map_public_ip_on_launch=False,
@@ -84,7 +109,7 @@ class Network(Construct):
                 ec2.SubnetConfiguration(
                     name=PRIVATE_SUBNETS,
                     subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
-                    cidr_mask=22,
+                    cidr_mask=PRIVATE_MASK,
                 ),
             ],
             # The flag's implementation is a Lambda-backed custom resource, which

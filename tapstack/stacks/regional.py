@@ -35,7 +35,7 @@ from tapstack.failover.infrastructure import FailoverRecord, RegionWatch
 from tapstack.loader.infrastructure import LoaderDatabase, LoaderFunction
 from tapstack.monitoring.infrastructure import AlarmTopic, Monitoring
 from tapstack.naming import HOSTED_ZONE_ID, Names, stack_name
-from tapstack.network.infrastructure import Network
+from tapstack.network.infrastructure import Network, availability_zones
 from tapstack.stacks.common import log_retention, removal_policy
 from tapstack.stacks.secondary_storage import data_key_parameter
 from tapstack.storage.contract import BATCH_ROLE_OUTPUT
@@ -373,6 +373,12 @@ class PrimaryRegionStack(Stack):
         platform: web tier, loader, failover record, monitoring.
     """
 
+    @property
+    def availability_zones(self) -> list[str]:
+        """The region's two zones, from configuration: never looked up in the account
+        (see :func:`tapstack.network.infrastructure.availability_zones`)."""
+        return availability_zones(self.names.settings)
+
     def __init__(
         self, scope: Construct, construct_id: str, *, config: TapStackConfig, **kwargs: Any
     ) -> None:
@@ -458,6 +464,12 @@ class SecondaryRegionStack(Stack):
         backup_plan: the daily plan, or ``None`` while the region is the standby.
         platform: web tier, loader, failover record, monitoring.
     """
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The region's two zones, from configuration: never looked up in the account
+        (see :func:`tapstack.network.infrastructure.availability_zones`)."""
+        return availability_zones(self.names.settings)
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: TapStackConfig, **kwargs: Any

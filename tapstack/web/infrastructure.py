@@ -202,7 +202,8 @@ class WebTier(Construct):
             acknowledge(
                 self.load_balancer,
                 "NIST.800.53.R5-ALBWAFEnabled",
-                "The web ACL is switched off in this configuration (web.waf_enabled: false)",
+                "web.waf_enabled is false: a development environment without the web ACL's cost; "
+                "the load balancer still admits only HTTP(S), and production keeps WAF on",
             )
 
     @property

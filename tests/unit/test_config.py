@@ -63,7 +63,8 @@ def test_configuration_is_frozen() -> None:
         ),
         (("primary", "vpc_cidr"), "10.10.0.1/16", r"no host bits set"),
         (("primary", "vpc_cidr"), "banana", r"primary\.vpc_cidr = 'banana'"),
-        (("primary", "vpc_cidr"), "10.0.0.0/8", r"between /16 and /24"),
+        (("primary", "vpc_cidr"), "10.0.0.0/8", r"between /16 and /20"),
+        (("primary", "vpc_cidr"), "10.10.0.0/21", r"two /24s and two /22s"),
         (("primary", "vpc_cidr"), "8.8.0.0/16", r"private \(RFC 1918\)"),
         (
             ("secondary", "vpc_cidr"),
@@ -74,7 +75,8 @@ def test_configuration_is_frozen() -> None:
         (
             ("web", "min_capacity"),
             3,
-            r"web: capacities must satisfy min <= desired <= max, got min=3",
+            r"web\.min_capacity, web\.desired_capacity, web\.max_capacity: capacities must "
+            r"satisfy min <= desired <= max, got min=3",
         ),
         (("web", "desired_capacity"), 6, r"got min=2, desired=6, max=5"),
         (
@@ -125,6 +127,39 @@ def test_configuration_is_frozen() -> None:
         (("project_name",), "Tap Stack", r"project_name = 'Tap Stack'"),
         (("interface_endpoints",), ["ssm", "dynamo"], r"unknown service\(s\) dynamo"),
         (("tags",), {"Team": "DevOps"}, r"tags: must include non-empty Environment"),
+        (
+            ("database", "max_allocated_storage_gib"),
+            21,
+            r"database\.max_allocated_storage_gib: 21 with database\.allocated_storage_gib 20: "
+            r"RDS needs the autoscaling limit at least 10% above the allocated storage, here 22",
+        ),
+        (
+            ("primary", "certificate_arn"),
+            "arn:aws:acm:us-west-2:123456789012:certificate/0f5e1c7e-1111-2222-3333-444455556666",
+            r"primary\.certificate_arn: a certificate of us-west-2 in account 123456789012; the "
+            r"load balancer in us-east-1 can only serve a certificate of us-east-1",
+        ),
+        (
+            ("secondary", "certificate_arn"),
+            "arn:aws:acm:us-west-2:210987654321:certificate/0f5e1c7e-1111-2222-3333-444455556666",
+            r"secondary\.certificate_arn: .* in account 210987654321; .* configured account "
+            r"123456789012",
+        ),
+        (
+            ("primary", "availability_zones"),
+            ["us-east-1a"],
+            r"primary\.availability_zones: must be two Availability Zone names",
+        ),
+        (
+            ("primary", "availability_zones"),
+            ["us-east-1a", "us-east-1a"],
+            r"must name two different Availability Zones",
+        ),
+        (
+            ("secondary", "availability_zones"),
+            ["us-west-2a", "us-east-1b"],
+            r"secondary\.availability_zones: us-east-1b not in secondary\.region us-west-2",
+        ),
     ],
 )
 def test_bad_value_is_rejected_with_field_value_and_rule(
@@ -465,3 +500,130 @@ def test_the_lineage_is_checked_when_the_writer_is_the_default_one(
     still cannot become its replica."""
     _roles(config_data, None, 1, 0)
     assert "Set secondary.database_generation to 1 (or more)" in rejected(config_data)
+
+
+# --- every problem in one pass (issue 15) -----------------------------------------------
+
+BAD_EXAMPLE = ROOT / "tests" / "unit" / "data" / "bad.yaml"
+#: The README block check-config's output is compared with: the fenced block after this.
+README_EXAMPLE_MARKER = "<!-- check-config example"
+
+
+def test_field_and_cross_field_problems_are_reported_together() -> None:
+    """Checks across fields run even when other fields are invalid: one run names every
+    problem, field problems first."""
+    with pytest.raises(ConfigError) as info:
+        load_config(BAD_EXAMPLE)
+    assert [p.split(":")[0].split(" = ")[0] for p in info.value.problems] == [
+        "web.ssh_allowed_cidr",
+        "web.min_capacity, web.desired_capacity, web.max_capacity",
+        "secondary.region",
+        "secondary.vpc_cidr",
+    ]
+
+
+def test_a_problem_with_a_semicolon_stays_one_line() -> None:
+    data = default_config_data()
+    data["secondary"]["region"] = "us-east-1"
+    data["account"] = "1"
+    lines = rejected(data).splitlines()[1:]
+    assert lines == [
+        "  - account = '1': must be a 12-digit AWS account ID (quote it in YAML)",
+        "  - secondary.region: 'us-east-1' equals primary.region; the two regions must differ",
+    ]
+
+
+def test_a_check_across_a_bad_field_is_not_reported_about_its_stand_in() -> None:
+    """A bad or missing field is set aside for the other checks; nothing is said about
+    what stood in for it."""
+    data = default_config_data()
+    data["primary"]["vpc_cidr"] = "banana"
+    data["secondary"]["vpc_cidr"] = "10.0.0.0/16"  # would overlap the stand-in
+    del data["dns"]
+    data["writer_region"] = "eu-west-1"
+    lines = rejected(data).splitlines()[1:]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("  - primary.vpc_cidr = 'banana'")
+    assert lines[1] == "  - dns: required field is missing"
+    assert lines[2].startswith("  - writer_region: 'eu-west-1' is neither configured region")
+
+
+def test_a_section_that_is_not_a_mapping_does_not_hide_the_other_checks() -> None:
+    data = default_config_data()
+    data["web"] = "small"
+    del data["primary"]
+    data["database"]["engine_version"] = "8.0.46"
+    data["database"]["engine_lifecycle_support"] = "open-source-rds-extended-support-disabled"
+    data["database"]["replica_engine_version"] = "8.4.9"
+    message = rejected(data)
+    assert "web = 'small': Input should be a valid dictionary" in message
+    assert "primary: required field is missing" in message
+    assert "RDS refuses to create it without Extended Support" in message
+    assert "secondary.region" not in message  # the primary's stand-in is never compared
+    assert len(message.splitlines()) == 4
+
+
+def test_every_problem_of_a_section_is_found_when_one_field_of_it_is_bad() -> None:
+    data = default_config_data()
+    data["web"].update(instance_type="huge", min_capacity=4, max_capacity=3)
+    data["database"].update(allocated_storage_gib=5, engine_version="8.4.5")
+    data["database"]["replica_engine_version"] = "8.4.4"  # retired, and older
+    lines = rejected(data).splitlines()[1:]
+    assert [line.split(" = ")[0].split(":")[0] for line in lines] == [
+        "  - web.instance_type",
+        "  - database.replica_engine_version",
+        "  - database.allocated_storage_gib",
+        "  - web.min_capacity, web.desired_capacity, web.max_capacity",
+    ]
+
+
+def test_values_are_printed_as_written_not_read_as_markup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tapstack.cli import main
+
+    path = tmp_path / "markup.yaml"
+    data = default_config_data()
+    data["project_name"] = "[red]x[/red]"
+    import yaml
+
+    path.write_text(yaml.safe_dump(data))
+    assert main(["--config", str(path), "check-config"]) == 2
+    assert "project_name = '[red]x[/red]': must be 3-16 characters" in capsys.readouterr().out
+
+
+def _readme_example() -> tuple[list[str], list[str]]:
+    """The command and the output the README shows for the bad example."""
+    readme = (ROOT / "README.md").read_text()
+    assert README_EXAMPLE_MARKER in readme, "README.md lost the check-config example marker"
+    after = readme[readme.index(README_EXAMPLE_MARKER) :]
+    block = after[after.index("```console\n") + len("```console\n") :]
+    lines = block[: block.index("```")].splitlines()
+    command, output = lines[0], lines[1:]
+    assert command.startswith("$ python -m tapstack "), command
+    return command.removeprefix("$ python -m tapstack ").split(), output
+
+
+def test_the_readme_example_is_what_check_config_prints(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tapstack.cli import main
+
+    argv, expected = _readme_example()
+    monkeypatch.chdir(ROOT)
+    assert main(argv) == 2
+    assert capsys.readouterr().out.splitlines() == expected
+
+
+def test_zones_pinned_in_the_region_are_accepted() -> None:
+    data = default_config_data()
+    data["primary"]["availability_zones"] = ["us-east-1d", "us-east-1f"]
+    config = parse_config(data)
+    assert config.primary.availability_zones == ("us-east-1d", "us-east-1f")
+    assert config.secondary.availability_zones is None
+
+
+def test_the_storage_limit_may_be_exactly_ten_percent_above_the_allocation() -> None:
+    data = default_config_data()
+    data["database"].update(allocated_storage_gib=20, max_allocated_storage_gib=22)
+    assert parse_config(data).database.max_allocated_storage_gib == 22

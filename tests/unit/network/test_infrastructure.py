@@ -3,8 +3,12 @@ and endpoints that keep S3 and SSM traffic inside AWS."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from tapstack.config import MAX_VPC_PREFIX, RegionConfig
+from tapstack.network.infrastructure import PRIVATE_MASK, PUBLIC_MASK, ZONES, availability_zones
 from tests.support import Synthesized
 
 REGIONS = ["primary", "secondary"]
@@ -26,9 +30,34 @@ def test_two_public_and_two_private_subnets_span_two_azs(synth: Synthesized, kin
     private = [s for k, s in subnets.items() if k.startswith("NetworkVpcprivate")]
     assert len(public) == 2 and len(private) == 2 and len(subnets) == 4
     assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
+    region = {"primary": "us-east-1", "secondary": "us-west-2"}[kind]
     for group in (public, private):
-        azs = {s["Properties"]["AvailabilityZone"] for s in group}
-        assert len(azs) == 2
+        azs = sorted(json.dumps(s["Properties"]["AvailabilityZone"]) for s in group)
+        assert azs == [
+            json.dumps({"Fn::Select": [index, {"Fn::GetAZs": region}]}) for index in (0, 1)
+        ], "the account's first two zones, chosen by CloudFormation at deploy time"
+
+
+def test_no_availability_zone_is_looked_up_in_the_account(synth: Synthesized) -> None:
+    """Zone names are mapped per account: a lookup would need the account's credentials
+    (and a cached answer holds only for the account it was made in)."""
+    assert "missing" not in synth.manifest
+
+
+def test_the_subnets_fit_the_smallest_vpc_the_configuration_accepts() -> None:
+    needed = ZONES * (2 ** (32 - PUBLIC_MASK) + 2 ** (32 - PRIVATE_MASK))
+    assert needed <= 2 ** (32 - MAX_VPC_PREFIX) < 2 * needed
+
+
+def test_pinned_zones_are_returned_as_named_and_unpinned_ones_from_the_account() -> None:
+    from aws_cdk import Stack
+
+    settings = RegionConfig(region="eu-west-1", vpc_cidr="10.0.0.0/16")
+    stack = Stack()
+    zones = [stack.resolve(zone) for zone in availability_zones(settings)]
+    assert zones == [{"Fn::Select": [i, {"Fn::GetAZs": "eu-west-1"}]} for i in (0, 1)]
+    pinned = settings.model_copy(update={"availability_zones": ("eu-west-1c", "eu-west-1a")})
+    assert availability_zones(pinned) == ["eu-west-1c", "eu-west-1a"]
 
 
 @pytest.mark.parametrize("kind", REGIONS)
