@@ -65,6 +65,30 @@ DEFAULT_SETTINGS: Mapping[str, str] = {
 }
 
 
+# The throwaway TLS certificates (see ``LocalMariaDB._make_certificates``).
+_OPENSSL_CONFIG = """\
+[req]
+distinguished_name = subject
+prompt = no
+
+[subject]
+CN = unused
+
+[ca_certificate]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+
+[server_certificate]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
+subjectAltName = IP:127.0.0.1, DNS:localhost
+"""
+
+
 class MariaDBNotInstalledError(RuntimeError):
     """The MariaDB server binaries are not available on this machine."""
 
@@ -216,15 +240,23 @@ class LocalMariaDB:
             )
 
     def _make_certificates(self) -> None:
+        """A throwaway CA and a server certificate for ``127.0.0.1``/``localhost``, with the
+        extensions strict verification requires (``VERIFY_X509_STRICT``, the default from
+        Python 3.13 on, Lambda's included): a CA with critical basic constraints, key usage
+        and a subject key identifier; a server certificate that names its issuer's key."""
         openssl = shutil.which("openssl")
         if openssl is None:
             raise MariaDBNotInstalledError("tls=True needs the `openssl` command line tool")
         tls = self.root_dir / "tls"
         tls.mkdir()
+        # Its own configuration: the machine's openssl.cnf decides nothing here.
+        (tls / "openssl.cnf").write_text(_OPENSSL_CONFIG)
+        config = ["-config", "openssl.cnf"]
         ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         steps = [
             [
                 "req",
+                *config,
                 "-x509",
                 *ec,
                 "-keyout",
@@ -235,8 +267,20 @@ class LocalMariaDB:
                 "2",
                 "-subj",
                 "/CN=TapStack throwaway test CA",
+                "-extensions",
+                "ca_certificate",
             ],
-            ["req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+            [
+                "req",
+                *config,
+                *ec,
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
             [
                 "x509",
                 "-req",
@@ -252,12 +296,19 @@ class LocalMariaDB:
                 "-days",
                 "2",
                 "-extfile",
-                "san.cnf",
+                "openssl.cnf",
+                "-extensions",
+                "server_certificate",
             ],
         ]
-        (tls / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
         for step in steps:
-            subprocess.run([openssl, *step], cwd=tls, capture_output=True, check=True)
+            result = subprocess.run(
+                [openssl, *step], cwd=tls, capture_output=True, text=True, check=False
+            )
+            if result.returncode != 0:
+                raise MariaDBStartError(
+                    f"openssl {step[0]} failed ({result.returncode}):\n{result.stderr[-2000:]}"
+                )
 
     def _user_option(self) -> list[str]:
         return ["--user=root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []

@@ -21,7 +21,7 @@ from tapstack.compliance import acknowledge
 from tapstack.config import MonitoringConfig
 from tapstack.failover.model import S3_RTC_SECONDS
 from tapstack.loader.runtime import contract
-from tapstack.naming import Names
+from tapstack.naming import Names, Role
 
 Missing = cloudwatch.TreatMissingData
 Op = cloudwatch.ComparisonOperator
@@ -378,12 +378,26 @@ class Monitoring(Construct):
             "to quarantine/ (nothing from it was loaded)",
             missing=Missing.NOT_BREACHING,  # emitted only when it happens
         )
+        failures: list[cloudwatch.IMetric] = [errors, throttles, depth]
+        if self.names.role is Role.WRITER:
+            # Only a writer emits it: a standby skips while its database is read-only.
+            read_only = loader_metric(contract.METRIC_READ_ONLY_WRITER)
+            self._alarm(
+                "loader-read-only-writer",
+                metric=read_only,
+                threshold=0,
+                description="The writer's database was read-only when the loader ran "
+                "(maintenance, a switchover, or ROLE no longer matches the database): the "
+                "object was not loaded; Lambda retries it, then dead-letters it",
+                missing=Missing.NOT_BREACHING,  # emitted only when it happens
+            )
+            failures.append(read_only)
         rows = [
             loader_metric(name)
             for name in (contract.METRIC_ROWS_LOADED, contract.METRIC_ROWS_REJECTED)
         ]
         self._graph("Loader", "Loader rows", *rows, quarantined)
-        self._graph("Loader", "Loader errors, throttles, dead letters", errors, throttles, depth)
+        self._graph("Loader", "Loader errors, throttles, dead letters", *failures)
 
     def watch_replication(
         self, *, source_bucket: str, destination_bucket: str, rule_id: str

@@ -51,6 +51,7 @@ BOTH_REGIONS = {
 EXPECTED_ALARMS = {
     "primary": BOTH_REGIONS
     | {
+        "loader-read-only-writer",
         "s3-replication-failures",
         "s3-replication-latency",
         "primary-health-check",
@@ -68,7 +69,7 @@ def test_each_region_has_its_alarms(synth: Synthesized, kind: str) -> None:
         for a in synth.resources(kind, "AWS::CloudWatch::Alarm").values()
     }
     assert names == EXPECTED_ALARMS[kind]
-    assert len(names) == {"primary": 18, "secondary": 15}[kind]
+    assert len(names) == {"primary": 19, "secondary": 15}[kind]
 
 
 #: How each alarm treats missing data, chosen per metric: counters that are absent when
@@ -91,6 +92,7 @@ TREAT_MISSING = {
     "loader-throttles": "notBreaching",
     "loader-dead-letters": "notBreaching",
     "loader-quarantined": "notBreaching",
+    "loader-read-only-writer": "notBreaching",
     "s3-replication-failures": "notBreaching",
     "s3-replication-latency": "notBreaching",
     "primary-health-check": "breaching",

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .database import Dialect, check_schema, read_only_reason
+from .database import REPLICA_EXPLANATION, Dialect, check_schema, read_only_reason
 from .schema import EVENTS, MANIFEST_TABLE, Table, manifest_ddl
 
 __all__ = [
@@ -78,7 +78,7 @@ def bootstrap_database(
     loader_user = _identifier(loader_user, _USER, "loader user name")
     reason = read_only_reason(conn)
     if reason is not None:
-        return {"status": "skipped", "reason": reason}
+        return {"status": "skipped", "reason": f"{reason}: {REPLICA_EXPLANATION}"}
     with conn.cursor() as cursor:
         cursor.execute("SELECT VERSION()")
         dialect = Dialect(str(cursor.fetchone()[0]))

@@ -35,12 +35,17 @@ METRIC_ROWS_REJECTED = "RowsRejected"
 METRIC_OBJECTS_SKIPPED = "ObjectsSkipped"
 METRIC_OBJECTS_QUARANTINED = "ObjectsQuarantined"
 METRIC_DURATION = "DurationMs"
+#: An object the writer could not load because its database was read-only (a maintenance
+#: window, a switchover under way, or a ROLE that no longer matches the database); the
+#: invocation fails and Lambda retries. Only a writer emits it, with Role=writer.
+METRIC_READ_ONLY_WRITER = "ReadOnlyWriter"
 METRIC_UNITS = {
     METRIC_ROWS_LOADED: "Count",
     METRIC_ROWS_REJECTED: "Count",
     METRIC_OBJECTS_SKIPPED: "Count",
     METRIC_OBJECTS_QUARANTINED: "Count",
     METRIC_DURATION: "Milliseconds",
+    METRIC_READ_ONLY_WRITER: "Count",
 }
 
 # --- the function's environment -------------------------------------------------------------

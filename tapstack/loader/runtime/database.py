@@ -38,6 +38,7 @@ from .events import ObjectRef
 from .schema import MANIFEST_COLUMNS, MANIFEST_TABLE, Table
 
 __all__ = [
+    "REPLICA_EXPLANATION",
     "SESSION_SQL_MODE",
     "BatchWriter",
     "Dialect",
@@ -45,10 +46,13 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "MissingSchemaError",
+    "NotBootstrappedError",
     "OtherVersion",
     "PreparedBatch",
+    "ReadOnlyWriterError",
     "acquire_object_lock",
     "check_schema",
+    "not_bootstrapped",
     "ping",
     "prepare_session",
     "read_only_reason",
@@ -63,14 +67,34 @@ SESSION_SQL_MODE = (
 )
 ER_LOCK_DEADLOCK = 1213
 BOOTSTRAP_HINT = (
-    'run the bootstrap action once: invoke the loader function with {"tapstack_action": '
-    '"bootstrap"} (e.g. aws lambda invoke --function-name <loader> --cli-binary-format '
-    'raw-in-base64-out --payload \'{"tapstack_action":"bootstrap"}\' /dev/stdout)'
+    "run `python -m tapstack bootstrap-database` once (it invokes the writer's loader with "
+    '{"tapstack_action": "bootstrap"})'
 )
+#: What a read-only database means in the standby region.
+REPLICA_EXPLANATION = (
+    "this is a replica; the rows and the manifest arrive through replication from the writer"
+)
+#: Server errors that mean the loader's database user does not exist (yet) or may not use
+#: the database: 1045 access denied (no such user: IAM tokens are checked only for users
+#: that bootstrap created), 1044 access denied to the database, 1049 unknown database.
+ER_DBACCESS_DENIED = 1044
+ER_ACCESS_DENIED = 1045
+ER_BAD_DB = 1049
+NOT_BOOTSTRAPPED_ERRORS = (ER_DBACCESS_DENIED, ER_ACCESS_DENIED, ER_BAD_DB)
 
 
 class MissingSchemaError(RuntimeError):
     """The target or manifest table does not exist (or lacks columns)."""
+
+
+class NotBootstrappedError(RuntimeError):
+    """The server refused the loader's user or database: most likely the bootstrap has not
+    run yet. The message keeps the server's error and says how to bootstrap."""
+
+
+class ReadOnlyWriterError(RuntimeError):
+    """The writer region's database is read-only: the object is not loaded and the invocation
+    fails, so that Lambda retries it (and dead-letters it after its retries)."""
 
 
 class LockTimeout(RuntimeError):
@@ -123,7 +147,9 @@ def prepare_session(conn: Any) -> Dialect:
 
 
 def read_only_reason(conn: Any) -> str | None:
-    """Why the server does not accept writes (a read replica), or ``None``."""
+    """Why the server does not accept writes (``the database is read-only (read_only=ON)``),
+    or ``None``. What that means depends on the region's role: a standby's database is a
+    replica (``REPLICA_EXPLANATION``); a writer's is in maintenance or a switchover."""
     with conn.cursor() as cursor:
         # SHOW VARIABLES works on both servers and skips variables one of them lacks
         # (MariaDB has no super_read_only); it needs no privilege.
@@ -140,9 +166,19 @@ def read_only_reason(conn: Any) -> str | None:
     )
     if not enabled:
         return None
-    return (
-        f"the database is read-only ({', '.join(f'{n}={v}' for n, v in enabled)}): this is "
-        "a replica; the rows and the manifest arrive through replication from the primary"
+    return f"the database is read-only ({', '.join(f'{n}={v}' for n, v in enabled)})"
+
+
+def not_bootstrapped(error: BaseException) -> NotBootstrappedError | None:
+    """``error`` from opening a connection, as a ``NotBootstrappedError`` that says how to
+    bootstrap when the server refused the user or the database; ``None`` otherwise."""
+    code = error.args[0] if error.args else None
+    if code not in NOT_BOOTSTRAPPED_ERRORS:
+        return None
+    return NotBootstrappedError(
+        f"the database refused the loader's user ({error}): if the database was never "
+        f"bootstrapped, {BOOTSTRAP_HINT}; if it was, check that the function's role may "
+        "rds-db:connect as this user and that DB_USER and DB_NAME name what bootstrap created"
     )
 
 

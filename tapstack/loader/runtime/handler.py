@@ -73,6 +73,7 @@ def _loader(settings: Settings) -> Loader:
         _cache["loader"] = Loader(
             connect=connect,
             s3=boto3.client("s3", region_name=settings.region, config=_BOTO_CONFIG),
+            role=settings.role,
             batch_size=settings.batch_size,
             batch_max_bytes=settings.batch_max_bytes,
             max_record_bytes=settings.max_record_bytes,

@@ -2,7 +2,11 @@
 
 For each object named in an S3 event the loader:
 
-1. skips it if the database is read-only (a replica: the data arrives by replication);
+1. checks that the database accepts writes. In the standby region a read-only database is
+   a replica: the object is skipped (its rows arrive by replication). In the writer region
+   it is a maintenance window, a switchover under way or a ROLE that no longer matches the
+   database: the invocation fails (``ReadOnlyWriterError``, metric ``ReadOnlyWriter``), so
+   Lambda retries it and, after its retries, dead-letters it - nothing is skipped silently;
 2. takes a named lock for the object key - bucket and key, shared by all its versions
    (``GET_LOCK`` on its own connection, so a second invocation for the same object waits,
    then sees it loaded and skips, and two versions of a key never load at the same time;
@@ -108,18 +112,25 @@ from .contract import (
     METRIC_DURATION,
     METRIC_OBJECTS_QUARANTINED,
     METRIC_OBJECTS_SKIPPED,
+    METRIC_READ_ONLY_WRITER,
     METRIC_ROWS_LOADED,
     METRIC_ROWS_REJECTED,
+    ROLES,
+    STANDBY,
+    WRITER,
 )
 from .database import (
+    REPLICA_EXPLANATION,
     BatchWriter,
     Dialect,
     Manifest,
     ManifestEntry,
     OtherVersion,
     PreparedBatch,
+    ReadOnlyWriterError,
     acquire_object_lock,
     check_schema,
+    not_bootstrapped,
     ping,
     prepare_session,
     read_only_reason,
@@ -308,9 +319,10 @@ class Loader:
 
     ``connect`` returns a new DB-API (pymysql) connection to the target database with
     autocommit off; the loader keeps one open and reuses it across invocations. ``s3`` is a
-    boto3 S3 client. ``logger`` defaults to ``observability.loader_logger()``; without
-    ``metrics`` (``observability.loader_metrics``) no metric is published. Everything else
-    has production defaults.
+    boto3 S3 client. ``role`` is the region's (``ROLE``): only a standby skips objects while
+    its database is read-only; a writer fails. ``logger`` defaults to
+    ``observability.loader_logger()``; without ``metrics`` (``observability.loader_metrics``)
+    no metric is published. Everything else has production defaults.
     """
 
     def __init__(
@@ -318,6 +330,7 @@ class Loader:
         *,
         connect: Callable[[], Any],
         s3: Any,
+        role: str = WRITER,
         table: Table = EVENTS,
         batch_size: int = DEFAULT_BATCH_SIZE,
         batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES,
@@ -332,7 +345,10 @@ class Loader:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         self._connect = connect
+        self.role = role
         self.s3 = s3
         self.table = table
         self.batch_size = batch_size
@@ -369,14 +385,24 @@ class Loader:
             result = self._load(ref, self.lock_timeout if lock_timeout is None else lock_timeout)
         except BaseException as error:
             self._discard_connection()
+            duration_ms = int((time.monotonic() - started) * 1000)
             self.log.error(
                 "object failed; the invocation raises so Lambda retries it",
                 bucket=ref.bucket,
                 key=ref.key,
                 version_id=ref.version_id,
                 error=f"{type(error).__name__}: {error}",
-                duration_ms=int((time.monotonic() - started) * 1000),
+                duration_ms=duration_ms,
             )
+            if isinstance(error, ReadOnlyWriterError) and self.metrics is not None:
+                publish_object_metrics(
+                    self.metrics,
+                    {METRIC_READ_ONLY_WRITER: 1, METRIC_DURATION: duration_ms},
+                    status="failed",
+                    bucket=ref.bucket,
+                    key=ref.key,
+                    version_id=ref.version_id,
+                )
             raise
         self._last_used = self._clock()
         result.duration_ms = int((time.monotonic() - started) * 1000)
@@ -399,7 +425,13 @@ class Loader:
                     return self._conn
                 except Exception:  # a dead cached connection is simply replaced
                     self._discard_connection()
-        conn = self._connect()
+        try:
+            conn = self._connect()
+        except Exception as error:
+            refused = not_bootstrapped(error)
+            if refused is not None:
+                raise refused from error
+            raise
         try:
             self._dialect = prepare_session(conn)
         except BaseException:
@@ -423,7 +455,17 @@ class Loader:
         conn = self._connection()
         read_only = read_only_reason(conn)
         if read_only is not None:
-            return ObjectResult(ref.bucket, ref.key, "skipped", ref.version_id, read_only)
+            if self.role == STANDBY:
+                reason = f"{read_only}: {REPLICA_EXPLANATION}"
+                return ObjectResult(ref.bucket, ref.key, "skipped", ref.version_id, reason)
+            raise ReadOnlyWriterError(
+                f"{read_only}, but this region is the writer (ROLE={self.role}): {ref.uri} "
+                "was not loaded. The invocation fails so that Lambda retries it, and "
+                "dead-letters it after its retries. A writer's database is read-only during "
+                "maintenance or a switchover; if it stays so, check that ROLE matches the "
+                "database, and once it accepts writes, load what is left with "
+                "`python -m tapstack redrive`"
+            )
         if not self._schema_checked:
             check_schema(conn, self.table)
             self._schema_checked = True

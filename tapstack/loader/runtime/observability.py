@@ -17,11 +17,14 @@ namespace ``TapStack/Loader``, one dimension ``Role`` (``writer`` or ``standby``
 
 * ``RowsLoaded`` - records written by this invocation (Count)
 * ``RowsRejected`` - records written to ``rejected/`` (Count)
-* ``ObjectsSkipped`` - objects not loaded: already loaded, ignored key, read-only database,
-  gone from S3, or superseded by a newer version of the key (Count; the document's ``status``
-  and the object's log line say which)
+* ``ObjectsSkipped`` - objects not loaded: already loaded, ignored key, read-only database
+  (standby only), gone from S3, or superseded by a newer version of the key (Count; the
+  document's ``status`` and the object's log line say which)
 * ``ObjectsQuarantined`` - objects moved to ``quarantine/`` (Count)
 * ``DurationMs`` - time spent on the object (Milliseconds)
+* ``ReadOnlyWriter`` - objects the writer could not load because its database was read-only;
+  the invocation failed and Lambda retries it (Count; emitted only when it happens, in a
+  document of its own with ``status`` ``failed``)
 
 Cost of Powertools, measured when it replaced the hand-written logger and EMF emitter: the
 function package grows from 162 KB to 1.2 MB zipped, and importing the handler from the bundle

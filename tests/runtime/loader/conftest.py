@@ -4,6 +4,7 @@
 * ``database``: a fresh database per test, bootstrapped by the loader's own bootstrap
   function in password mode, so the loader connects as a user with only SELECT, INSERT
   and UPDATE (and no SUPER: ``read_only`` applies to it).
+* ``read_only_server``: the server read-only for one test (``SET GLOBAL read_only``).
 * ``s3``: moto's in-process S3 with an empty bucket.
 * ``make_loader``: builds a ``Loader`` whose JSON log lines are captured.
 * ``moto_server`` (session, started on first use): moto in a separate process, for tests
@@ -74,6 +75,22 @@ def database(mariadb: LocalMariaDB) -> Iterator[ScratchDatabase]:
         root.close()
     yield ScratchDatabase(mariadb, name)
     mariadb.drop_database(name)
+
+
+@pytest.fixture
+def read_only_server(mariadb: LocalMariaDB) -> Iterator[Callable[[bool], None]]:
+    """Makes the shared server read-only for one test (restored afterwards): a replica, or a
+    writer in a maintenance window. Call the fixture's value with False to end it."""
+
+    def set_read_only(enabled: bool) -> None:
+        with mariadb.root_cursor() as cursor:
+            cursor.execute(f"SET GLOBAL read_only = {int(enabled)}")
+
+    set_read_only(True)
+    try:
+        yield set_read_only
+    finally:
+        set_read_only(False)
 
 
 @pytest.fixture

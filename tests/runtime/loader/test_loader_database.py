@@ -1,4 +1,5 @@
-"""Database states: read-only replicas, missing schema, bootstrap, unreachable servers."""
+"""Database states: read-only standbys and writers, missing schema, bootstrap (and its absence),
+unreachable servers."""
 
 from __future__ import annotations
 
@@ -15,11 +16,19 @@ from tapstack.loader.runtime.bootstrap import (
     bootstrap_database,
 )
 from tapstack.loader.runtime.connections import connection_factory
-from tapstack.loader.runtime.contract import STANDBY
-from tapstack.loader.runtime.database import Dialect, MissingSchemaError, read_only_reason
+from tapstack.loader.runtime.contract import STANDBY, WRITER
+from tapstack.loader.runtime.database import (
+    Dialect,
+    MissingSchemaError,
+    NotBootstrappedError,
+    ReadOnlyWriterError,
+    not_bootstrapped,
+    read_only_reason,
+)
 from tapstack.loader.runtime.observability import loader_metrics
 from tapstack_lab.mariadb import free_port
 from tests.runtime.loader.loader_support import (
+    BUCKET,
     LOADER_PASSWORD,
     LOADER_USER,
     jsonl,
@@ -28,27 +37,12 @@ from tests.runtime.loader.loader_support import (
 )
 
 
-@pytest.fixture
-def read_only_server(mariadb):
-    """Turns the shared server into a read replica for one test (restored afterwards)."""
-
-    def set_read_only(enabled: bool) -> None:
-        with mariadb.root_cursor() as cursor:
-            cursor.execute(f"SET GLOBAL read_only = {int(enabled)}")
-
-    set_read_only(True)
-    try:
-        yield set_read_only
-    finally:
-        set_read_only(False)
-
-
-def test_a_read_only_database_loads_nothing_succeeds_and_loads_after_promotion(
+def test_a_standby_skips_while_its_database_is_read_only_and_loads_after_promotion(
     make_loader, s3, database, read_only_server, capsys
 ):
     records = [record(i) for i in range(5)]
     event = put(s3, "incoming/replica.jsonl", jsonl(records))
-    loader = make_loader(metrics=loader_metrics(STANDBY))
+    loader = make_loader(role=STANDBY, metrics=loader_metrics(STANDBY))
     capsys.readouterr()
 
     on_replica = loader.handle_event(event)["objects"][0]
@@ -73,6 +67,99 @@ def test_a_read_only_database_loads_nothing_succeeds_and_loads_after_promotion(
     assert len(database.events()) == 5
 
 
+def test_a_read_only_writer_fails_loudly_loads_nothing_and_loads_on_the_retry(
+    make_loader, s3, database, read_only_server, capsys
+):
+    """A writer whose database is read-only (maintenance, a switchover) must not report
+    success: nothing would be in the manifest and nothing would retry, so the object would
+    never load. It raises, so Lambda retries; the retry after the window loads it."""
+    records = [record(i) for i in range(5)]
+    event = put(s3, "incoming/maintenance.jsonl", jsonl(records))
+    loader = make_loader(role=WRITER, metrics=loader_metrics(WRITER))
+    capsys.readouterr()
+
+    with pytest.raises(ReadOnlyWriterError) as error:
+        loader.handle_event(event)
+
+    message = str(error.value)
+    assert message.startswith("the database is read-only (read_only=ON), but this region is ")
+    assert "the writer (ROLE=writer)" in message
+    assert f"s3://{BUCKET}/incoming/maintenance.jsonl was not loaded" in message
+    assert "Lambda retries it" in message
+    assert database.events() == {}
+    assert database.manifest() == []
+    [failure] = [line for line in loader.logs() if line["level"] == "ERROR"]
+    assert failure["message"] == "object failed; the invocation raises so Lambda retries it"
+    assert failure["error"].startswith("ReadOnlyWriterError: the database is read-only")
+    assert not [line for line in loader.logs() if line["message"] == "object skipped"]
+    [metrics] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (metrics["Role"], metrics["ReadOnlyWriter"], metrics["status"]) == (
+        "writer",
+        [1],
+        "failed",
+    )
+    assert "ObjectsSkipped" not in metrics
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"][0] == {
+        "Name": "ReadOnlyWriter",
+        "Unit": "Count",
+    }
+
+    read_only_server(False)  # the maintenance window ends; Lambda's retry
+    retried = loader.handle_event(event)["objects"][0]
+
+    assert (retried["status"], retried["rows_loaded"]) == ("loaded", 5)
+    assert len(database.events()) == 5
+    assert [row["status"] for row in database.manifest()] == ["loaded"]
+
+
+def test_the_loader_is_a_writer_unless_told_otherwise_and_refuses_an_unknown_role(
+    make_loader, s3, database
+):
+    assert make_loader().loader.role == WRITER
+    with pytest.raises(ValueError, match="role must be one of writer, standby, got 'primary'"):
+        make_loader(role="primary")
+
+
+def test_before_bootstrap_the_refused_loader_user_fails_with_the_bootstrap_hint(
+    make_loader, s3, database
+):
+    """The IAM user exists only once bootstrap-database ran: until then RDS answers 1045."""
+    loader = make_loader(connect=database.loader_connect(user="not_bootstrapped_yet"))
+
+    with pytest.raises(NotBootstrappedError) as error:
+        loader.handle_event(put(s3, "incoming/early.jsonl", jsonl([record(1)])))
+
+    message = str(error.value)
+    assert message.startswith("the database refused the loader's user ((1045, ")
+    assert "Access denied for user 'not_bootstrapped_yet'" in message
+    assert "run `python -m tapstack bootstrap-database` once" in message
+    assert isinstance(error.value.__cause__, pymysql.err.OperationalError)
+    [failure] = [line for line in loader.logs() if line["level"] == "ERROR"]
+    assert "python -m tapstack bootstrap-database" in failure["error"]
+
+
+def test_a_database_that_bootstrap_has_not_created_fails_with_the_bootstrap_hint(
+    make_loader, s3, database
+):
+    loader = make_loader(connect=database.loader_connect(database="never_bootstrapped"))
+
+    with pytest.raises(NotBootstrappedError) as error:
+        loader.handle_event(put(s3, "incoming/early.jsonl", jsonl([record(1)])))
+
+    # 1044 for the loader's user, which has no grant on it (1049 for a user with one on *.*)
+    assert str(error.value).startswith("the database refused the loader's user ((1044, ")
+    assert "run `python -m tapstack bootstrap-database` once" in str(error.value)
+
+
+def test_other_connection_errors_are_not_mistaken_for_a_missing_bootstrap():
+    assert not_bootstrapped(pymysql.err.OperationalError(2003, "Can't connect")) is None
+    assert not_bootstrapped(OSError("no route to host")) is None
+    assert isinstance(
+        not_bootstrapped(pymysql.err.OperationalError(1045, "Access denied")),
+        NotBootstrappedError,
+    )
+
+
 def test_the_loader_user_cannot_write_to_a_read_only_server(database, read_only_server):
     conn = database.loader_connect(autocommit=True)()
     try:
@@ -94,6 +181,7 @@ def test_loading_into_a_database_without_tables_fails_with_a_bootstrap_hint(
 
     message = str(error.value)
     assert f"table `{database.name}`.`tapstack_load_manifest` does not exist" in message
+    assert "run `python -m tapstack bootstrap-database` once" in message
     assert '{"tapstack_action": "bootstrap"}' in message
 
 
@@ -176,7 +264,8 @@ def test_bootstrap_does_nothing_on_a_read_only_replica(mariadb, read_only_server
         root.close()
 
     assert result["status"] == "skipped"
-    assert "read-only" in result["reason"]
+    assert result["reason"].startswith("the database is read-only (read_only=ON): ")
+    assert "this is a replica" in result["reason"]
     assert created == ()
 
 

@@ -61,6 +61,52 @@ def test_loader_alarms_read_the_metrics_the_runtime_emits_under_the_regions_role
     assert alarm["Dimensions"] == [{"Name": contract.ROLE_DIMENSION, "Value": role}]
 
 
+def test_a_read_only_writer_database_alarms_in_the_writer_region(synth: Synthesized) -> None:
+    """The loader fails on a read-only writer and emits ReadOnlyWriter (Role=writer); the
+    alarm on it notifies the topic at the first one."""
+    alarm = synth.one("primary", "AWS::CloudWatch::Alarm", "MonitoringLoaderReadOnlyWriter")
+    properties = alarm["Properties"]
+    assert properties["AlarmName"] == "tapstack-prod-us-east-1-loader-read-only-writer"
+    assert properties["Namespace"] == contract.METRICS_NAMESPACE
+    assert properties["MetricName"] == contract.METRIC_READ_ONLY_WRITER == "ReadOnlyWriter"
+    assert properties["Dimensions"] == [{"Name": contract.ROLE_DIMENSION, "Value": "writer"}]
+    assert (properties["Statistic"], properties["Period"]) == ("Sum", 300)
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == (
+        "GreaterThanThreshold",
+        0,
+    )
+    assert properties["TreatMissingData"] == "notBreaching"
+    topic_id = next(iter(synth.resources("primary", "AWS::SNS::Topic")))
+    assert properties["AlarmActions"] == [{"Ref": topic_id}]
+    assert contract.METRIC_UNITS[contract.METRIC_READ_ONLY_WRITER] == "Count"
+    body = json.dumps(synth.one("primary", "AWS::CloudWatch::Dashboard")["Properties"])
+    assert "ReadOnlyWriter" in body
+
+
+@pytest.mark.parametrize(
+    ("fixture", "writer", "standby"),
+    [("synth", "primary", "secondary"), ("synth_writer_secondary", "secondary", "primary")],
+)
+def test_the_read_only_writer_alarm_follows_the_writer_role(
+    request: pytest.FixtureRequest, fixture: str, writer: str, standby: str
+) -> None:
+    """A standby skips while its database is read-only (a replica): it never emits the
+    metric, so its region has no alarm on it."""
+    synthesized: Synthesized = request.getfixturevalue(fixture)
+
+    def alarms(kind: str) -> list[str]:
+        return [
+            a["Properties"]["AlarmName"]
+            for a in synthesized.resources(kind, "AWS::CloudWatch::Alarm").values()
+            if a["Properties"].get("MetricName") == contract.METRIC_READ_ONLY_WRITER
+        ]
+
+    assert [name.rsplit("-", 4)[-4:] for name in alarms(writer)] == [
+        ["loader", "read", "only", "writer"]
+    ]
+    assert alarms(standby) == []
+
+
 @pytest.mark.parametrize(("kind", "_region"), REGIONS)
 def test_failed_launches_and_terminations_reach_the_topic_and_routine_scaling_does_not(
     synth: Synthesized, kind: str, _region: str
