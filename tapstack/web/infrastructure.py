@@ -41,6 +41,8 @@ class ServerEnvironment:
         database_host: the endpoint /health probes (may be a CloudFormation token);
             ``None`` for no database probe.
         database_port: the database's port.
+        probe_user: the account the probe logs in as, so that every probe completes the
+            MySQL handshake (see the server's module docstring); no such account need exist.
     """
 
     project: str
@@ -48,6 +50,7 @@ class ServerEnvironment:
     role: Role
     database_host: str | None = None
     database_port: int = 3306
+    probe_user: str = "tapstack_health"
 
     def __post_init__(self) -> None:
         roles = tuple(Role)
@@ -67,6 +70,7 @@ class ServerEnvironment:
             variables += [
                 f"{web_server.ENV_DB_HOST}={self.database_host}",
                 f"{web_server.ENV_DB_PORT}={self.database_port}",
+                f"{web_server.ENV_DB_PROBE_USER}={self.probe_user}",
             ]
         return variables
 

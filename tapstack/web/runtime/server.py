@@ -61,7 +61,13 @@ error. A login that succeeds and ends with COM_QUIT counts nothing. So without
 TAPSTACK_DB_PROBE_USER the probe closes after the greeting; with it, it logs in as that
 account with an empty password and quits, which is clean once the account exists (for example
 CREATE USER 'tapstack_health'@'%' IDENTIFIED BY '', no privileges). The outcome is reported
-as login; only the greeting decides reachability.
+as login. With a probe user the handshake must complete: a greeting followed by no answer to
+the login (a server that accepts connections but cannot serve them) is unreachable; an
+answer of any kind (accepted, refused, or a request for a password) is reachable. The web
+tier sets TAPSTACK_DB_PROBE_USER=tapstack_health: no such account exists unless an operator
+creates it, so the login is refused, which completes the handshake and never blocks the host
+(refused logins are not connect errors); RDS MySQL does not log them at its default
+log_error_verbosity.
 """
 
 from __future__ import annotations
@@ -341,8 +347,13 @@ def probe_mysql(host: str, port: int, timeout: float, user: str | None = None) -
         if user is not None and result["server_version"] is not None:
             result["login"], result["server_message"] = _login(conn, sequence, user)
     except (OSError, NotMySQLError) as exc:
-        if result["reachable"]:  # the server answered; only the login went wrong
+        if result["reachable"]:
+            # A greeting, then no answer to the login: the server accepts connections but
+            # cannot serve them (a hung or overloaded server). Only a completed handshake
+            # counts as reachable when a probe user is configured.
             result["login"] = f"failed: {exc or type(exc).__name__}"
+            result["reachable"] = False
+            result["error"] = f"no answer to the login after the greeting: {result['login'][8:]}"
         else:
             result["error"] = str(exc) or type(exc).__name__
     finally:

@@ -603,6 +603,19 @@ def test_probe_reports_a_refused_login_but_stays_reachable():
     assert result["server_message"] == "1045 Access denied for user 'x'"
 
 
+def test_a_greeting_without_an_answer_to_the_login_is_unreachable():
+    """A server that accepts connections and greets but cannot serve them (hung, overloaded):
+    with a probe user the handshake must complete."""
+    silent = FakeMySQL(login_reply=b"").start()
+    try:
+        result = server.probe_mysql("127.0.0.1", silent.port, 0.5, "tapstack_health")
+    finally:
+        silent.stop()
+    assert result["reachable"] is False
+    assert result["login"].startswith("failed: ")
+    assert result["error"].startswith("no answer to the login after the greeting: ")
+
+
 # --------------------------------------------------------------------------- /livez
 
 

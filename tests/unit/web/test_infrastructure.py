@@ -252,6 +252,8 @@ def test_user_data_installs_the_web_server_under_systemd(
         "/health probes this region's database endpoint"
     )
     assert "Environment=TAPSTACK_DB_PORT=3306" in script
+    # every probe completes the MySQL handshake (a refused login is no connect error)
+    assert "Environment=TAPSTACK_DB_PROBE_USER=tapstack_health" in script
     assert "systemctl enable --now tapstack-web.service" in script
 
 
