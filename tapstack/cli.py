@@ -38,7 +38,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tapstack.assembly import read_assembly
+from tapstack.assembly import StackSummary, read_assembly
 from tapstack.cdk_cli import DEFAULT_OUTPUTS_FILE, VENV_BIN
 from tapstack.config import DEFAULT_CONFIG_PATH, TapStackConfig, locate_config
 from tapstack.failover.model import FailoverModel
@@ -50,6 +50,9 @@ def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
     config = load_config_or_report(args.config, console)
     if config is None:
         return 2
+    if args.json:
+        print(json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True))
+        return 0
     console.print(
         f"[green]ok[/] {args.config}: {config.prefix}, primary {config.primary.region}, "
         f"secondary {config.secondary.region}, record {config.dns.fqdn}, "
@@ -86,6 +89,9 @@ def cmd_summary(args: argparse.Namespace, console: Console) -> int:
             highlight=False,
         )
         return 1
+    if args.json:
+        print(json.dumps(summary_document(config, stacks), indent=2))
+        return 0
 
     overview = Table(title=f"TapStack {config.prefix}: synthesized stacks (deploy order)")
     overview.add_column("#", justify="right")
@@ -115,6 +121,27 @@ def cmd_summary(args: argparse.Namespace, console: Console) -> int:
     console.print(counts)
     console.print(failover_table(config))
     return 0
+
+
+def summary_document(config: TapStackConfig, stacks: list[StackSummary]) -> dict[str, Any]:
+    """What ``summary`` shows, for scripts: stacks in deploy order and the failover figures."""
+    return {
+        "prefix": config.prefix,
+        "stacks": [
+            {
+                "name": stack.name,
+                "region": stack.region,
+                "resources": stack.resource_total,
+                "after": list(stack.dependencies),
+                "resources_by_type": dict(sorted(stack.resource_counts.items())),
+            }
+            for stack in stacks
+        ],
+        "failover": [
+            {"figure": figure, "value": value, "derived_from": source}
+            for figure, value, source in FailoverModel.from_config(config).rows()
+        ],
+    }
 
 
 def assembly_mismatch(config: TapStackConfig, stacks: list[tuple[str, str]]) -> str:
@@ -149,9 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     sub = _Subcommands(parser.add_subparsers(dest="command", required=True), common)
-    sub.add_parser("check-config", help="validate the configuration file")
+    check = sub.add_parser("check-config", help="validate the configuration file")
+    check.add_argument(
+        "--json", action="store_true", help="print the validated configuration, defaults filled"
+    )
     summary = sub.add_parser("summary", help="describe the synthesized app in cdk.out/")
     summary.add_argument("--cdk-out", default="cdk.out", type=Path)
+    summary.add_argument("--json", action="store_true", help="print the summary as JSON")
     preflight_parser = sub.add_parser(
         "preflight",
         help="read-only checks of the target AWS account before a real deploy",
@@ -524,6 +555,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
         return 130
+    except BrokenPipeError:  # `tapstack summary --json | head`: the reader left, as it may
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # an AWS SDK error a command did not expect: one line, no trace
         message = aws_error_line(exc)
         if message is None:

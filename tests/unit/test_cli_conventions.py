@@ -102,3 +102,27 @@ def test_an_assembly_of_another_configuration_is_named_as_such() -> None:
     assert cli.assembly_mismatch(config, staging).startswith(
         "it holds tapstack-staging-dns (us-east-1)"
     )
+
+
+def test_check_config_json_prints_the_validated_configuration_with_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(json.dumps(default_config_data()))
+    assert cli.main(["check-config", "--config", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["primary"]["region"] == "us-east-1"
+    assert document["writer_region"] in (None, "us-east-1")
+    assert "database_generation" in document["secondary"]
+
+
+def test_summary_json_lists_the_stacks_in_deploy_order_and_the_failover_figures(
+    synth, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["summary", "--cdk-out", str(synth.outdir), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    names = [stack["name"] for stack in document["stacks"]]
+    assert names.index("tapstack-prod-primary") < names.index("tapstack-prod-secondary")
+    primary = next(s for s in document["stacks"] if s["name"] == "tapstack-prod-primary")
+    assert primary["resources_by_type"]["AWS::RDS::DBInstance"] == 1
+    assert "detection time" in {row["figure"] for row in document["failover"]}
