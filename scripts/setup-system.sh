@@ -20,9 +20,22 @@ fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
+  echo "setup: installing system packages with sudo (it may ask for your password): ${missing[*]}"
+else
+  echo "setup: installing system packages: ${missing[*]}"
 fi
-echo "setup: installing system packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# policy-rc.d keeps Debian from starting a system-wide MariaDB we do not use.
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Check what the install was for, rather than trusting its exit status alone.
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || {
+  echo "error: mariadb-server installed, but no mariadbd binary found" >&2
+  exit 1
+}
+command -v mariadb >/dev/null 2>&1 || { echo "error: no mariadb client after the install" >&2; exit 1; }
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || {
+  echo "error: python3-venv installed, but python3 still cannot create virtualenvs" >&2
+  exit 1
+}
+echo "setup: system packages ready"
