@@ -38,7 +38,7 @@ from tapstack.naming import HOSTED_ZONE_ID, Names, stack_name
 from tapstack.network.infrastructure import Network, availability_zones
 from tapstack.stacks.common import log_retention, removal_policy
 from tapstack.stacks.secondary_storage import data_key_parameter
-from tapstack.storage.contract import BATCH_ROLE_OUTPUT
+from tapstack.storage.contract import BATCH_ROLE_OUTPUT, replicates_back
 from tapstack.storage.infrastructure import (
     ALB_LOG_PREFIX,
     DataBuckets,
@@ -502,5 +502,12 @@ class SecondaryRegionStack(Stack):
             network=self.network,
             database=self.database,
             incoming=self.storage,
+            # Once the bucket replicates back (the writer moved), its failures and latency
+            # alarm here, as the primary's do: a failing reverse replication pages someone.
+            replication=(
+                Replication(names.data_bucket, names.other.data_bucket)
+                if replicates_back(config)
+                else None
+            ),
         )
         _add_outputs(self, names, self.platform.outputs())

@@ -168,7 +168,7 @@ def test_replica_lag_is_watched_where_the_replica_is(
     synth_writer_secondary: Synthesized, kind: str, replica: bool
 ) -> None:
     """With the writer in the secondary region the primary holds the replica: its lag alarm
-    and graph move there; S3 replication still flows from the primary's bucket."""
+    and graph move there; S3 replication flows both ways, and each region watches its rule."""
     names = {
         a["Properties"]["AlarmName"]
         for a in synth_writer_secondary.resources(kind, "AWS::CloudWatch::Alarm").values()
@@ -177,6 +177,8 @@ def test_replica_lag_is_watched_where_the_replica_is(
     assert (f"tapstack-prod-{region}-replica-lag-high" in names) is replica
     body = json.dumps(synth_writer_secondary.one(kind, "AWS::CloudWatch::Dashboard")["Properties"])
     assert ("ReplicaLag" in body) is replica
-    assert ("ReplicationLatency" in body) is (kind == "primary")
+    # S3 replication flows both ways once the writer moved: both regions watch their rule.
+    assert "ReplicationLatency" in body
+    assert f"tapstack-prod-{region}-s3-replication-failures" in names
     role = "standby" if replica else "writer"
     assert f"# tapstack-prod - {region} ({role})" in body
