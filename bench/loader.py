@@ -5,7 +5,7 @@
     python bench/loader.py --records 200000 --ids sequential
 
 One throwaway MariaDB (``LocalMariaDB``, same settings for every method: see
-``tapstack/local/mariadb.py``; ``innodb_flush_log_at_trx_commit=1``, the durable default, as
+``tapstack_lab/mariadb.py``; ``innodb_flush_log_at_trx_commit=1``, the durable default, as
 on RDS) and one S3 emulator (``moto_server`` in a separate process, so the emulator's copy of
 the object is not counted in the loader's memory). Every method loads into an empty
 (truncated) ``events`` table, runs in a fresh Python process (so its peak memory is its own),

@@ -1164,7 +1164,7 @@ def _fatal_problem(exc: BotoCoreError | ClientError) -> Problem | None:
             "credentials",
             f"cannot reach the AWS endpoint ({exc})",
             "check the network, or AWS_ENDPOINT_URL if it is set (unset it for real "
-            "AWS; `tapstack demo --keep` prints the emulator's)",
+            "AWS; `make demo DEMO_ARGS=--keep` prints the emulator's)",
         )
     if isinstance(exc, NoRegionError):
         return Problem("credentials", str(exc), "set AWS_REGION")

@@ -13,7 +13,7 @@ Why a child process and not ``ThreadedMotoServer`` in the caller's own process:
   by SIGKILL); ``stop()`` signals its whole process group. (No ``preexec_fn``: Python code
   between fork and exec is unsafe in a threaded parent such as a pytest session.) Nothing
   survives the command that started it unless it asked for ``detached=True``
-  (``tapstack demo --keep``);
+  (``make demo DEMO_ARGS=--keep``);
 * moto's state is global per process: a test elsewhere in the same pytest session that uses
   ``moto.mock_aws`` would reset or intercept the emulator's backends;
 * the emulator gets its own interpreter (and GIL) on a second core while the CDK CLI and
@@ -84,7 +84,7 @@ class Emulator:
     ) -> None:
         """``workdir`` holds the emulator's log and journal (a temporary directory if unset).
 
-        ``detached=True`` lets the emulator outlive this process (``tapstack demo --keep``):
+        ``detached=True`` lets the emulator outlive this process (``make demo DEMO_ARGS=--keep``):
         it no longer watches its standard input or the parent's death; stop it with
         ``kill <pid>`` (printed by the demo).
         """

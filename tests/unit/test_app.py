@@ -101,7 +101,7 @@ def test_output_keys_are_unique_across_stacks(synth: Synthesized) -> None:
         for key in template.get("Outputs", {})
         if key != "BootstrapVersion"
     ]
-    assert len(keys) == len(set(keys)), "flat-outputs.json merges every stack's outputs"
+    assert len(keys) == len(set(keys)), "outputs are flattened across stacks"
 
 
 def test_application_url_is_the_failover_record(synth: Synthesized) -> None:
