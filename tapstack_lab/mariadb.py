@@ -17,6 +17,8 @@ Server settings and why
 Every instance uses the same settings, so all benchmark methods run against the same server:
 
 * ``--skip-log-bin`` and ``--skip-name-resolve``: no binary log, no DNS lookups on connect.
+  A binary log is kept only when ``settings`` name ``log-bin`` (a replication source, see
+  :mod:`tapstack_lab.replication`).
 * ``--local-infile=1``: allows ``LOAD DATA LOCAL INFILE`` (the benchmark's reference method).
 * ``character-set-server=utf8mb4`` (``--no-defaults`` would otherwise give latin1) and
   ``max-allowed-packet=64M`` (the RDS for MySQL default).
@@ -25,6 +27,9 @@ Every instance uses the same settings, so all benchmark methods run against the 
 * ``innodb-buffer-pool-size`` (default 256M, configurable) and ``innodb-log-file-size=256M``
   so a benchmark data set fits in memory and bulk loads do not stall on redo checkpoints.
 * ``innodb-fast-shutdown=2``: the data is thrown away, so shutdown skips flushing it.
+
+``kill()`` ends the server as a crash would (SIGKILL) and ``shutdown()`` stops it cleanly;
+both keep its directory, and ``restart()`` brings it back on the same data and port.
 
 ``python -m tapstack_lab.mariadb`` starts a server, prints how to connect and waits for
 Ctrl-C.
@@ -209,6 +214,31 @@ class LocalMariaDB:
             self.stop()
             raise
 
+    def kill(self) -> None:
+        """End the server at once (SIGKILL), as a crash would; its directory stays, and
+        :meth:`restart` brings it back. Nothing happens when it is not running."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def shutdown(self) -> None:
+        """Stop the server cleanly but keep its directory (:meth:`restart` brings it back)."""
+        self._kill()
+
+    def restart(self) -> None:
+        """Start a stopped or killed server again on its data directory and port: what it held
+        when it went down, crash-recovered, under its current ``settings``."""
+        if self._root is None:
+            raise RuntimeError("the server was never started or was stopped for good")
+        if self.running:
+            raise RuntimeError("the server is running")
+        self._launch(find_binary("mariadbd"))
+        try:
+            self._wait_until_ready()
+        except MariaDBStartError:
+            self._kill()
+            raise
+
     def stop(self) -> None:
         """Stop the server (if running) and delete its directory. Safe to call twice."""
         try:
@@ -338,7 +368,7 @@ class LocalMariaDB:
             mariadbd,
             "--no-defaults",
             *(f"--{name}={value}" for name, value in options.items()),
-            "--skip-log-bin",
+            *([] if "log-bin" in self.settings else ["--skip-log-bin"]),
             "--skip-name-resolve",
             *self._user_option(),
         ]

@@ -1,0 +1,265 @@
+"""Two real MariaDB servers replicating with GTIDs: catch-up, an unplanned loss, split brain
+and the rebuild that ends it (the failover lab's database, issue 12)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from tapstack_lab.replication import (
+    READ_ONLY_ERROR,
+    InsertLoad,
+    ReplicatedPair,
+    ReplicationError,
+    create_events_table,
+    gtid_position,
+    row_ids,
+    transactions_behind,
+)
+
+WRITER = "us-east-1"
+REPLICA = "us-west-2"
+TABLE = "lab.events"
+
+
+def create_table(pair: ReplicatedPair, region: str) -> None:
+    with contextlib.closing(pair.connect(region)) as conn:
+        create_events_table(conn, TABLE)
+
+
+def ids_on(pair: ReplicatedPair, region: str) -> set[int]:
+    with contextlib.closing(pair.connect(region)) as conn:
+        return row_ids(conn, TABLE)
+
+
+def insert(pair: ReplicatedPair, region: str, ids: range) -> None:
+    with contextlib.closing(pair.connect(region)) as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {TABLE} (id, written_at, payload) VALUES (%s, NOW(6), 'x')",
+            [(row_id,) for row_id in ids],
+        )
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicatedPair]:
+    """A writer and a replica in their first roles, for the tests that change no role."""
+    with ReplicatedPair(snapshot_dir=tmp_path_factory.mktemp("snapshots")) as started:
+        create_table(started, WRITER)
+        yield started
+
+
+# ------------------------------------------------------------------ steady state
+def test_rows_written_to_the_writer_appear_on_the_replica(pair: ReplicatedPair) -> None:
+    insert(pair, WRITER, range(-100, 0))
+
+    lag = pair.wait_caught_up(timeout=20)[REPLICA]
+
+    assert lag.source == WRITER
+    assert lag.io_running and lag.sql_running and lag.error is None
+    assert lag.caught_up
+    assert gtid_position(lag.applied_position) == gtid_position(pair.gtid_binlog_pos(WRITER))
+    assert set(range(-100, 0)) <= ids_on(pair, REPLICA)
+
+
+def test_the_replica_refuses_the_applications_writes(pair: ReplicatedPair) -> None:
+    with pytest.raises(pymysql.err.OperationalError) as refused:
+        insert(pair, REPLICA, range(-200, -199))
+
+    assert refused.value.args[0] == READ_ONLY_ERROR
+    assert pair.writers() == [WRITER]
+    assert (pair.role(WRITER), pair.role(REPLICA)) == ("writer", "replica")
+
+
+def test_the_replica_is_described_as_the_provider_describes_one(pair: ReplicatedPair) -> None:
+    writer, replica = pair.describe(WRITER), pair.describe(REPLICA)
+
+    assert writer.writable and writer.source is None
+    assert replica.is_replica and replica.source == WRITER
+    assert replica.replication == "replicating"
+    assert replica.identifier == f"lab-{REPLICA}-g0"
+
+
+def test_wait_caught_up_under_load_covers_every_row_acknowledged_before_it(
+    pair: ReplicatedPair,
+) -> None:
+    with InsertLoad(lambda: pair.connect(WRITER), table=TABLE, rate=200) as load:
+        time.sleep(0.7)
+        acknowledged_before = load.acknowledged_ids()
+        pair.wait_caught_up(timeout=20)
+        on_replica = ids_on(pair, REPLICA)
+        time.sleep(0.3)
+
+    assert len(acknowledged_before) > 50
+    assert acknowledged_before <= on_replica
+    assert load.errors == []
+
+
+def test_a_planned_switchover_loses_no_acknowledged_row(pair: ReplicatedPair) -> None:
+    load = InsertLoad(lambda: pair.connect(WRITER), table=TABLE, rate=200, first_id=100_000)
+    with load:
+        time.sleep(1.0)
+    # Writes stopped (the switchover pauses them): catching up is then complete.
+
+    lag = pair.wait_caught_up(timeout=20)[REPLICA]
+
+    assert lag.caught_up and lag.transactions_behind == 0
+    assert len(load.acknowledged) > 100
+    assert set(load.acknowledged) <= ids_on(pair, REPLICA)
+
+
+# ------------------------------------------------------------------ error paths
+def test_promoting_the_writer_is_refused(pair: ReplicatedPair) -> None:
+    with pytest.raises(ReplicationError, match="cannot promote us-east-1: it is not a replica"):
+        pair.promote(WRITER)
+    assert pair.writers() == [WRITER]
+
+
+def test_rebuilding_onto_a_replica_is_refused_before_anything_changes(
+    pair: ReplicatedPair,
+) -> None:
+    with pytest.raises(
+        ReplicationError,
+        match=r"cannot rebuild us-east-1 from us-west-2: us-west-2 is not a writer "
+        r"\(read_only=ON, replicating\)",
+    ):
+        pair.rebuild_as_replica(WRITER, source=REPLICA)
+    assert pair.writers() == [WRITER]
+    assert pair.snapshots == []
+
+
+def test_rebuilding_a_region_from_itself_or_an_unknown_one_is_refused(
+    pair: ReplicatedPair,
+) -> None:
+    with pytest.raises(ReplicationError, match="as a replica of itself"):
+        pair.rebuild_as_replica(REPLICA, source=REPLICA)
+    with pytest.raises(ReplicationError, match=r"no region 'eu-west-1' in this pair"):
+        pair.rebuild_as_replica(REPLICA, source="eu-west-1")
+    with pytest.raises(ReplicationError, match="cannot restart us-east-1: its server is running"):
+        pair.restart(WRITER)
+
+
+def test_a_pair_needs_two_different_regions(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="two different regions, got 'us-east-1' and 'us-east-1'"):
+        ReplicatedPair(snapshot_dir=tmp_path, writer=WRITER, replica=WRITER)
+
+
+def test_gtid_positions_are_compared_domain_by_domain() -> None:
+    assert gtid_position("0-1-42,1-2-7") == {0: 42, 1: 7}
+    assert transactions_behind("0-2-50,1-1-3", "0-1-45") == 5 + 3
+    assert transactions_behind("0-1-45", "0-2-50") == 0
+    assert transactions_behind("", "") == 0
+    with pytest.raises(ValueError, match="not a GTID position: 'binlog.000001:4'"):
+        gtid_position("binlog.000001:4")
+
+
+# ------------------------------------------------------------------ a region lost and rebuilt
+@dataclass
+class Failover:
+    """What an unplanned loss, a promotion, the lost region's return and its rebuild showed."""
+
+    pair: ReplicatedPair
+    acknowledged: set[int]
+    on_promoted: set[int] = field(default_factory=set)
+    on_restarted: set[int] = field(default_factory=set)
+    writers_after_kill: list[str] = field(default_factory=list)
+    writers_after_promote: list[str] = field(default_factory=list)
+    writers_after_restart: list[str] = field(default_factory=list)
+    writers_after_rebuild: list[str] = field(default_factory=list)
+    killed_status: str = ""
+    snapshot: Path | None = None
+    rows_after_rebuild: range = range(0)
+
+    @property
+    def missing(self) -> set[int]:
+        """Acknowledged rows the promoted replica does not have: the RPO in rows."""
+        return self.acknowledged - self.on_promoted
+
+
+@pytest.fixture(scope="module")
+def failover(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Failover]:
+    with ReplicatedPair(snapshot_dir=tmp_path_factory.mktemp("failover-snapshots")) as pair:
+        create_table(pair, WRITER)
+        load = InsertLoad(lambda: pair.connect(WRITER), table=TABLE, rate=200)
+        with load:
+            time.sleep(1.0)
+            pair.kill(WRITER)  # mid-load: an unplanned region loss
+        seen = Failover(pair=pair, acknowledged=set(load.acknowledged))
+        seen.writers_after_kill = pair.writers()
+        seen.killed_status = pair.describe(WRITER).status
+
+        pair.promote(REPLICA)
+        seen.writers_after_promote = pair.writers()
+        seen.on_promoted = ids_on(pair, REPLICA)
+
+        pair.restart(WRITER)
+        seen.writers_after_restart = pair.writers()
+        seen.on_restarted = ids_on(pair, WRITER)
+
+        seen.snapshot = pair.rebuild_as_replica(WRITER, source=REPLICA)
+        seen.writers_after_rebuild = pair.writers()
+        seen.rows_after_rebuild = range(1_000_000, 1_000_050)
+        insert(pair, REPLICA, seen.rows_after_rebuild)
+        pair.wait_caught_up(timeout=20)
+        yield seen
+
+
+def test_a_killed_writer_leaves_no_writer_until_the_replica_is_promoted(
+    failover: Failover,
+) -> None:
+    assert failover.writers_after_kill == []
+    assert failover.killed_status == "stopped"
+    assert failover.writers_after_promote == [REPLICA]
+
+
+def test_the_promoted_replica_has_a_gapless_prefix_and_loses_only_the_newest_rows(
+    failover: Failover,
+) -> None:
+    assert len(failover.acknowledged) > 100
+    newest = max(failover.on_promoted)
+    # Applied in commit order: rows 1..newest (the last one possibly in flight at the kill).
+    assert failover.on_promoted == set(range(1, newest + 1))
+    assert newest <= max(failover.acknowledged) + 1
+    # The RPO in rows: the acknowledged rows after it, a handful at most on a loopback link.
+    assert failover.missing == set(range(newest + 1, max(failover.acknowledged) + 1))
+    assert len(failover.missing) <= 50
+
+
+def test_the_lost_writer_returns_writable_with_every_row_it_acknowledged(
+    failover: Failover,
+) -> None:
+    assert failover.writers_after_restart == [WRITER, REPLICA]  # split brain, visible
+    assert failover.acknowledged <= failover.on_restarted
+
+
+def test_rebuilding_the_lost_writer_leaves_one_writer_and_keeps_its_data_aside(
+    failover: Failover,
+) -> None:
+    pair = failover.pair
+    assert failover.writers_after_rebuild == [REPLICA]
+    assert failover.snapshot is not None and failover.snapshot.parent == pair.snapshot_dir
+    assert pair.snapshots == [failover.snapshot]
+    assert (failover.snapshot / "lab" / "events.ibd").is_file()
+    rebuilt = pair.describe(WRITER)
+    assert (rebuilt.identifier, rebuilt.source, rebuilt.replication) == (
+        f"lab-{WRITER}-g1",
+        REPLICA,
+        "replicating",
+    )
+
+
+def test_the_rebuilt_replica_holds_the_writers_rows_and_replicates_new_ones(
+    failover: Failover,
+) -> None:
+    pair = failover.pair
+    assert ids_on(pair, WRITER) == ids_on(pair, REPLICA)
+    assert set(failover.rows_after_rebuild) <= ids_on(pair, WRITER)
+    assert pair.lag()[WRITER].caught_up
+    with pytest.raises(pymysql.err.OperationalError) as refused:
+        insert(pair, WRITER, range(-1, 0))
+    assert refused.value.args[0] == READ_ONLY_ERROR
