@@ -624,6 +624,57 @@ def check_upgrade_order(pf: Preflight) -> list[Problem]:
     ]
 
 
+def check_zones(pf: Preflight) -> list[Problem]:
+    """A regional stack that exists keeps its subnets' zones. Unpinned, the template takes
+    the account's first two zones from ``Fn::GetAZs``, whose order "isn't guaranteed and can
+    change when new Availability Zones are added" (Fn::GetAZs reference); an update that
+    moves a subnet to another zone must replace it, which CloudFormation refuses for the same
+    CIDR ("CIDR Block must change if Availability Zone is changed"). So once the stack
+    exists, ``availability_zones`` must name the zones its subnets use."""
+    found: list[Problem] = []
+    for names in (Names(pf.config, r.region) for r in pf.config.regions):
+        used = _stack_subnet_zones(pf, stack_name(pf.config, names.slot.value), names.region)
+        if not used:
+            continue
+        pinned = tuple(names.settings.availability_zones or ())
+        if set(pinned) == set(used):
+            continue
+        field = f"{names.slot.value}.availability_zones"
+        zones = ", ".join(sorted(used))
+        state = f"is {', '.join(pinned)}" if pinned else "is not set"
+        found.append(
+            Problem(
+                "zones",
+                f"the {names.slot.value} region's subnets use {zones}, and {field} {state}: "
+                "the next deploy could move (replace) subnets that hold the database and web "
+                "tier",
+                f"set `{field}: [{zones}]` in the configuration",
+            )
+        )
+    return found
+
+
+def _stack_subnet_zones(pf: Preflight, stack: str, region: str) -> list[str]:
+    """The zones of the subnets ``stack`` owns in ``region``; [] when it does not exist."""
+    cfn = pf.client("cloudformation", region)
+    try:
+        pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+        subnets = [
+            r["PhysicalResourceId"]
+            for page in pages
+            for r in page["StackResourceSummaries"]
+            if r["ResourceType"] == "AWS::EC2::Subnet" and r.get("PhysicalResourceId")
+        ]
+    except ClientError as exc:
+        if "does not exist" in _error_message(exc):
+            return []
+        raise
+    if not subnets:
+        return []
+    described = pf.client("ec2", region).describe_subnets(SubnetIds=subnets)["Subnets"]
+    return sorted({subnet["AvailabilityZone"] for subnet in described})
+
+
 def _shortlist(classes: list[str], limit: int = 15) -> list[str]:
     """Current-generation burstable and general-purpose classes first."""
 
@@ -1089,6 +1140,7 @@ CHECKS: tuple[Check, ...] = (
     Check("dns-zone", check_dns_zone, "one unambiguous public zone for the domain"),
     Check("rds", check_rds_orderable, "MySQL version and instance class offered"),
     Check("upgrade-order", check_upgrade_order, "the replica is upgraded before its source"),
+    Check("zones", check_zones, "existing subnets keep their Availability Zones"),
     Check("lambda-concurrency", check_lambda_concurrency, "room for reserved concurrency"),
     Check("physical-names", check_physical_names, "explicit names not taken"),
     Check("quotas", check_quotas, "VPC, Elastic IP and NAT gateway quotas"),

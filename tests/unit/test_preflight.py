@@ -171,8 +171,8 @@ def test_a_clean_bootstrapped_account_passes_with_zero_problems(
     bootstrap(aws)
     result = preflight(clean_config, assembly, aws)
     assert result.problems == [], messages(result.problems)
-    assert result.checks_run == len(CHECKS) == 11
-    assert result.lines()[-1].startswith("preflight: ok (11 checks")
+    assert result.checks_run == len(CHECKS) == 12
+    assert result.lines()[-1].startswith("preflight: ok (12 checks")
     # What moto cannot answer is a warning saying so, never a silent pass.
     assert {w.check for w in result.warnings} == {"rds", "lambda-concurrency"}
     assert all("could not check" in w.message for w in result.warnings)
@@ -209,7 +209,7 @@ def test_the_command_exits_0_on_a_clean_account_and_1_with_a_problem(
     bootstrap(aws)
     code, out = _run_cli(monkeypatch, capsys, tmp_path, emulator.environment(PRIMARY), assembly)
     assert code == 0, out
-    assert out.strip().splitlines()[-1].startswith("preflight: ok (11 checks")
+    assert out.strip().splitlines()[-1].startswith("preflight: ok (12 checks")
     assert "✗" not in out
 
     aws("s3", PRIMARY).create_bucket(Bucket=f"tapstack-prod-data-{CLEAN_ACCOUNT}-{PRIMARY}")
@@ -651,6 +651,52 @@ def test_a_replica_already_on_the_configured_version_passes(aws, clean_config, a
 
 def test_no_replica_yet_is_a_first_deploy_and_passes(aws, clean_config, assembly) -> None:
     assert preflight(clean_config, assembly, aws, "upgrade-order").problems == []
+
+
+# --- Availability Zones of existing subnets ----------------------------------
+
+
+def _stack_with_subnets(aws, region: str, stack: str, zones: list[str]) -> None:
+    """A stand-in for a deployed regional stack: a VPC and one subnet per zone."""
+    resources: dict[str, Any] = {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.60.0.0/16"}}
+    }
+    for index, zone in enumerate(zones):
+        resources[f"Subnet{index}"] = {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {
+                "VpcId": {"Ref": "Vpc"},
+                "CidrBlock": f"10.60.{index}.0/24",
+                "AvailabilityZone": zone,
+            },
+        }
+    aws("cloudformation", region).create_stack(
+        StackName=stack, TemplateBody=json.dumps({"Resources": resources})
+    )
+
+
+def test_an_existing_stack_whose_zones_are_not_pinned_is_refused(
+    aws, clean_config, assembly
+) -> None:
+    _stack_with_subnets(aws, PRIMARY, "tapstack-prod-primary", ["us-east-1b", "us-east-1a"])
+    [problem] = preflight(clean_config, assembly, aws, "zones").problems
+    assert problem.message.startswith(
+        "the primary region's subnets use us-east-1a, us-east-1b, and "
+        "primary.availability_zones is not set"
+    )
+    assert (
+        problem.fix
+        == "set `primary.availability_zones: [us-east-1a, us-east-1b]` in the configuration"
+    )
+
+
+def test_pinned_zones_that_match_the_subnets_pass_and_a_first_deploy_passes(aws, assembly) -> None:
+    data = clean_data()
+    data["primary"]["availability_zones"] = ["us-east-1a", "us-east-1b"]
+    config = parse_config(data, "clean.yaml")
+    assert preflight(config, assembly, aws, "zones").problems == []  # no stacks yet
+    _stack_with_subnets(aws, PRIMARY, "tapstack-prod-primary", ["us-east-1a", "us-east-1b"])
+    assert preflight(config, assembly, aws, "zones").problems == []
 
 
 # --- Lambda concurrency ------------------------------------------------------
