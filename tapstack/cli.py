@@ -256,6 +256,13 @@ def _add_operations(sub: _Subcommands) -> None:
     ):
         command = sub.add_parser(name, help=text.split(".")[0], description=text, parents=[yes])
         command.add_argument("--to", required=True, metavar="REGION", help="the new writer region")
+        if name == "failover":
+            command.add_argument(
+                "--force",
+                action="store_true",
+                help="fail over even though the old writer answers and is writable, or the "
+                "replica's replication is in error (its latest writes are lost)",
+            )
     sub.add_parser(
         "failback",
         help="the lost region is back: rebuild it as a replica of the writer",
@@ -487,7 +494,7 @@ def cmd_operation(args: argparse.Namespace, console: Console) -> int:
         if args.command == "status":
             return _print_status(status.collect(config, session.provider), args.json, console)
         run = {
-            "failover": lambda: orchestration.failover(session, args.to),
+            "failover": lambda: orchestration.failover(session, args.to, force=args.force),
             "switchover": lambda: orchestration.switchover(session, args.to),
             "failback": lambda: orchestration.failback(session),
             "drill": lambda: orchestration.drill(session),

@@ -5,11 +5,16 @@
   by setting the loader's reserved concurrency to 0 (S3's asynchronous invocations then wait
   in Lambda's retry queue, for up to six hours) and resumed by restoring the configured
   reservation (or deleting it).
-- Traffic: the region's failover record names its health check; a drain sets the check's
-  ``Inverted`` flag through the Route 53 API, so Route 53 treats the region as unhealthy at
-  once, globally, whatever any instance (even one launched during the drain) reports. The
-  drain is recorded on the check itself (the flag, and a ``tapstack:drained`` tag with its
-  start time); ``restore`` clears both.
+- Traffic: the region's failover record names its health check; a drain points the check's
+  ``ResourcePath`` (``UpdateHealthCheck``) at :data:`DRAIN_PATH`, a path the web server never
+  serves (it answers 404), so every checker fails the region within the check's failure
+  threshold, globally, whatever any instance (even one launched during the drain) does -
+  and a region that is down stays failing. (Never ``Inverted``: an inverted check is
+  *healthy* while its endpoint fails, which would send clients to a lost region.) The drain
+  is recorded on the check itself (the path, and a ``tapstack:drained`` tag with its start
+  time); ``restore`` sets the path back to the server's
+  :data:`~tapstack.web.runtime.server.HEALTH_PATH`, clears ``Inverted`` (set by drains of
+  older versions) and removes the tag.
 - Deploy: the configuration file edit (:mod:`tapstack.operations.config_file`), ``cdk
   synth`` of the changed file, then ``cdk deploy STACK --exclusively``.
 - Objects: re-drive with :func:`tapstack.loader.redrive.redrive`; S3 Batch Replication
@@ -59,11 +64,15 @@ from tapstack.operations.provider import (
     Unreachable,
 )
 from tapstack.storage.contract import BATCH_REPORT_PREFIX, batch_role_output, bucket_stack
+from tapstack.web.runtime.server import HEALTH_PATH
 
 P = ParamSpec("P")
 R = TypeVar("R")
 #: The tag a drain leaves on the health check: when it began.
 DRAINED_TAG = "tapstack:drained"
+#: A drained health check's ``ResourcePath``: the web server answers 404 for it, so the check
+#: fails on every endpoint (and a region that is down keeps failing it).
+DRAIN_PATH = "/tapstack-drained"
 #: Resolves a host name: ``socket.getaddrinfo``'s signature.
 Resolver = Callable[..., list[Any]]
 
@@ -152,7 +161,9 @@ class AwsDatabase:
 
     @translated
     def replica_lag(self, region: str, since: datetime) -> list[LagSample]:
-        """One-minute maxima of ``AWS/RDS ReplicaLag`` (seconds) from ``since``."""
+        """One-minute ``AWS/RDS ReplicaLag`` (seconds) from ``since``: the maximum, or the
+        minimum when that is negative (``-1``: replication is not running; a maximum alone
+        hides it in a minute that also has a 0)."""
         response = self.clients("cloudwatch", region).get_metric_statistics(
             Namespace="AWS/RDS",
             MetricName="ReplicaLag",
@@ -162,14 +173,10 @@ class AwsDatabase:
             StartTime=since,
             EndTime=max(self.now(), since),
             Period=60,
-            Statistics=["Maximum"],
+            Statistics=["Maximum", "Minimum"],
         )
         points = sorted(response.get("Datapoints", []), key=lambda p: p["Timestamp"])
-        return [
-            LagSample(p["Timestamp"], float(p["Maximum"]))
-            for p in points
-            if p["Timestamp"] >= since
-        ]
+        return [_lag(p) for p in points if p["Timestamp"] >= since]
 
     @translated
     def pause_writes(self, region: str) -> float:
@@ -206,7 +213,10 @@ class AwsDatabase:
     @translated
     def snapshot_ready(self, region: str, snapshot: str) -> bool:
         found = self.clients("rds", region).describe_db_snapshots(DBSnapshotIdentifier=snapshot)
-        return bool(found["DBSnapshots"]) and found["DBSnapshots"][0]["Status"] == "available"
+        status = found["DBSnapshots"][0]["Status"] if found["DBSnapshots"] else "missing"
+        if status in ("failed", "error", "incompatible-restore"):
+            raise ProviderError(f"snapshot {snapshot} is {status}: it will never be ready")
+        return bool(status == "available")
 
     @translated
     def release_deletion_protection(self, region: str, identifier: str) -> None:
@@ -215,6 +225,12 @@ class AwsDatabase:
             DeletionProtection=False,
             ApplyImmediately=True,
         )
+
+
+def _lag(point: dict[str, Any]) -> LagSample:
+    minimum = float(point.get("Minimum", 0.0))
+    seconds = minimum if minimum < 0 else float(point.get("Maximum", minimum))
+    return LagSample(point["Timestamp"], seconds)
 
 
 def _state(region: str, instance: dict[str, Any]) -> DatabaseState:
@@ -278,29 +294,42 @@ class AwsTraffic:
             healthy = sum(r.startswith("Success") for r in reports) / len(reports) > HEALTHY_SHARE
         tags = self.route53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=check_id)
         since = {t["Key"]: t["Value"] for t in tags["ResourceTagSet"].get("Tags", [])}
+        settings = check["HealthCheckConfig"]
+        drained = settings.get("ResourcePath") == DRAIN_PATH
+        inverted = bool(settings.get("Inverted"))
+        if drained:
+            healthy = False  # the drain path fails on every endpoint, answering or not
+        elif inverted and healthy is not None:
+            healthy = not healthy  # Route 53 inverts what the checkers see
         return HealthState(
             region,
             check_id,
             record.get("Failover", "?"),
             healthy,
-            drained=bool(check["HealthCheckConfig"].get("Inverted")),
+            drained=drained,
             drained_since=since.get(DRAINED_TAG),
+            inverted=inverted,
         )
 
     @translated
     def drain(self, region: str) -> None:
+        """The check asks for :data:`DRAIN_PATH` (404): the region fails it, up or down."""
         check_id = self._record(region)["HealthCheckId"]
-        self.route53.update_health_check(HealthCheckId=check_id, Inverted=True)
         self.route53.change_tags_for_resource(
             ResourceType="healthcheck",
             ResourceId=check_id,
             AddTags=[{"Key": DRAINED_TAG, "Value": self.now().isoformat(timespec="seconds")}],
         )
+        self.route53.update_health_check(HealthCheckId=check_id, ResourcePath=DRAIN_PATH)
 
     @translated
     def restore(self, region: str) -> None:
+        """The server's health path again, never inverted (a drain by an older version set
+        ``Inverted``); idempotent."""
         check_id = self._record(region)["HealthCheckId"]
-        self.route53.update_health_check(HealthCheckId=check_id, Inverted=False)
+        self.route53.update_health_check(
+            HealthCheckId=check_id, ResourcePath=HEALTH_PATH, Inverted=False
+        )
         self.route53.change_tags_for_resource(
             ResourceType="healthcheck", ResourceId=check_id, RemoveTagKeys=[DRAINED_TAG]
         )
@@ -418,6 +447,10 @@ class CdkDeploy:
         config_file.write(change)
         self.current.config = change.config
         return change
+
+    def restore_config(self, change: config_file.ConfigChange) -> TapStackConfig:
+        self.current.config = config_file.revert(change)
+        return self.current.config
 
     def deploy_region(self, region: str) -> None:
         config = self.current.config
@@ -645,6 +678,9 @@ class _NoDeploy:
     def write_config(
         self, *, writer_region: str | None = None, rebuild: str | None = None
     ) -> config_file.ConfigChange:
+        raise ProviderError("this command changes no configuration")
+
+    def restore_config(self, change: config_file.ConfigChange) -> TapStackConfig:
         raise ProviderError("this command changes no configuration")
 
     def deploy_region(self, region: str) -> None:

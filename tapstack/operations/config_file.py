@@ -10,6 +10,7 @@ the one intended field: a line edit that touched anything else is refused.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import os
 import re
@@ -151,6 +152,14 @@ def write(change: ConfigChange) -> None:
         handle.write(change.after)
     os.chmod(temporary, change.path.stat().st_mode & 0o777)
     os.replace(temporary, change.path)
+
+
+def revert(change: ConfigChange) -> TapStackConfig:
+    """Put back the text ``change`` replaced (when the file still holds its new text);
+    return the configuration the old text describes."""
+    if change.changed and change.path.read_text(encoding="utf-8") == change.after:
+        write(dataclasses.replace(change, before=change.after, after=change.before))
+    return parse_config(_load(change.before, change.path), str(change.path))
 
 
 def _load(text: str, path: Path) -> dict[str, Any]:

@@ -100,14 +100,20 @@ class Session:
 @dataclass(frozen=True)
 class Action:
     """One step of a plan. ``tolerant``: a :class:`ProviderError` becomes a warning and the
-    command goes on. ``undo`` runs when a later step fails, unless a ``final`` step (a point
-    of no return) has started since."""
+    command goes on. ``undo`` (idempotent: it is registered before the step runs, so it also
+    runs after a step that failed half-way) runs when this or a later step fails or the
+    command is interrupted, unless a ``final`` step (a point of no return) has started since.
+    ``reached``, for a ``final`` step that fails: whether it got past the point of no return
+    (``False``: the undos registered before it run after all; an error: unknown, they do
+    not). ``stack``: the CloudFormation stack the step deploys."""
 
     description: str
     run: Callable[[Step], object]
     tolerant: bool = False
     final: bool = False
     undo: Callable[[], object] | None = None
+    reached: Callable[[], bool] | None = None
+    stack: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,25 +129,99 @@ class Outcome:
 # ---------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Progress:
+    """Where a plan's run stands: the undos that may run, those a running ``final`` step set
+    aside, the step running now, and the steps done."""
+
+    undos: list[Action] = field(default_factory=list)
+    held: list[Action] = field(default_factory=list)
+    running: Action | None = None
+    final: Action | None = None
+    done: list[Action] = field(default_factory=list)
+
+
 def execute(session: Session, title: str, actions: list[Action]) -> Outcome:
-    """Print the plan, ask, run each action as a timed step, print the timeline."""
+    """Print the plan, ask, run each action as a timed step, print the timeline. Whatever
+    stops the run - a failed step, Ctrl-C, a bug - the undos run (within the point-of-no-
+    return rule) and the command says where things stand; Ctrl-C and unexpected exceptions
+    propagate afterwards."""
     timeline = Timeline(title, clock=session.clock)
     session.say(f"[bold]{title}[/] will:")
     for index, action in enumerate(actions, 1):
         session.say(f"  {index}. {action.description}")
     if not approved(session):
         return Outcome(EXIT_REFUSED, timeline)
-    undos: list[Action] = []
+    progress = _Progress()
     try:
         for action in actions:
-            _run(session, timeline, action, undos)
-    except (ProviderError, OperationError, ConfigFileError) as exc:
-        session.say(f"[bold red]error:[/] {exc}")
-        _undo(session, timeline, undos)
+            _run(session, timeline, action, progress)
+    except BaseException as exc:
+        expected = isinstance(exc, (ProviderError, OperationError, ConfigFileError))
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        if interrupted:
+            session.say("[bold red]interrupted[/]")
+        elif expected:
+            session.say(f"[bold red]error:[/] {exc}")
+        else:
+            session.say(f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc}")
+        _stopped(session, timeline, progress, interrupted=interrupted)
         _finish(session, timeline)
+        if not expected:
+            raise
         return Outcome(EXIT_FAILED, timeline)
     _finish(session, timeline)
     return Outcome(EXIT_OK, timeline)
+
+
+def _stopped(
+    session: Session, timeline: Timeline, progress: _Progress, *, interrupted: bool
+) -> None:
+    """Undo what may be undone and say where things stand."""
+    running = progress.running
+    if running is not None and running.stack is not None and interrupted:
+        session.say(
+            f"[bold yellow]a CloudFormation update of {running.stack} may still be running; "
+            f"check describe-stacks before re-running[/]"
+        )
+    if running is not None and running is progress.final and progress.held:
+        if running.reached is not None and not interrupted and not _reached(session, running):
+            session.say(
+                f"not past the point of no return: {running.description} promoted nothing; "
+                "undoing the steps before it"
+            )
+            progress.undos = progress.held + progress.undos
+            progress.held = []
+        elif running.stack is not None:
+            session.say(
+                f"[bold yellow]{running.description} failed at (or past) the point of no "
+                f"return:[/] the configuration change stays (commit it); do not re-run blindly: "
+                f"fix the cause, deploy {running.stack} again and check `status`"
+            )
+    _undo(session, timeline, progress.undos)
+    undone = {id(a) for a in progress.undos}
+    kept = [a for a in progress.done if id(a) not in undone]
+    if progress.final is not None and kept:
+        session.say(
+            f"[bold yellow]past the point of no return[/] ({progress.final.description}): "
+            "these steps stay done:"
+        )
+        for action in kept:
+            session.say(f"   - {action.description}")
+        session.say("   `python -m tapstack status` shows where things stand")
+    elif not kept:
+        session.say("nothing is left changed")
+
+
+def _reached(session: Session, action: Action) -> bool:
+    """Whether the failed ``final`` step got past the point of no return; unknown counts as
+    past."""
+    assert action.reached is not None
+    try:
+        return action.reached()
+    except Exception as exc:
+        session.say(f"[bold yellow]cannot tell whether it was promoted:[/] {exc}")
+        return True
 
 
 def approved(session: Session, question: str = "Proceed?") -> bool:
@@ -163,10 +243,14 @@ def approved(session: Session, question: str = "Proceed?") -> bool:
     return True
 
 
-def _run(session: Session, timeline: Timeline, action: Action, undos: list[Action]) -> None:
+def _run(session: Session, timeline: Timeline, action: Action, progress: _Progress) -> None:
     session.say(f"[bold]->[/] {action.description}")
     if action.final:
-        undos.clear()
+        progress.held, progress.undos = progress.undos, []
+        progress.final = action
+    if action.undo is not None:
+        progress.undos.append(action)  # before it runs: it may fail half-way
+    progress.running = action
     with timeline.step(action.description) as step:
         try:
             action.run(step)
@@ -175,8 +259,10 @@ def _run(session: Session, timeline: Timeline, action: Action, undos: list[Actio
                 raise
             step.outcome = "warning"
             session.say(f"[bold yellow]warning:[/] {exc} (going on)")
-    if action.undo is not None:
-        undos.append(action)
+    progress.running = None
+    progress.done.append(action)
+    if action.final:
+        progress.held = []
 
 
 def _undo(session: Session, timeline: Timeline, undos: list[Action]) -> None:
@@ -185,7 +271,7 @@ def _undo(session: Session, timeline: Timeline, undos: list[Action]) -> None:
         with timeline.step(f"undo: {action.description}") as step:
             try:
                 action.undo()
-            except ProviderError as exc:
+            except Exception as exc:
                 step.outcome = "failed"
                 session.say(f"[bold red]could not undo[/] {action.description}: {exc}")
 
@@ -258,10 +344,24 @@ def _write_config(session: Session, **change: str) -> None:
 
 
 def _switch_writer(session: Session, to: str, rebuild: str) -> Action:
+    made: list[ConfigChange] = []
+
+    def run(_: Step) -> None:
+        _write_config(session, writer_region=to, rebuild=rebuild)
+        made.append(session.changes[-1])
+
+    def undo() -> None:
+        for change in made:
+            session.config = session.provider.deploy.restore_config(change)
+            if change in session.changes:
+                session.changes.remove(change)
+            session.say(f"   {change.path}: previous text restored (nothing to commit)")
+
     return Action(
         f"set writer_region: {to} and bump {rebuild}'s database_generation in the "
         f"configuration (one edit: {rebuild}'s next deploy rebuilds its database as a replica)",
-        lambda _: _write_config(session, writer_region=to, rebuild=rebuild),
+        run,
+        undo=undo,
     )
 
 
@@ -270,6 +370,20 @@ def _deploy(session: Session, region: str, why: str, *, final: bool = False) -> 
         f"deploy {session.stack(region)} alone ({why})",
         lambda _: session.provider.deploy.deploy_region(region),
         final=final,
+        stack=session.stack(region),
+    )
+
+
+def _promoting_deploy(session: Session, region: str) -> Action:
+    """The final deploy that promotes ``region``'s replica: if it fails while the replica is
+    still a replica, nothing got past the point of no return."""
+
+    def reached() -> bool:
+        return not session.provider.database.describe(region).is_replica
+
+    return dataclasses.replace(
+        _deploy(session, region, "promotes its read replica in place", final=True),
+        reached=reached,
     )
 
 
@@ -398,11 +512,18 @@ def _redrive(session: Session, region: str) -> Action:
 # ---------------------------------------------------------------------------------------
 
 
-def failover(session: Session, to: str) -> Outcome:
+#: A replica's replication status that a failover refuses to promote (without ``--force``).
+BROKEN_REPLICATION = ("error", "terminated")
+
+
+def failover(session: Session, to: str, *, force: bool = False) -> Outcome:
     """Unplanned: the writer region is lost. Drain its traffic and fence its loader (best
     effort: it may be unreachable), make ``to`` the writer, deploy ``to`` alone (which
     promotes its replica), wait until it is writable and re-drive the objects the lost
-    region never loaded."""
+    region never loaded.
+
+    Refused (unless ``force``) while the "lost" writer answers and is writable (that is a
+    ``switchover``), or while the target's replication is broken."""
     to = _target(session, to)
     lost = session.other(to)
     target = _database(session, to)
@@ -412,6 +533,14 @@ def failover(session: Session, to: str) -> Outcome:
         raise OperationError(
             f"{to} is already the writer (configured and actual): nothing to fail over"
         )
+    if target.is_writer:
+        raise OperationError(
+            f"{to}'s database is already standalone ({_describe(target)}) while writer_region "
+            f"names {lost}: it was promoted outside tapstack. Reconcile before anything else: "
+            f"set writer_region: {to} and raise {lost}'s database_generation in the "
+            f"configuration, deploy {session.stack(to)} alone, then `failback` rebuilds {lost}"
+        )
+    _failover_guards(session, to, lost, target, force)
     actions = [
         Action(
             f"drain {lost}'s traffic (Route 53 treats it as unhealthy, so a returning stale "
@@ -421,7 +550,7 @@ def failover(session: Session, to: str) -> Outcome:
         ),
         _fence(session, lost),
         _switch_writer(session, to, rebuild=lost),
-        _deploy(session, to, "promotes its read replica in place", final=True),
+        _promoting_deploy(session, to),
         _wait_writable(session, to),
         *_undrain(session, to),
         _redrive(session, to),
@@ -442,6 +571,44 @@ def failover(session: Session, to: str) -> Outcome:
             f"a snapshot, rebuilds it as a replica of {to}, restores its traffic)."
         )
     return outcome
+
+
+def _failover_guards(
+    session: Session, to: str, lost: str, target: DatabaseState, force: bool
+) -> None:
+    """Show the target's replication, and refuse what a failover must not do unless
+    ``force``."""
+    try:
+        samples = session.provider.database.replica_lag(to, session.now() - timedelta(minutes=15))
+        lag = f"{samples[-1].seconds:.0f} s at {samples[-1].at:%H:%M} UTC" if samples else "none"
+    except ProviderError as exc:
+        lag = f"unknown ({exc})"
+    session.say(
+        f"{to}: {_describe(target)}; last ReplicaLag {lag} "
+        "(writes newer than that lag are lost with the old writer)"
+    )
+    forced = " (--force: going on)" if force else ""
+    try:
+        old = session.provider.database.describe(lost)
+    except ProviderError:
+        old = None  # the lost region does not answer: the expected case
+    if old is not None and old.writable and session.writer == lost:
+        message = (
+            f"the writer in {lost} answers and is writable ({_describe(old)}): a failover "
+            f"would lose its latest writes; use `switchover --to {to}` (no data lost), or "
+            f"`failover --force` if {lost} must be abandoned anyway"
+        )
+        if not force:
+            raise OperationError(message)
+        session.say(f"[bold yellow]warning:[/] {message}{forced}")
+    if target.replication in BROKEN_REPLICATION:
+        message = (
+            f"{to}'s replication is {target.replication}: its data may be far behind the lost "
+            "writer's; `failover --force` promotes it anyway"
+        )
+        if not force:
+            raise OperationError(message)
+        session.say(f"[bold yellow]warning:[/] {message}{forced}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -465,12 +632,17 @@ def switchover(session: Session, to: str) -> Outcome:
         )
     if not replica.is_replica:
         raise OperationError(f"{to} holds no replica ({_describe(replica)}): nothing to promote")
+    if replica.replication != "replicating" or not _replicates_from(replica, writer):
+        raise OperationError(
+            f"{to}'s replica does not replicate from the writer {writer.identifier} "
+            f"({_describe(replica)}): a switchover would lose data; fix its replication first"
+        )
     paused: list[float] = []
     actions = [
         _pause(session, old, paused),
         _caught_up(session, to, paused),
         _switch_writer(session, to, rebuild=old),
-        _deploy(session, to, "promotes its read replica in place", final=True),
+        _promoting_deploy(session, to),
         _wait_writable(session, to),
         # Before the writes move, so that every object written to the new writer's bucket
         # replicates back; tolerant, as nothing may stop a switchover between its promotion
@@ -479,12 +651,20 @@ def switchover(session: Session, to: str) -> Outcome:
             session, to, f"{to}'s bucket replicates to {old} before writes move", tolerant=True
         ),
         _move_traffic(session, to, old),
+        # Its stack replaces the old writer: kept as a snapshot, its protection released.
+        *_keep_stale_writer(session, old, writer.identifier),
         _deploy(session, old, f"rebuilds its database as a replica of {to}"),
         _wait_replica(session, old),
         _resume(session, old),
         _redrive(session, to),
     ]
     return execute(session, f"switchover to {to}", actions)
+
+
+def _replicates_from(replica: DatabaseState, writer: DatabaseState) -> bool:
+    """The replica's source is the writer (by identifier, or by ARN across regions)."""
+    source = replica.source or ""
+    return source == writer.identifier or source.endswith(f":db:{writer.identifier}")
 
 
 def _undrain(session: Session, region: str) -> list[Action]:
@@ -525,6 +705,11 @@ def _caught_up(session: Session, region: str, paused: list[float]) -> Action:
 
         def probe() -> tuple[bool, str]:
             samples = session.provider.database.replica_lag(region, since)
+            if any(sample.seconds < 0 for sample in samples):
+                raise OperationError(
+                    f"{region}: replication is not running (ReplicaLag -1): the replica is not "
+                    "catching up; fix its replication, then switch over again"
+                )
             streak = 0
             for sample in reversed(samples):
                 if sample.seconds > 0:
@@ -667,13 +852,22 @@ def drill(session: Session) -> Outcome:
             f"Route 53 answers with {answer or 'no known region'}, not the writer {writer}: "
             "a drill starts from a healthy writer (see `status`)"
         )
+    try:
+        standby = traffic.health(other)
+    except ProviderError as exc:
+        raise ProviderError(f"cannot read {other}'s health check: {exc}") from None
+    if not standby.serving:
+        state = "drained" if standby.drained else "not healthy"
+        raise OperationError(
+            f"{other} is {state}: draining {writer} would leave no region to answer (see `status`)"
+        )
     if public is None:
         session.say(
             "[bold yellow]warning:[/] the public name does not resolve here (is the domain "
             "delegated?): only Route 53's own answer is measured"
         )
     drain = Action(
-        f"drain {writer}'s traffic (its health check inverted)",
+        f"drain {writer}'s traffic (its health check asks for a path the server never serves)",
         lambda _: traffic.drain(writer),
         undo=lambda: traffic.restore(writer),
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from tapstack.config import TapStackConfig
 from tapstack.operations.config_file import ConfigChange
 
 
@@ -75,12 +76,18 @@ class HealthState:
     health_check_id: str
     #: ``PRIMARY`` or ``SECONDARY``: the region's failover record.
     failover: str
-    #: What the checkers report now (before inversion); ``None`` when nobody answered.
+    #: Route 53's effective view of the check now: what the checkers report, ``False`` while
+    #: drained (the drain path fails on every endpoint), the reverse when ``inverted``;
+    #: ``None`` when nobody answered.
     healthy: bool | None
-    #: The check is inverted by a drain: Route 53 treats the region as unhealthy.
+    #: Drained: the check asks for a path the server never serves, so the region fails it
+    #: whether its endpoint answers or not.
     drained: bool = False
     #: When the drain began (ISO 8601), as recorded with the drain.
     drained_since: str | None = None
+    #: The check is ``Inverted`` (a drain by an older version): Route 53 treats a failing
+    #: endpoint as healthy. ``restore`` clears it.
+    inverted: bool = False
 
     @property
     def serving(self) -> bool:
@@ -155,11 +162,12 @@ class Traffic(Protocol):
         """The region's failover health check."""
 
     def drain(self, region: str) -> None:
-        """Route 53 treats the region as unhealthy at once, whatever its instances say;
-        the drain is recorded with the check."""
+        """Route 53 treats the region as unhealthy (within the check's failure threshold),
+        whatever its instances say and whether or not its endpoint answers; the drain is
+        recorded with the check."""
 
     def restore(self, region: str) -> None:
-        """Undo :meth:`drain`."""
+        """Undo :meth:`drain` (idempotent: also after a partial drain)."""
 
     def route53_answer(self) -> str | None:
         """The region Route 53's own answer for the public name points at, if known."""
@@ -177,6 +185,10 @@ class Deploy(Protocol):
         """Make ``writer_region`` the writer and/or have ``rebuild``'s database rebuilt as a
         replica on its next deploy, in one reviewable edit of the configuration; return
         the change, validated (see :func:`tapstack.operations.config_file.edit_config`)."""
+
+    def restore_config(self, change: ConfigChange) -> TapStackConfig:
+        """Undo :meth:`write_config`: put the file's previous text back; return the
+        configuration it describes."""
 
     def deploy_region(self, region: str) -> None:
         """Synthesize the current configuration and deploy the region's regional stack

@@ -197,4 +197,6 @@ def _health_cell(region: RegionStatus) -> str:
         return "unknown"
     checkers = {True: "healthy", False: "unhealthy", None: "no report"}[health.healthy]
     drained = f", DRAINED since {health.drained_since or '?'}" if health.drained else ""
+    if health.inverted:
+        drained += ", INVERTED (an old drain: a failing endpoint counts as healthy; restore it)"
     return f"{health.failover} {checkers}{drained}"

@@ -22,6 +22,7 @@ from tapstack.operations.provider import (
     Provider,
     ProviderError,
     ReplicationJob,
+    Unreachable,
 )
 from tests.support import DEFAULT_CONFIG
 
@@ -54,6 +55,10 @@ class World:
     config: TapStackConfig
     databases: dict[str, list[DatabaseState]] = field(default_factory=dict)
     drained: set[str] = field(default_factory=set)
+    #: Regions whose endpoints fail their health check.
+    unhealthy: set[str] = field(default_factory=set)
+    #: Regions whose database API does not answer (a lost region).
+    unreachable: set[str] = field(default_factory=set)
     paused: set[str] = field(default_factory=set)
     calls: list[tuple[str, ...]] = field(default_factory=list)
     #: Steps that raise: call name -> error.
@@ -90,6 +95,8 @@ class FakeDatabase:
     def describe(self, region: str) -> DatabaseState:
         if "describe" in self.world.failing and region in str(self.world.failing["describe"]):
             raise self.world.failing["describe"]
+        if region in self.world.unreachable:
+            raise Unreachable(f"cannot reach AWS: rds {region}")
         identifier = self.world.configured(region)
         for state in self.world.databases.get(region, []):
             if state.identifier == identifier:
@@ -139,7 +146,9 @@ class FakeTraffic:
 
     def health(self, region: str) -> HealthState:
         failover = "PRIMARY" if region == writer_region(self.world.config) else "SECONDARY"
-        return HealthState(region, f"hc-{region}", failover, True, region in self.world.drained)
+        drained = region in self.world.drained
+        healthy = region not in self.world.unhealthy and not drained
+        return HealthState(region, f"hc-{region}", failover, healthy, drained)
 
     def drain(self, region: str) -> None:
         self.world.record("drain", region)
@@ -174,6 +183,11 @@ class FakeDeploy:
         config_file.write(change)
         self.world.config = change.config
         return change
+
+    def restore_config(self, change: config_file.ConfigChange) -> TapStackConfig:
+        self.world.record("restore_config", str(change.path))
+        self.world.config = config_file.revert(change)
+        return self.world.config
 
     def deploy_storage(self, region: str) -> None:
         self.world.record("deploy_storage", region)

@@ -24,6 +24,7 @@ from tapstack.aws import ClientFactory, client_factory
 from tapstack.config import TapStackConfig, load_config
 from tapstack.naming import Names
 from tapstack.operations.aws_provider import (
+    DRAIN_PATH,
     DRAINED_TAG,
     AwsDatabase,
     AwsMonitoring,
@@ -33,6 +34,7 @@ from tapstack.operations.aws_provider import (
     Current,
 )
 from tapstack.operations.provider import NoCredentials, ProviderError, Unreachable
+from tapstack.web.runtime.server import HEALTH_PATH
 from tapstack_lab.emulator import Emulator
 from tests.support import DEFAULT_CONFIG
 
@@ -167,6 +169,44 @@ def test_replica_lag_reads_the_replicas_one_minute_maxima(
     assert database.replica_lag(SECONDARY, now - timedelta(minutes=3, seconds=30))[0].seconds == 0
 
 
+def test_a_stopped_replication_shows_through_a_minute_that_also_has_a_zero(
+    aws: ClientFactory, config: TapStackConfig
+) -> None:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    identifier = Names(config, SECONDARY).db_instance
+    at = now - timedelta(minutes=3)
+    for seconds, lag in ((0, 0.0), (30, -1.0)):
+        aws("cloudwatch", SECONDARY).put_metric_data(
+            Namespace="AWS/RDS",
+            MetricData=[
+                {
+                    "MetricName": "ReplicaLag",
+                    "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": identifier}],
+                    "Timestamp": at + timedelta(seconds=seconds),
+                    "Value": lag,
+                }
+            ],
+        )
+    database = AwsDatabase(Current(config), aws)
+
+    samples = database.replica_lag(SECONDARY, now - timedelta(minutes=5))
+
+    assert [s.seconds for s in samples] == [-1.0]
+
+
+def test_a_failed_snapshot_is_an_error_not_a_wait() -> None:
+    rds = boto3.client("rds", region_name=PRIMARY)
+    stub = Stubber(rds)
+    stub.add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [{"DBSnapshotIdentifier": "s1", "Status": "failed"}]},
+        {"DBSnapshotIdentifier": "s1"},
+    )
+    database = AwsDatabase(Current(load_config(DEFAULT_CONFIG)), lambda *_: rds)
+    with stub, pytest.raises(ProviderError, match="snapshot s1 is failed"):
+        database.snapshot_ready(PRIMARY, "s1")
+
+
 def _loader(aws: ClientFactory, config: TapStackConfig, region: str) -> str:
     role = aws("iam", region).create_role(
         RoleName=f"loader-{region}",
@@ -296,7 +336,7 @@ def _traffic(
     )
 
 
-def test_a_drain_inverts_the_regions_health_check_and_records_when(
+def test_a_drain_points_the_health_check_at_a_path_never_served_and_records_when(
     aws: ClientFactory, config: TapStackConfig
 ) -> None:
     traffic = _traffic(aws, config, _zone(aws, config))
@@ -310,16 +350,37 @@ def test_a_drain_inverts_the_regions_health_check_and_records_when(
     assert drained.drained_since == "2026-01-02T03:04:05+00:00"
     assert not traffic.health(SECONDARY).drained
     check = aws("route53", PRIMARY).get_health_check(HealthCheckId=drained.health_check_id)
-    assert check["HealthCheck"]["HealthCheckConfig"]["Inverted"] is True
+    settings = check["HealthCheck"]["HealthCheckConfig"]
+    # never Inverted: an inverted check is healthy while its endpoint fails (a lost region)
+    assert settings["ResourcePath"] == DRAIN_PATH and not settings.get("Inverted")
+    assert drained.healthy is False  # the drain path fails whatever the endpoint does
 
     traffic.restore(PRIMARY)
 
     restored = traffic.health(PRIMARY)
     assert not restored.drained and restored.drained_since is None
+    check = aws("route53", PRIMARY).get_health_check(HealthCheckId=drained.health_check_id)
+    assert check["HealthCheck"]["HealthCheckConfig"]["ResourcePath"] == HEALTH_PATH
     tags = aws("route53", PRIMARY).list_tags_for_resource(
         ResourceType="healthcheck", ResourceId=restored.health_check_id
     )["ResourceTagSet"]
     assert DRAINED_TAG not in {t["Key"] for t in tags.get("Tags", [])}
+
+
+def test_restore_clears_an_inverted_flag_left_by_an_older_drain(
+    aws: ClientFactory, config: TapStackConfig
+) -> None:
+    traffic = _traffic(aws, config, _zone(aws, config))
+    check_id = traffic.health(PRIMARY).health_check_id
+    aws("route53", PRIMARY).update_health_check(HealthCheckId=check_id, Inverted=True)
+    old = traffic.health(PRIMARY)
+    assert old.inverted and not old.drained
+
+    traffic.restore(PRIMARY)
+
+    settings = aws("route53", PRIMARY).get_health_check(HealthCheckId=check_id)["HealthCheck"]
+    assert not settings["HealthCheckConfig"].get("Inverted")
+    assert not traffic.health(PRIMARY).inverted
 
 
 def test_the_public_answer_is_mapped_to_the_region_by_its_load_balancers_addresses(

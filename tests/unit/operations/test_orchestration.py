@@ -4,6 +4,7 @@ paths."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def _lost_primary(fake: World) -> World:
     """After `failover --to us-west-2`: the secondary writes; the primary came back with its
     stale writer under its old identifier, its traffic drained."""
     run, _ = session(fake, yes=True)
+    fake.unreachable.add(PRIMARY)  # the lost region does not answer
     assert failover(run, SECONDARY).exit_code == EXIT_OK
+    fake.unreachable.discard(PRIMARY)
     fake.calls.clear()
     return fake
 
@@ -55,7 +58,9 @@ def test_failover_drains_fences_switches_deploys_the_survivor_alone_then_redrive
 ) -> None:
     run, output = session(fake, yes=True)
 
+    fake.unreachable.add(PRIMARY)  # the lost region does not answer
     outcome = failover(run, SECONDARY)
+    fake.unreachable.discard(PRIMARY)
 
     assert outcome.exit_code == EXIT_OK
     assert fake.calls == [
@@ -82,7 +87,9 @@ def test_the_plan_is_printed_before_anything_changes_and_refusal_changes_nothing
     before = fake.path.read_text()
     run, output = session(fake, answers=["n"])
 
+    fake.unreachable.add(PRIMARY)  # the lost region does not answer
     outcome = failover(run, SECONDARY)
+    fake.unreachable.discard(PRIMARY)
 
     assert outcome.exit_code == EXIT_REFUSED
     assert fake.calls == []
@@ -95,14 +102,18 @@ def test_the_plan_is_printed_before_anything_changes_and_refusal_changes_nothing
 
 def test_without_a_terminal_only_yes_proceeds(fake: World) -> None:
     run, output = session(fake)
+    fake.unreachable.add(PRIMARY)  # the lost region does not answer
     assert failover(run, SECONDARY).exit_code == EXIT_REFUSED
+    fake.unreachable.discard(PRIMARY)
     assert fake.calls == []
     assert "pass --yes" in output.getvalue()
 
 
 def test_answering_yes_at_the_prompt_proceeds(fake: World) -> None:
     run, _ = session(fake, answers=["y"])
+    fake.unreachable.add(PRIMARY)  # the lost region does not answer
     assert failover(run, SECONDARY).exit_code == EXIT_OK
+    fake.unreachable.discard(PRIMARY)
     assert ("deploy_region", SECONDARY) in fake.calls
 
 
@@ -110,7 +121,9 @@ def test_the_timeline_measures_each_step(fake: World) -> None:
     fake.promotion_seconds = 95
     run, output = session(fake, yes=True)
 
+    fake.unreachable.add(PRIMARY)  # the lost region does not answer
     timeline = failover(run, SECONDARY).timeline
+    fake.unreachable.discard(PRIMARY)
 
     steps = {step.name: step for step in timeline.steps}
     waited = steps["wait until the us-west-2 database is writable"]
@@ -127,7 +140,9 @@ def test_a_lost_region_that_does_not_answer_is_a_warning_not_a_stop(fake: World)
     fake.failing["pause_writes"] = Unreachable("cannot reach AWS: lambda us-east-1")
     run, output = session(fake, yes=True)
 
+    fake.unreachable.add(PRIMARY)  # the lost region does not answer
     outcome = failover(run, SECONDARY)
+    fake.unreachable.discard(PRIMARY)
 
     assert outcome.exit_code == EXIT_OK
     assert [s.outcome for s in outcome.timeline.steps][:2] == ["warning", "warning"]
@@ -138,18 +153,163 @@ def test_a_failed_deploy_stops_the_command_with_the_timeline(fake: World) -> Non
     fake.failing["deploy_region"] = ProviderError("cdk deploy failed (1)")
     run, output = session(fake, yes=True)
 
+    fake.unreachable.add(PRIMARY)  # the lost region does not answer
+    before = fake.path.read_text()
     outcome = failover(run, SECONDARY)
+    fake.unreachable.discard(PRIMARY)
 
     assert outcome.exit_code == EXIT_FAILED
-    assert outcome.timeline.steps[-1].outcome == "failed"
+    failed = next(s for s in outcome.timeline.steps if s.name.startswith("deploy "))
+    assert failed.outcome == "failed"
     assert ("redrive", SECONDARY) not in fake.calls
-    assert "error: cdk deploy failed (1)" in output.getvalue()
+    text = output.getvalue()
+    assert "error: cdk deploy failed (1)" in text
+    # the replica is still a replica: not past the point of no return, the edit is undone
+    assert "not past the point of no return" in text
+    assert ("restore_config", str(fake.path)) in fake.calls
+    assert fake.path.read_text() == before
+    assert writer_region(fake.config) == PRIMARY
+    assert "git add" not in text  # nothing to commit
+
+
+def test_a_failed_switchover_deploy_before_any_promotion_resumes_writes_and_reverts(
+    fake: World,
+) -> None:
+    fake.failing["deploy_region"] = ProviderError("cdk synth failed (1)")
+    before = fake.path.read_text()
+    run, output = session(fake, yes=True)
+
+    outcome = switchover(run, SECONDARY)
+
+    assert outcome.exit_code == EXIT_FAILED
+    assert fake.calls[-2:] == [("restore_config", str(fake.path)), ("resume_writes", PRIMARY)]
+    assert fake.path.read_text() == before
+    assert PRIMARY not in fake.paused
+    # a re-run is not refused
+    del fake.failing["deploy_region"]
+    run, _ = session(fake, yes=True)
+    assert switchover(run, SECONDARY).exit_code == EXIT_OK
+
+
+def test_a_failed_deploy_after_the_promotion_keeps_the_edit_with_guidance(
+    fake: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, output = session(fake, yes=True)
+    deploy = run.provider.deploy.deploy_region
+
+    def promotes_then_fails(region: str) -> None:
+        deploy(region)
+        raise ProviderError("UPDATE_ROLLBACK_FAILED")
+
+    monkeypatch.setattr(run.provider.deploy, "deploy_region", promotes_then_fails)
+
+    outcome = switchover(run, SECONDARY)
+
+    assert outcome.exit_code == EXIT_FAILED
+    assert "restore_config" not in [c[0] for c in fake.calls]
+    assert writer_region(fake.config) == SECONDARY
+    text = output.getvalue()
+    assert "past the point of no return" in text and "deploy tapstack-prod-" in text
+    assert PRIMARY in fake.paused  # never two writers: writes stay paused
+
+
+def test_ctrl_c_runs_the_undos_and_propagates(fake: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    run, output = session(fake, yes=True)
+
+    def interrupted(region: str, since: datetime) -> list[LagSample]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run.provider.database, "replica_lag", interrupted)
+
+    with pytest.raises(KeyboardInterrupt):
+        switchover(run, SECONDARY)
+
+    assert fake.calls == [("pause_writes", PRIMARY), ("resume_writes", PRIMARY)]
+    assert "interrupted" in output.getvalue()
+
+
+def test_ctrl_c_during_a_deploy_warns_that_cloudformation_may_still_run(
+    fake: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, output = session(fake, yes=True)
+
+    def interrupted(region: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run.provider.deploy, "deploy_region", interrupted)
+
+    with pytest.raises(KeyboardInterrupt):
+        switchover(run, SECONDARY)
+
+    text = output.getvalue()
+    assert "a CloudFormation update of tapstack-prod-" in text
+    assert "check describe-stacks before re-running" in text
+    assert PRIMARY in fake.paused  # the deploy may still promote: writes stay paused
+
+
+def test_an_unexpected_exception_runs_the_undos_and_propagates(
+    fake: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, output = session(fake, yes=True)
+
+    def broken(region: str, since: datetime) -> list[LagSample]:
+        raise KeyError("Maximum")
+
+    monkeypatch.setattr(run.provider.database, "replica_lag", broken)
+
+    with pytest.raises(KeyError):
+        switchover(run, SECONDARY)
+
+    assert fake.calls[-1] == ("resume_writes", PRIMARY)
+    assert "unexpected error: KeyError" in output.getvalue()
+
+
+def test_an_undo_is_registered_before_its_step_runs(fake: World) -> None:
+    fake.failing["drain"] = ProviderError("Throttling")
+    run, _ = session(fake, yes=True)
+
+    outcome = drill(run)
+
+    assert outcome.exit_code == EXIT_FAILED
+    assert fake.calls == [("restore", PRIMARY)]  # restore is safe after a partial drain
+
+
+def test_failover_while_the_writer_answers_is_refused_unless_forced(fake: World) -> None:
+    run, _ = session(fake, yes=True)
+    with pytest.raises(OperationError, match=r"us-east-1 answers and is writable.*switchover"):
+        failover(run, SECONDARY)
+    assert fake.calls == []
+
+    run, output = session(fake, yes=True)
+    assert failover(run, SECONDARY, force=True).exit_code == EXIT_OK
+    assert "--force: going on" in output.getvalue()
+
+
+def test_failover_shows_the_replicas_lag_and_refuses_a_broken_replication(fake: World) -> None:
+    fake.unreachable.add(PRIMARY)
+    replica = fake.databases[SECONDARY][0]
+    fake.databases[SECONDARY] = [dataclasses.replace(replica, replication="error")]
+    fake.clock.sleep(180)
+    run, output = session(fake, yes=True)
+    with pytest.raises(OperationError, match="us-west-2's replication is error"):
+        failover(run, SECONDARY)
+    assert "last ReplicaLag 0 s" in output.getvalue()
+    assert fake.calls == []
+
+
+def test_failover_to_a_replica_promoted_by_hand_says_how_to_reconcile(fake: World) -> None:
+    fake.databases[SECONDARY] = [DatabaseState(SECONDARY, "tapstack-prod-mysql-replica")]
+    run, _ = session(fake, yes=True)
+    with pytest.raises(OperationError, match=r"promoted outside tapstack.*writer_region: us-w"):
+        failover(run, SECONDARY)
 
 
 def test_failover_to_the_writer_is_refused(fake: World) -> None:
     run, _ = session(fake, yes=True)
     with pytest.raises(OperationError, match="us-east-1 is already the writer"):
+        fake.unreachable.add(SECONDARY)  # the lost region does not answer
         failover(run, PRIMARY)
+        fake.unreachable.discard(SECONDARY)
     assert fake.calls == []
 
 
@@ -163,7 +323,9 @@ def test_failover_to_a_region_without_a_database_is_refused(fake: World) -> None
     fake.databases[SECONDARY] = []
     run, _ = session(fake, yes=True)
     with pytest.raises(OperationError, match="us-west-2 has no database"):
+        fake.unreachable.add(PRIMARY)  # the lost region does not answer
         failover(run, SECONDARY)
+        fake.unreachable.discard(PRIMARY)
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,6 +348,8 @@ def test_switchover_pauses_waits_for_the_replica_promotes_rebuilds_then_resumes(
         ("deploy_storage", SECONDARY),  # replication back is in place before writes move
         ("restore", SECONDARY),
         ("drain", PRIMARY),  # the primary slot's record would keep answering
+        ("snapshot", PRIMARY, "tapstack-prod-mysql-primary"),
+        ("release_deletion_protection", PRIMARY, "tapstack-prod-mysql-primary"),
         ("deploy_region", PRIMARY),
         ("resume_writes", PRIMARY),
         ("redrive", SECONDARY),
@@ -226,6 +390,39 @@ def test_a_replica_that_never_catches_up_resumes_writes_and_changes_nothing(
     assert fake.path.read_text() == before
     assert "gave up waiting for us-west-2 caught up" in output.getvalue()
     assert outcome.timeline.steps[-1].name.startswith("undo: pause writes in us-east-1")
+
+
+def test_a_replica_whose_replication_stopped_fails_the_wait_and_resumes(
+    fake: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stopped(region: str, since: datetime) -> list[LagSample]:
+        return [LagSample(since, 0.0), LagSample(since, -1.0)]
+
+    run, output = session(fake, yes=True)
+    monkeypatch.setattr(run.provider.database, "replica_lag", stopped)
+
+    outcome = switchover(run, SECONDARY)
+
+    assert outcome.exit_code == EXIT_FAILED
+    assert fake.calls == [("pause_writes", PRIMARY), ("resume_writes", PRIMARY)]
+    assert "replication is not running" in output.getvalue()
+
+
+@pytest.mark.parametrize(
+    "replica",
+    [
+        {"replication": "error"},
+        {"source": "arn:aws:rds:us-east-1:123456789012:db:someone-else"},
+    ],
+)
+def test_switchover_refuses_a_replica_not_replicating_from_the_writer_before_pausing(
+    fake: World, replica: dict[str, str]
+) -> None:
+    fake.databases[SECONDARY] = [dataclasses.replace(fake.databases[SECONDARY][0], **replica)]
+    run, _ = session(fake, yes=True)
+    with pytest.raises(OperationError, match="does not replicate from the writer"):
+        switchover(run, SECONDARY)
+    assert fake.calls == []
 
 
 def test_switchover_to_the_writer_is_refused(fake: World) -> None:
@@ -292,9 +489,11 @@ def test_failback_then_switchover_back_when_the_user_says_so(fake: World) -> Non
 
     assert outcome.exit_code == EXIT_OK
     assert writer_region(fake.config) == PRIMARY
-    assert fake.calls[-5:] == [
+    assert fake.calls[-7:] == [
         ("deploy_region", PRIMARY),
         ("restore", PRIMARY),  # back to the primary slot: nothing to drain
+        ("snapshot", SECONDARY, "tapstack-prod-mysql-replica"),
+        ("release_deletion_protection", SECONDARY, "tapstack-prod-mysql-replica"),
         ("deploy_region", SECONDARY),
         ("resume_writes", SECONDARY),
         ("redrive", PRIMARY),
@@ -309,7 +508,9 @@ def test_failback_of_the_secondary_restores_its_traffic(fake: World) -> None:
     assert switchover(run, SECONDARY).exit_code == EXIT_OK  # the secondary writes
     fake.databases[SECONDARY] = [DatabaseState(SECONDARY, "tapstack-prod-mysql-replica")]
     run, _ = session(fake, yes=True)
+    fake.unreachable.add(SECONDARY)  # the lost region does not answer
     assert failover(run, PRIMARY).exit_code == EXIT_OK  # and is lost
+    fake.unreachable.discard(SECONDARY)
     fake.calls.clear()
 
     run, _ = session(fake, yes=True)
@@ -328,7 +529,9 @@ def test_failback_of_the_secondary_replicates_from_the_primary_bucket_alone(
     assert switchover(run, SECONDARY).exit_code == EXIT_OK
     fake.databases[SECONDARY] = [DatabaseState(SECONDARY, "tapstack-prod-mysql-replica")]
     run, _ = session(fake, yes=True)
+    fake.unreachable.add(SECONDARY)  # the lost region does not answer
     assert failover(run, PRIMARY).exit_code == EXIT_OK
+    fake.unreachable.discard(SECONDARY)
     fake.calls.clear()
 
     run, _ = session(fake, yes=True)
@@ -393,7 +596,9 @@ def test_failover_goes_on_when_the_lost_region_refuses_the_replication_rule(
     )
     run, output = session(fake, yes=True)
 
+    fake.unreachable.add(PRIMARY)  # the lost region does not answer
     outcome = failover(run, SECONDARY)
+    fake.unreachable.discard(PRIMARY)
 
     assert outcome.exit_code == EXIT_OK
     assert outcome.timeline.steps[-1].outcome == "warning"
@@ -408,7 +613,9 @@ def test_failover_to_the_primary_deploys_no_storage_stack_in_the_lost_region(
     fake.calls.clear()
 
     run, _ = session(fake, yes=True)
+    fake.unreachable.add(SECONDARY)  # the lost region does not answer
     assert failover(run, PRIMARY).exit_code == EXIT_OK
+    fake.unreachable.discard(SECONDARY)
 
     assert ("deploy_storage", SECONDARY) not in fake.calls
 
@@ -440,7 +647,7 @@ def test_the_drill_drains_measures_restores_and_never_touches_a_database(fake: W
     assert fake.calls == [("drain", PRIMARY), ("restore", PRIMARY)]
     names = [s.name for s in outcome.timeline.steps]
     assert names == [
-        "drain us-east-1's traffic (its health check inverted)",
+        "drain us-east-1's traffic (its health check asks for a path the server never serves)",
         "wait until Route 53 answers with us-west-2",
         "wait until the public name resolves to us-west-2 (resolvers' caches, TTL)",
         "restore us-east-1's traffic",
@@ -469,6 +676,15 @@ def test_a_drill_starts_only_from_a_healthy_writer(fake: World) -> None:
     run, _ = session(fake, yes=True)
     with pytest.raises(OperationError, match="Route 53 answers with us-west-2, not the writer"):
         drill(run)
+
+
+@pytest.mark.parametrize("state", ["drained", "unhealthy"])
+def test_a_drill_needs_the_other_region_healthy_and_not_drained(fake: World, state: str) -> None:
+    getattr(fake, state).add(SECONDARY)
+    run, _ = session(fake, yes=True)
+    with pytest.raises(OperationError, match="us-west-2 is .*would leave no region"):
+        drill(run)
+    assert fake.calls == []
 
 
 def test_a_public_name_that_does_not_resolve_measures_route53_only(fake: World) -> None:
