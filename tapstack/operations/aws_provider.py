@@ -482,6 +482,12 @@ class CdkDeploy:
                     "deploy",
                     name,
                     "--exclusively",
+                    # A promotion cannot be rolled back: CloudFormation's RDS handler refuses to
+                    # put SourceDBInstanceIdentifier back ("Resource is immutable"), and cannot
+                    # delete a new replica that has deletion protection. A failure later in the
+                    # same update would end in UPDATE_ROLLBACK_FAILED; without rollback it ends
+                    # in UPDATE_FAILED, and fixing the cause and deploying again goes on.
+                    "--no-rollback",
                     "--require-approval",
                     self.require_approval,
                     "--progress",
@@ -492,7 +498,10 @@ class CdkDeploy:
                 deployed = read_outputs(outputs)
         except (CdkError, FileNotFoundError) as exc:
             reasons = "; ".join(f"{f.stack}: {f.reason}" for f in getattr(exc, "failures", []))
-            raise ProviderError(f"{exc}{': ' + reasons if reasons else ''}") from exc
+            raise ProviderError(
+                f"{exc}{': ' + reasons if reasons else ''} (deployed without rollback: the "
+                f"stack {name} stays as far as it got; fix the cause, then deploy it again)"
+            ) from exc
         self._merge_outputs(deployed)
 
     def _synth(self) -> None:

@@ -757,6 +757,7 @@ def test_the_config_change_is_synthesized_then_one_stack_deployed_alone(project:
     args = deployed["args"]
     assert args[:3] == ["deploy", "tapstack-prod-secondary", "--exclusively"]
     assert args[args.index("--require-approval") + 1] == "never"
+    assert "--no-rollback" in args  # a promotion cannot be rolled back (UPDATE_ROLLBACK_FAILED)
     assert args[args.index("--app") + 1] == str(project / "cdk.out")
     outputs = json.loads((project / "cfn-outputs" / "outputs.json").read_text())
     assert outputs == {
