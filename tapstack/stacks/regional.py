@@ -355,7 +355,20 @@ def _add_outputs(stack: Stack, names: Names, outputs: Outputs) -> None:
         CfnOutput(stack, f"{label}{key}", value=value, description=description)
 
 
-class PrimaryRegionStack(Stack):
+class RegionStack(Stack):
+    """What both regional stacks share: they are built for one region's :class:`Names`, and
+    take that region's zones from configuration."""
+
+    names: Names
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The region's two zones, from configuration: never looked up in the account
+        (see :func:`tapstack.network.infrastructure.availability_zones`)."""
+        return availability_zones(self.names.settings)
+
+
+class PrimaryRegionStack(RegionStack):
     """The primary region: its own data key, buckets (replicating to the secondary
     region) and backup vault, the region's database (the writer database by default, a
     read replica while the secondary region is the writer), the daily backup plan while it
@@ -372,12 +385,6 @@ class PrimaryRegionStack(Stack):
         backup_plan: the daily plan, or ``None`` while the region is the standby.
         platform: web tier, loader, failover record, monitoring.
     """
-
-    @property
-    def availability_zones(self) -> list[str]:
-        """The region's two zones, from configuration: never looked up in the account
-        (see :func:`tapstack.network.infrastructure.availability_zones`)."""
-        return availability_zones(self.names.settings)
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: TapStackConfig, **kwargs: Any
@@ -447,7 +454,7 @@ class PrimaryRegionStack(Stack):
         )
 
 
-class SecondaryRegionStack(Stack):
+class SecondaryRegionStack(RegionStack):
     """The secondary region: the region's database (a read replica of the writer's by
     default, the writer database, promoted in place, while it is the writer), the daily
     backup plan while it is the writer (copies to the primary region's vault), and the
@@ -464,12 +471,6 @@ class SecondaryRegionStack(Stack):
         backup_plan: the daily plan, or ``None`` while the region is the standby.
         platform: web tier, loader, failover record, monitoring.
     """
-
-    @property
-    def availability_zones(self) -> list[str]:
-        """The region's two zones, from configuration: never looked up in the account
-        (see :func:`tapstack.network.infrastructure.availability_zones`)."""
-        return availability_zones(self.names.settings)
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: TapStackConfig, **kwargs: Any
