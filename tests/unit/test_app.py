@@ -220,9 +220,11 @@ def test_the_writer_regions_template_reads_nothing_from_the_other_region(
         for default in ssm.values()
     ), ssm
     assert set(template["Parameters"]) - set(ssm) == {"HostedZoneId"}
-    # The one mention of the primary region: the vault the backup copies go to, by ARN
-    # (AWS Backup copies only when the plan runs, never at deploy time).
+    # The mentions of the primary region are names, read by nobody at deploy time: the vault
+    # the backup copies go to, by ARN (AWS Backup copies only when the plan runs), and the
+    # primary's bucket as the DestinationBucket dimension of the reverse replication alarms.
     mentions = set(re.findall(r"[\w:/.-]*us-east-1[\w:/.-]*", json.dumps(template["Resources"])))
     assert mentions == {
-        "arn:aws:backup:us-east-1:123456789012:backup-vault:tapstack-prod-vault-us-east-1"
+        "arn:aws:backup:us-east-1:123456789012:backup-vault:tapstack-prod-vault-us-east-1",
+        "tapstack-prod-data-123456789012-us-east-1",
     }
