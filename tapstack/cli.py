@@ -11,7 +11,7 @@ Commands:
                    outputs to cfn-outputs/outputs.json (``cdk deploy --outputs-file``)
     bootstrap-database
                    create the loader's schema and IAM database user (once, after
-                   the first deploy) by invoking the primary loader's bootstrap action
+                   the first deploy) by invoking the writer region's loader's bootstrap action
     redrive        after promoting a replica: send that region's loader an event for
                    every object under incoming/ (loaded ones are skipped)
     destroy        delete every stack after typing the environment's name to confirm; in
@@ -42,7 +42,7 @@ from tapstack.assembly import StackSummary, read_assembly
 from tapstack.cdk_cli import DEFAULT_OUTPUTS_FILE, VENV_BIN
 from tapstack.config import DEFAULT_CONFIG_PATH, TapStackConfig, locate_config
 from tapstack.failover.model import FailoverModel
-from tapstack.naming import Names, stack_name
+from tapstack.naming import Names, stack_name, writer_region
 from tapstack.reporting import load_config_or_report
 
 
@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "bootstrap-database",
-        help="create the loader's schema and database user (invokes the primary loader)",
+        help="create the loader's schema and database user (invokes the writer region's loader)",
     )
     destroy_parser = sub.add_parser(
         "destroy",
@@ -286,10 +286,11 @@ BOOTSTRAP_EVENT = {"tapstack_action": "bootstrap"}
 
 
 def invoke_bootstrap(config: TapStackConfig, lambda_client: Any) -> dict[str, Any]:
-    """Invoke the primary loader's bootstrap action and return its JSON result.
+    """Invoke the writer region's loader's bootstrap action and return its JSON result (the
+    schema and users replicate to the standby from there).
 
     Raises ``RuntimeError`` with the function's error when it fails."""
-    function = Names(config, config.primary.region).loader_function
+    function = Names(config, writer_region(config)).loader_function
     response = lambda_client.invoke(
         FunctionName=function,
         InvocationType="RequestResponse",
@@ -308,13 +309,23 @@ def cmd_bootstrap_database(args: argparse.Namespace, console: Console) -> int:
         return 2
     import boto3
 
-    client = boto3.client("lambda", region_name=config.primary.region)
+    client = boto3.client("lambda", region_name=writer_region(config))
     try:
         result = invoke_bootstrap(config, client)
     except RuntimeError as exc:
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
         return 1
     console.print_json(data=result)
+    if result.get("status") == "skipped":
+        # The writer's database refused writes: nothing was created, and saying "done" would
+        # send the operator on to a loader that fails with error 1045.
+        console.print(
+            f"[bold red]error:[/] the writer region's database is read-only, nothing was "
+            f"created: {result.get('reason', '')}",
+            soft_wrap=True,
+            highlight=False,
+        )
+        return 1
     return 0
 
 
