@@ -556,6 +556,19 @@ class AwsRedrive:
         return result.objects
 
     @translated
+    def replicates(self, region: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        bucket = self.current.names(region).data_bucket
+        try:
+            rules = self.clients("s3", region).get_bucket_replication(Bucket=bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ReplicationConfigurationNotFoundError":
+                return False
+            raise
+        return bool(rules.get("ReplicationConfiguration", {}).get("Rules"))
+
+    @translated
     def replicate_existing(self, source_region: str) -> str:
         """An S3 Batch Replication job on the region's data bucket ("Create a Batch
         Replication job for existing replication rules", S3 User Guide): S3 generates the

@@ -215,6 +215,9 @@ class Redrive(Protocol):
     def replication_job(self, source_region: str, job_id: str) -> ReplicationJob:
         """The job's status and progress."""
 
+    def replicates(self, region: str) -> bool:
+        """Whether the region's data bucket has a replication configuration."""
+
 
 class Monitoring(Protocol):
     """What ``status`` reports besides roles and traffic."""

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tapstack.config import TapStackConfig
-from tapstack.naming import Names, writer_region
+from tapstack.naming import Names, Slot, writer_region
 from tapstack.operations.provider import (
     DatabaseState,
     HealthState,
@@ -25,6 +25,7 @@ from tapstack.operations.provider import (
     Provider,
     ProviderError,
 )
+from tapstack.storage.contract import replicates_back
 
 T = TypeVar("T")
 #: How far back ``status`` looks for the replica's lag.
@@ -43,6 +44,9 @@ class RegionStatus:
     replica_lag_seconds: float | None = None
     health: HealthState | None = None
     loader_backlog: int | None = None
+    #: Whether the data bucket must replicate (primary always; secondary once the writer
+    #: moved) and whether it does; ``None`` when it need not or could not be read.
+    replicates: bool | None = None
     alarms: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -81,6 +85,11 @@ class Status:
                 found.append(f"{region.region}: {len(region.alarms)} alarm(s) in ALARM")
             if region.loader_backlog:
                 found.append(f"{region.region}: {region.loader_backlog} failed load(s) in the DLQ")
+            if region.replicates is False:
+                found.append(
+                    f"{region.region}: its data bucket does not replicate to the other region: "
+                    "deploy the stack that owns it (the secondary's is <prefix>-secondary-storage)"
+                )
         return found
 
     def to_json(self) -> dict[str, Any]:
@@ -131,6 +140,8 @@ def _region_status(
     monitoring = provider.monitoring
     status.loader_backlog = read(lambda: monitoring.loader_backlog(region), "backlog")
     status.alarms = read(lambda: monitoring.alarms(region), "alarms") or []
+    if names.slot is Slot.PRIMARY or replicates_back(names.config):
+        status.replicates = read(lambda: provider.objects.replicates(region), "replication")
     return status
 
 

@@ -75,6 +75,8 @@ class World:
     job_status: str = "Complete"
     job_failed: int = 0
     jobs_started: dict[str, float] = field(default_factory=dict)
+    #: Regions whose data bucket has no replication configuration.
+    not_replicating: set[str] = field(default_factory=set)
 
     def record(self, *call: str) -> None:
         if call[0] in self.failing:
@@ -219,6 +221,9 @@ class FakeRedrive:
     def redrive(self, region: str) -> int:
         self.world.record("redrive", region)
         return 3
+
+    def replicates(self, region: str) -> bool:
+        return region not in self.world.not_replicating
 
     def replicate_existing(self, source_region: str) -> str:
         self.world.record("replicate_existing", source_region)

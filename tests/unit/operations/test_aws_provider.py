@@ -453,6 +453,34 @@ def test_redrive_sends_every_incoming_object_to_the_regions_loader(
     assert AwsRedrive(Current(config), aws).redrive(SECONDARY) == 2
 
 
+def test_replicates_reads_the_data_buckets_replication_configuration(
+    aws: ClientFactory, config: TapStackConfig
+) -> None:
+    bucket = Names(config, PRIMARY).data_bucket
+    s3 = aws("s3", PRIMARY)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    objects = AwsRedrive(Current(config), aws)
+    assert objects.replicates(PRIMARY) is False
+    s3.put_bucket_replication(
+        Bucket=bucket,
+        ReplicationConfiguration={
+            "Role": "arn:aws:iam::123456789012:role/replication",
+            "Rules": [
+                {
+                    "ID": "ToOtherRegion",
+                    "Status": "Enabled",
+                    "Prefix": "",
+                    "Destination": {
+                        "Bucket": f"arn:aws:s3:::{Names(config, SECONDARY).data_bucket}"
+                    },
+                }
+            ],
+        },
+    )
+    assert objects.replicates(PRIMARY) is True
+
+
 # ---------------------------------------------------------------------------------------
 # S3 Batch Replication
 # ---------------------------------------------------------------------------------------

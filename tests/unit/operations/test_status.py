@@ -96,6 +96,7 @@ def test_when_nothing_answers_one_error_says_so(
         (made.database, "instances"),
         (made.monitoring, "loader_backlog"),
         (made.monitoring, "alarms"),
+        (made.objects, "replicates"),
     ]:
         monkeypatch.setattr(part, name, down)
     with pytest.raises(ProviderError, match="nothing answered: Route 53 answer: cannot reach"):
@@ -110,3 +111,23 @@ def test_the_json_form_holds_everything_the_table_shows(fake: World) -> None:
     assert data["regions"][1]["database"]["source"].endswith(":db:tapstack-prod-mysql-primary")
     assert data["regions"][1]["health"]["failover"] == "SECONDARY"
     assert data["problems"] == []
+
+
+def test_a_bucket_that_should_replicate_and_does_not_is_a_problem(fake: World) -> None:
+    fake.not_replicating.add(PRIMARY)
+    found = collect(fake.config, provider(fake), now=fake.clock.now)
+    assert [r.replicates for r in found.regions] == [False, None]  # the secondary need not yet
+    assert any(
+        p.startswith("us-east-1: its data bucket does not replicate to the other region")
+        for p in found.problems
+    )
+
+
+def test_once_the_writer_moved_the_secondary_bucket_must_replicate_back(fake: World) -> None:
+    moved = fake.config.model_copy(update={"writer_region": SECONDARY})
+    fake.not_replicating.add(SECONDARY)
+    found = collect(moved, provider(fake), now=fake.clock.now)
+    assert [r.replicates for r in found.regions] == [True, False]
+    assert any(
+        p.startswith("us-west-2: its data bucket does not replicate") for p in found.problems
+    )
