@@ -359,7 +359,18 @@ class RegionStack(Stack):
     """What both regional stacks share: they are built for one region's :class:`Names`, and
     take that region's zones from configuration."""
 
-    names: Names
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: TapStackConfig,
+        region: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.names = Names(config, region)
 
     @property
     def availability_zones(self) -> list[str]:
@@ -389,9 +400,8 @@ class PrimaryRegionStack(RegionStack):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: TapStackConfig, **kwargs: Any
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        self.config = config
-        self.names = names = Names(config, config.primary.region)
+        super().__init__(scope, construct_id, config=config, region=config.primary.region, **kwargs)
+        names = self.names
         policy = removal_policy(config)
         self.data_key: kms.IKey = DataKey(self, "DataKey", names=names, removal_policy=policy).key
         self.network = _network(self, names, self.data_key)
@@ -475,9 +485,10 @@ class SecondaryRegionStack(RegionStack):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: TapStackConfig, **kwargs: Any
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        self.config = config
-        self.names = names = Names(config, config.secondary.region)
+        super().__init__(
+            scope, construct_id, config=config, region=config.secondary.region, **kwargs
+        )
+        names = self.names
         # Owned by the secondary-storage stack; read by name at deploy time.
         key_arn = ssm.StringParameter.value_for_string_parameter(self, data_key_parameter(names))
         self.data_key: kms.IKey = kms.Key.from_key_arn(self, "DataKey", key_arn)
