@@ -45,11 +45,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
+from tapstack.aws import ClientFactory, client_factory
 from tapstack.process import terminate_process_group
 from tapstack_lab import moto_patches
+from tapstack_lab.lifecycle import Lifecycle
 from tapstack_lab.moto_patches import journal as moto_patches_journal
 
 #: moto's default account; the emulator serves the configuration's account when it differs.
@@ -68,7 +69,7 @@ class EmulatorError(RuntimeError):
     """The emulator did not start."""
 
 
-class Emulator:
+class Emulator(Lifecycle):
     """A moto server in a child process, listening on 127.0.0.1 on a free (or given) port."""
 
     host = "127.0.0.1"
@@ -135,17 +136,25 @@ class Emulator:
         return env
 
     # -------------------------------------------------------------- lifecycle
-    def __enter__(self) -> Emulator:
-        self.start()
-        return self
+    def clients(self) -> ClientFactory:
+        """``client(service, region)`` for this emulator, each client made once (making a
+        boto3 client costs more than most calls)."""
+        make = client_factory(self.environment())
+        made: dict[tuple[str, str], Any] = {}
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        def client(service: str, region: str) -> Any:
+            if (service, region) not in made:
+                made[service, region] = make(service, region)
+            return made[service, region]
+
+        return client
+
+    def reset(self) -> None:
+        """Forget every resource (moto's reset API): a clean account, in the same process."""
+        # S310: the URL is our own emulator's, always http://localhost.
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(reset, timeout=10):  # noqa: S310
+            pass
 
     def start(self) -> None:
         if self._process is not None:

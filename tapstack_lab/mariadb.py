@@ -49,10 +49,11 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pymysql
+
+from tapstack_lab.lifecycle import Lifecycle
 
 INSTALL_HINT = (
     "install mariadb-server: sudo apt-get install mariadb-server "
@@ -118,7 +119,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-class LocalMariaDB:
+class LocalMariaDB(Lifecycle):
     """A private MariaDB server that lives for the duration of a ``with`` block."""
 
     host = "127.0.0.1"
@@ -177,18 +178,6 @@ class LocalMariaDB:
         return self._process is not None and self._process.poll() is None
 
     # ------------------------------------------------------------- lifecycle
-    def __enter__(self) -> LocalMariaDB:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def start(self) -> None:
         if self._root is not None:
             raise RuntimeError("the server is already started")

@@ -56,12 +56,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pymysql
 
 from tapstack.operations.provider import DatabaseState
+from tapstack_lab.lifecycle import Lifecycle
 from tapstack_lab.mariadb import LocalMariaDB, find_binary
 
 WRITER_REGION = "us-east-1"
@@ -176,7 +176,7 @@ class _Probe:
     replication: dict[str, Any] | None
 
 
-class ReplicatedPair:
+class ReplicatedPair(Lifecycle):
     """A writer region and a replica region, each its own MariaDB server, replicating with GTIDs.
 
     ``snapshot_dir`` receives the data directories :meth:`rebuild_as_replica` sets aside; it
@@ -213,18 +213,6 @@ class ReplicatedPair:
         self._next_server_id = 1
 
     # ------------------------------------------------------------- lifecycle
-    def __enter__(self) -> ReplicatedPair:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def start(self) -> None:
         """Start both servers and connect the replica to the writer."""
         if self._regions:

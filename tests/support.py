@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,27 @@ class Synthesized:
         assert len(found) == 1, f"expected one {rtype} in {kind}, found {sorted(found)}"
         return next(iter(found.values()))
 
+    def stale_acknowledgements(self) -> list[Any]:
+        """Acknowledgements that no suppressed cdk-nag finding of the same rule matches, on
+        their construct or below it (``validation-report.json``)."""
+        from tapstack.compliance import acknowledgements
+
+        report = json.loads((self.outdir / "validation-report.json").read_text())
+        suppressed = {
+            (construct["constructPath"], violation["ruleName"])
+            for plugin in report["pluginReports"]
+            for violation in plugin.get("suppressedViolations", [])
+            for construct in violation["violatingConstructs"]
+        }
+        return [
+            ack
+            for ack in acknowledgements(self.built.app)
+            if not any(
+                rule == ack.finding and (path == ack.path or path.startswith(ack.path + "/"))
+                for path, rule in suppressed
+            )
+        ]
+
 
 def synthesize(data: dict[str, Any], outdir: Path) -> Synthesized:
     import aws_cdk as cdk
@@ -83,3 +105,14 @@ def _context() -> dict[str, Any]:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     context.update(json.loads((ROOT / "cdk.context.json").read_text()))
     return context
+
+
+def fake_cdk_project(directory: Path, script: str) -> Path:
+    """A CDK project in ``directory`` whose project-local CLI (``node_modules/.bin/cdk``) is
+    ``script``, a stand-in that records its arguments instead of deploying anything."""
+    (directory / "cdk.json").write_text("{}")
+    cli = directory / "node_modules" / ".bin" / "cdk"
+    cli.parent.mkdir(parents=True)
+    cli.write_text(script)
+    cli.chmod(cli.stat().st_mode | stat.S_IEXEC)
+    return directory

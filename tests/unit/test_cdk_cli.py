@@ -4,7 +4,6 @@ emulator's deployer share, run against a stand-in CLI that records its arguments
 from __future__ import annotations
 
 import json
-import stat
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from tapstack.cdk_cli import (
     progress_message,
     read_outputs,
 )
+from tests.support import fake_cdk_project
 
 #: Records every call, and writes the outputs a real deploy would for the stacks it deploys.
 FAKE_CDK = """#!/usr/bin/env python3
@@ -48,11 +48,7 @@ def _stack(name: str, *, parameter: bool = False, output: bool = False) -> Assem
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "cdk.json").write_text("{}")
-    cli = tmp_path / "node_modules" / ".bin" / "cdk"
-    cli.parent.mkdir(parents=True)
-    cli.write_text(FAKE_CDK)
-    cli.chmod(cli.stat().st_mode | stat.S_IEXEC)
+    fake_cdk_project(tmp_path, FAKE_CDK)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

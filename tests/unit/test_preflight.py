@@ -19,7 +19,6 @@ import io
 import json
 import shutil
 import socket
-import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,7 +37,6 @@ from botocore.stub import Stubber
 
 from tapstack import cli
 from tapstack.assembly import read_cloud_assembly
-from tapstack.aws import client_factory
 from tapstack.config import TapStackConfig, parse_config
 from tapstack.naming import Names
 from tapstack.physical_names import physical_names
@@ -107,24 +105,13 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def emulator_clients(emulator: Emulator) -> ClientFactory:
-    """Clients for the emulator, made once: creating a boto3 client costs more than a call."""
-    make = client_factory(emulator.environment())
-    clients: dict[tuple[str, str], Any] = {}
-
-    def client(service: str, region: str) -> Any:
-        if (service, region) not in clients:
-            clients[service, region] = make(service, region)
-        return clients[service, region]
-
-    return client
+    return emulator.clients()
 
 
 @pytest.fixture
 def aws(emulator: Emulator, emulator_clients: ClientFactory) -> ClientFactory:
     """The emulator's clients, after a reset: every test starts from a clean account."""
-    request = urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    emulator.reset()
     return emulator_clients
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import stat
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -36,7 +34,7 @@ from tapstack.operations.aws_provider import (
 from tapstack.operations.provider import NoCredentials, ProviderError, Unreachable
 from tapstack.web.runtime.server import HEALTH_PATH
 from tapstack_lab.emulator import Emulator
-from tests.support import DEFAULT_CONFIG
+from tests.support import DEFAULT_CONFIG, fake_cdk_project
 
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 #: The addresses the stand-in resolver gives each load balancer, and the public name.
@@ -54,22 +52,12 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def made_clients(emulator: Emulator) -> ClientFactory:
-    make = client_factory(emulator.environment())
-    cache: dict[tuple[str, str], Any] = {}
-
-    def client(service: str, region: str) -> Any:
-        if (service, region) not in cache:
-            cache[service, region] = make(service, region)
-        return cache[service, region]
-
-    return client
+    return emulator.clients()
 
 
 @pytest.fixture
 def aws(emulator: Emulator, made_clients: ClientFactory) -> ClientFactory:
-    request = urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    emulator.reset()
     return made_clients
 
 
@@ -742,11 +730,7 @@ sys.exit(int(Path("exit-code").read_text()) if Path("exit-code").exists() else 0
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "cdk.json").write_text("{}")
-    cli = tmp_path / "node_modules" / ".bin" / "cdk"
-    cli.parent.mkdir(parents=True)
-    cli.write_text(FAKE_CDK)
-    cli.chmod(cli.stat().st_mode | stat.S_IEXEC)
+    fake_cdk_project(tmp_path, FAKE_CDK)
     shutil.copy(DEFAULT_CONFIG, tmp_path / "config.yaml")
     outputs = tmp_path / "cfn-outputs" / "outputs.json"
     outputs.parent.mkdir()
