@@ -225,6 +225,7 @@ def child(outdir: str, mode: str) -> None:
         finally:
             waits["node"] += time.perf_counter() - t
 
+    # setattr rather than assignment: mypy refuses assigning to a method (B010 prefers it).
     setattr(kernel_process._NodeProcess, "send", timed_send)  # noqa: B010
     setattr(kernel_process._NodeProcess, "_next_message", timed_next)  # noqa: B010
     nag, builtin = CHILD_MODES[mode]
