@@ -394,7 +394,11 @@ class Monitoring(Construct):
             failures.append(read_only)
         rows = [
             loader_metric(name)
-            for name in (contract.METRIC_ROWS_LOADED, contract.METRIC_ROWS_REJECTED)
+            for name in (
+                contract.METRIC_ROWS_INSERTED,
+                contract.METRIC_ROWS_UPDATED,
+                contract.METRIC_RECORDS_REJECTED,
+            )
         ]
         self._graph("Loader", "Loader rows", *rows, quarantined)
         self._graph("Loader", "Loader errors, throttles, dead letters", *failures)

@@ -1,5 +1,10 @@
 """Create the schema and the loader's database user (idempotent).
 
+Bootstrap also upgrades a manifest made by an earlier loader (``database.upgrade_manifest``:
+``rows_loaded``/``rows_rejected`` become ``legacy_rows_written``/``records_rejected``, and
+``rows_inserted``/``rows_updated`` are added), so it must run once after a deploy that
+changes the schema: the loader refuses to start on an old schema and says so.
+
 Invoked as ``{"tapstack_action": "bootstrap"}`` on the loader function: it reads the
 master-user secret (``DB_MASTER_SECRET_ID``, by name: it is replicated to both regions),
 connects as the master user over TLS and
@@ -23,8 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .database import REPLICA_EXPLANATION, Dialect, check_schema, read_only_reason
-from .schema import EVENTS, MANIFEST_TABLE, Table, manifest_ddl
+from .database import (
+    REPLICA_EXPLANATION,
+    Dialect,
+    check_schema,
+    read_only_reason,
+    upgrade_manifest,
+)
+from .schema import EVENTS, MANIFEST_TABLE, REFUSED_TABLE, Table, manifest_ddl, refused_ddl
 
 __all__ = [
     "LOADER_PRIVILEGES",
@@ -90,7 +101,9 @@ def bootstrap_database(
         )
         cursor.execute(f"USE `{database}`")
         cursor.execute(table.ddl())
+        upgraded = upgrade_manifest(cursor)
         cursor.execute(manifest_ddl())
+        cursor.execute(refused_ddl())
         account = (loader_user, user_host)
         cursor.execute(
             "CREATE USER IF NOT EXISTS %s@%s" + _authentication_clause(auth, dialect),
@@ -107,7 +120,8 @@ def bootstrap_database(
     return {
         "status": "ok",
         "database": database,
-        "tables": [table.name, MANIFEST_TABLE],
+        "tables": [table.name, MANIFEST_TABLE, REFUSED_TABLE],
+        "manifest_upgraded": upgraded,
         "user": f"{loader_user}@{user_host}",
         "authentication": "iam" if isinstance(auth, IamAuthentication) else "password",
         "privileges": list(LOADER_PRIVILEGES),

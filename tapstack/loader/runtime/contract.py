@@ -9,7 +9,8 @@ is used, so the module loads in the Lambda runtime as it does at synthesis.
 from __future__ import annotations
 
 # --- S3 layout of the data bucket ----------------------------------------------------------
-#: Producers drop objects here; only keys under it trigger the loader.
+#: Producers drop objects here; every key under it triggers the loader (an object of an
+#: unsupported format is quarantined with the reason, never ignored).
 INCOMING_PREFIX = "incoming/"
 #: One JSON Lines report per object with rejected records, under the key relative to incoming/.
 REJECTED_PREFIX = "rejected/"
@@ -17,8 +18,15 @@ REJECTED_PREFIX = "rejected/"
 QUARANTINE_PREFIX = "quarantine/"
 #: Key suffix -> format the loader parses it as.
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
-#: Key suffixes that trigger the loader (the notification filters are built from these).
-SUFFIXES = tuple(FORMATS)
+#: A key ending in one of these after a format suffix (``day.jsonl.gz``) is gzip-compressed.
+#: An object stored with ``Content-Encoding: gzip``, or whose bytes start with the gzip magic
+#: number, is decompressed as well, whatever its name.
+COMPRESSED_SUFFIXES = {".gz": "gzip"}
+#: Key suffixes the loader parses: every format, alone or compressed.
+SUFFIXES = tuple(FORMATS) + tuple(f + c for f in FORMATS for c in COMPRESSED_SUFFIXES)
+#: S3's limit on a key, in bytes of its UTF-8 encoding; the keys the loader derives
+#: (``rejected/``, ``quarantine/``) are shortened to fit it (see ``events.derived_key``).
+MAX_KEY_BYTES = 1024
 
 # --- metrics --------------------------------------------------------------------------------
 #: CloudWatch namespace of the loader's Embedded Metric Format documents.
@@ -30,8 +38,9 @@ WRITER = "writer"
 STANDBY = "standby"
 ROLES = (WRITER, STANDBY)
 #: The metrics of one object handled, and their CloudWatch units (the alarms use these names).
-METRIC_ROWS_LOADED = "RowsLoaded"
-METRIC_ROWS_REJECTED = "RowsRejected"
+METRIC_ROWS_INSERTED = "RowsInserted"
+METRIC_ROWS_UPDATED = "RowsUpdated"
+METRIC_RECORDS_REJECTED = "RecordsRejected"
 METRIC_OBJECTS_SKIPPED = "ObjectsSkipped"
 METRIC_OBJECTS_QUARANTINED = "ObjectsQuarantined"
 METRIC_DURATION = "DurationMs"
@@ -40,8 +49,9 @@ METRIC_DURATION = "DurationMs"
 #: invocation fails and Lambda retries. Only a writer emits it, with Role=writer.
 METRIC_READ_ONLY_WRITER = "ReadOnlyWriter"
 METRIC_UNITS = {
-    METRIC_ROWS_LOADED: "Count",
-    METRIC_ROWS_REJECTED: "Count",
+    METRIC_ROWS_INSERTED: "Count",
+    METRIC_ROWS_UPDATED: "Count",
+    METRIC_RECORDS_REJECTED: "Count",
     METRIC_OBJECTS_SKIPPED: "Count",
     METRIC_OBJECTS_QUARANTINED: "Count",
     METRIC_DURATION: "Milliseconds",
@@ -61,6 +71,7 @@ ENV_ROLE = "ROLE"
 #: Optional tuning; the infrastructure does not set them today.
 ENV_BATCH_MAX_BYTES = "BATCH_MAX_BYTES"
 ENV_MAX_RECORD_BYTES = "MAX_RECORD_BYTES"
+ENV_MAX_DECOMPRESSED_BYTES = "MAX_DECOMPRESSED_BYTES"
 ENV_DB_CONNECT_TIMEOUT = "DB_CONNECT_TIMEOUT"
 ENV_DB_READ_TIMEOUT = "DB_READ_TIMEOUT"
 ENV_LOCK_TIMEOUT_SECONDS = "LOCK_TIMEOUT_SECONDS"

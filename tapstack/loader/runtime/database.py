@@ -14,7 +14,7 @@ Manifest states (``tapstack_load_manifest.status``), one row per object version:
 ``superseded``   a newer version of the same key is (being) loaded, so this one is not: it
                  would overwrite the newer rows (see ``loader``); ``error`` names the newer one
 ``partial``      the version disappeared from S3 after earlier attempts had committed
-                 ``rows_loaded`` of its records; those rows stay, the rest never loads
+                 its records up to ``last_record``; those rows stay, the rest never loads
 
 Every state but ``loading`` and ``failed`` is final: redeliveries skip the version.
 ``sequencer`` is the S3 event's sequencer (NULL when the event had none) and ``key_id``
@@ -23,6 +23,17 @@ groups the versions of one key; the named lock is per key (``lock_name``).
 ``last_record`` is the checkpoint: every valid record with a number up to it is committed.
 It is updated in the same transaction as each batch, so after a crash the retry resumes
 exactly after the last committed batch and no record is written twice.
+
+Counts: ``rows_inserted`` and ``rows_updated`` are rows of the target table the version
+created and changed (MySQL's affected-rows rules, see ``isolation.upsert_counts``; a record
+that sets a row to what it already holds counts in neither), ``records_rejected`` the
+records in its ``rejected/`` report. They replace ``rows_loaded`` (which counted writes, so
+an id repeated in a file counted each time) and ``rows_rejected``: bootstrap renames the old
+columns (``upgrade_manifest``), keeping what they held as ``legacy_rows_written``.
+
+Records the database refused (``isolation``) are kept in ``tapstack_load_refused`` (record
+number and reason), committed with their batch: an attempt that resumes after that batch
+still puts them in the report, and a batch is never isolated twice.
 """
 
 from __future__ import annotations
@@ -31,11 +42,13 @@ import hashlib
 import queue
 import re
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .events import ObjectRef
-from .schema import MANIFEST_COLUMNS, MANIFEST_TABLE, Table
+from .isolation import is_data_error, isolate_refused, upsert_counts
+from .schema import MANIFEST_COLUMNS, MANIFEST_TABLE, REFUSED_COLUMNS, REFUSED_TABLE, Table
 
 __all__ = [
     "REPLICA_EXPLANATION",
@@ -47,6 +60,7 @@ __all__ = [
     "ManifestEntry",
     "MissingSchemaError",
     "NotBootstrappedError",
+    "BatchRows",
     "OtherVersion",
     "PreparedBatch",
     "ReadOnlyWriterError",
@@ -57,6 +71,7 @@ __all__ = [
     "prepare_session",
     "read_only_reason",
     "release_object_lock",
+    "upgrade_manifest",
 ]
 
 # Strict: a value that does not fit is an error, never silently truncated. Backslash
@@ -202,7 +217,11 @@ def ping(conn: Any, timeout: float) -> None:
 
 def check_schema(conn: Any, table: Table) -> None:
     """Raise ``MissingSchemaError`` unless both tables exist with the expected columns."""
-    expected = {table.name: set(table.column_names), MANIFEST_TABLE: set(MANIFEST_COLUMNS)}
+    expected = {
+        table.name: set(table.column_names),
+        MANIFEST_TABLE: set(MANIFEST_COLUMNS),
+        REFUSED_TABLE: set(REFUSED_COLUMNS),
+    }
     with conn.cursor() as cursor:
         cursor.execute("SELECT DATABASE()")
         (database,) = cursor.fetchone()
@@ -210,8 +229,8 @@ def check_schema(conn: Any, table: Table) -> None:
             raise MissingSchemaError("the connection has no default database (set DB_NAME)")
         cursor.execute(
             "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s, %s)",
-            (table.name, MANIFEST_TABLE),
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s, %s, %s)",
+            (table.name, MANIFEST_TABLE, REFUSED_TABLE),
         )
         found: dict[str, set[str]] = {}
         for table_name, column in cursor.fetchall():
@@ -254,11 +273,53 @@ def release_object_lock(conn: Any, key_id: str) -> None:
     conn.commit()
 
 
+#: Columns of manifests made before rows_inserted/rows_updated: (old, new, definition).
+_RENAMED_COLUMNS = (
+    (
+        "rows_loaded",
+        "legacy_rows_written",
+        "BIGINT NOT NULL DEFAULT 0 COMMENT 'writes counted before rows_inserted/rows_updated "
+        "existed (an id repeated in a file counted each time)'",
+    ),
+    ("rows_rejected", "records_rejected", "BIGINT NOT NULL DEFAULT 0"),
+)
+_ADDED_COLUMNS = (
+    ("rows_inserted", "BIGINT NOT NULL DEFAULT 0 AFTER `status`"),
+    ("rows_updated", "BIGINT NOT NULL DEFAULT 0 AFTER `rows_inserted`"),
+)
+
+
+def upgrade_manifest(cursor: Any) -> list[str]:
+    """Bring a manifest made by an earlier loader to today's columns (bootstrap runs it as the
+    master user; the loader's user may not ALTER). Returns the changes made; none when the
+    manifest is current, so running it again changes nothing."""
+    cursor.execute(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+        (MANIFEST_TABLE,),
+    )
+    columns = {str(name) for (name,) in cursor.fetchall()}
+    changes = [
+        f"CHANGE COLUMN `{old}` `{new}` {definition}"
+        for old, new, definition in _RENAMED_COLUMNS
+        if old in columns and new not in columns
+    ]
+    changes += [
+        f"ADD COLUMN `{name}` {definition}"
+        for name, definition in _ADDED_COLUMNS
+        if name not in columns
+    ]
+    if columns and changes:
+        cursor.execute(f"ALTER TABLE `{MANIFEST_TABLE}` " + ", ".join(changes))
+    return changes if columns else []
+
+
 @dataclass(frozen=True)
 class ManifestEntry:
     status: str
-    rows_loaded: int
-    rows_rejected: int
+    rows_inserted: int
+    rows_updated: int
+    records_rejected: int
     last_record: int
     attempts: int
     report_key: str | None
@@ -303,8 +364,8 @@ class Manifest:
     def get(self) -> ManifestEntry | None:
         with self.conn.cursor() as cursor:
             cursor.execute(
-                f"SELECT status, rows_loaded, rows_rejected, last_record, attempts, report_key, "  # noqa: S608 - constant identifiers
-                f"error FROM `{MANIFEST_TABLE}` WHERE object_id = %s",
+                f"SELECT status, rows_inserted, rows_updated, records_rejected, last_record, "  # noqa: S608 - constant identifiers
+                f"attempts, report_key, error FROM `{MANIFEST_TABLE}` WHERE object_id = %s",
                 (self.object_id,),
             )
             row = cursor.fetchone()
@@ -350,29 +411,59 @@ class Manifest:
         self.conn.commit()
 
     def checkpoint_sql(self) -> str:
-        """The UPDATE run inside each batch's transaction (parameters: rows, last, rejected)."""
+        """The UPDATE run inside each batch's transaction (parameters: rows inserted, rows
+        updated, last record, records rejected)."""
         return (
-            f"UPDATE `{MANIFEST_TABLE}` SET rows_loaded = rows_loaded + %s, last_record = %s, "  # noqa: S608 - constant identifiers
-            f"rows_rejected = %s, updated_at = UTC_TIMESTAMP(6) WHERE object_id = "
-            + self.conn.escape(self.object_id)
+            f"UPDATE `{MANIFEST_TABLE}` SET rows_inserted = rows_inserted + %s, "  # noqa: S608 - constant identifiers
+            "rows_updated = rows_updated + %s, last_record = %s, records_rejected = %s, "
+            "updated_at = UTC_TIMESTAMP(6) WHERE object_id = " + self.conn.escape(self.object_id)
         )
+
+    def refused_sql(self) -> str:
+        """The INSERT of one refused record, run in its batch's transaction (parameters:
+        record number, reason)."""
+        return (
+            f"INSERT INTO `{REFUSED_TABLE}` (object_id, record_number, reason, refused_at) "  # noqa: S608 - constant identifiers
+            f"VALUES ({self.conn.escape(self.object_id)}, %s, %s, UTC_TIMESTAMP(6)) "
+            "ON DUPLICATE KEY UPDATE reason = VALUES(reason)"
+        )
+
+    def refused_records(self, page: int = 1000) -> Iterator[tuple[int, str]]:
+        """(record number, reason) of every record of this version the database refused, in
+        record order, read a page at a time."""
+        after = 0
+        while True:
+            with self.conn.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT record_number, reason FROM `{REFUSED_TABLE}` "  # noqa: S608 - constant identifiers
+                    "WHERE object_id = %s AND record_number > %s "
+                    "ORDER BY record_number LIMIT %s",
+                    (self.object_id, after, page),
+                )
+                rows = cursor.fetchall()
+            self.conn.commit()
+            for number, reason in rows:
+                yield int(number), str(reason)
+                after = number
+            if len(rows) < page:
+                return
 
     def finish(
         self,
         status: str,
         *,
-        rows_rejected: int = 0,
+        records_rejected: int = 0,
         last_record: int | None = None,
         report_key: str | None = None,
         error: str | None = None,
     ) -> None:
         with self.conn.cursor() as cursor:
             cursor.execute(
-                f"UPDATE `{MANIFEST_TABLE}` SET status = %s, rows_rejected = %s, "  # noqa: S608 - constant identifiers
+                f"UPDATE `{MANIFEST_TABLE}` SET status = %s, records_rejected = %s, "  # noqa: S608 - constant identifiers
                 "last_record = COALESCE(%s, last_record), report_key = %s, error = %s, "
                 "updated_at = UTC_TIMESTAMP(6), finished_at = UTC_TIMESTAMP(6) "
                 "WHERE object_id = %s",
-                (status, rows_rejected, last_record, report_key, error, self.object_id),
+                (status, records_rejected, last_record, report_key, error, self.object_id),
             )
         self.conn.commit()
 
@@ -387,11 +478,26 @@ class Manifest:
 
 
 @dataclass(frozen=True)
+class BatchRows:
+    """What a batch's statement was built from, for ``isolation`` when the database refuses
+    some of it: the row literals and the record number of each."""
+
+    prefix: str
+    suffix: str
+    rows: Sequence[str]
+    numbers: Sequence[int]
+
+    def statement(self, rows: Sequence[str]) -> bytes:
+        return (self.prefix + ",".join(rows) + self.suffix).encode("utf-8")
+
+
+@dataclass(frozen=True)
 class PreparedBatch:
     sql: bytes  # the complete multi-row INSERT ... ON DUPLICATE KEY UPDATE statement
     rows: int
     last_record: int
     rows_rejected: int  # rejected so far in this attempt, for the manifest
+    parts: BatchRows | None = None  # without it, a data error fails the batch as a whole
 
 
 class BatchWriter:
@@ -402,6 +508,10 @@ class BatchWriter:
     INSERT and the manifest checkpoint commit together or not at all. At most ``depth``
     batches wait in the queue, so memory stays bounded. The connection belongs to the
     writer between ``start`` and ``close``; nobody else may use it meanwhile.
+
+    A batch the database refuses for its data (``isolation``) is written without the records
+    at fault, which are saved with ``refused_sql`` (record number, reason) in the same
+    transaction and counted in ``records_refused``.
     """
 
     _STOP = object()
@@ -411,16 +521,22 @@ class BatchWriter:
         conn: Any,
         checkpoint_sql: str,
         *,
+        refused_sql: str | None = None,
         depth: int = 1,
     ) -> None:
         self.conn = conn
         self.checkpoint_sql = checkpoint_sql
+        self.refused_sql = refused_sql
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
         self.rows_committed = 0
         self.batches_committed = 0
         self.deadlocks_retried = 0
+        self.rows_inserted = 0
+        self.rows_updated = 0
+        self.records_refused = 0
+        self.batches_isolated = 0
 
     def start(self) -> BatchWriter:
         self._thread.start()
@@ -471,14 +587,43 @@ class BatchWriter:
         for attempt in (1, 2):
             try:
                 with self.conn.cursor() as cursor:
-                    cursor.execute(batch.sql)
+                    inserted, updated, refused = self._write(cursor, batch)
                     cursor.execute(
-                        self.checkpoint_sql, (batch.rows, batch.last_record, batch.rows_rejected)
+                        self.checkpoint_sql,
+                        (
+                            inserted,
+                            updated,
+                            batch.last_record,
+                            batch.rows_rejected + self.records_refused + refused,
+                        ),
                     )
                 self.conn.commit()
-                return
             except Exception as error:
                 if attempt == 2 or getattr(error, "args", ())[:1] != (ER_LOCK_DEADLOCK,):
                     raise
                 self.conn.rollback()
                 self.deadlocks_retried += 1
+                continue
+            self.rows_inserted += inserted
+            self.rows_updated += updated
+            self.records_refused += refused
+            self.batches_isolated += int(refused > 0)
+            return
+
+    def _write(self, cursor: Any, batch: PreparedBatch) -> tuple[int, int, int]:
+        """Run the batch's upsert; on a data error, isolate the refused records. Returns
+        (rows inserted, rows updated, records refused)."""
+        try:
+            affected = cursor.execute(batch.sql)
+        except Exception as error:
+            if batch.parts is None or self.refused_sql is None or not is_data_error(error):
+                raise
+            return self._isolate(cursor, batch.parts)
+        return upsert_counts(self.conn, affected, batch.rows) + (0,)
+
+    def _isolate(self, cursor: Any, parts: BatchRows) -> tuple[int, int, int]:
+        self.conn.rollback()  # the failed statement wrote nothing; start the batch afresh
+        refused, inserted, updated = isolate_refused(self.conn, cursor, parts.statement, parts.rows)
+        for index, reason in refused:
+            cursor.execute(self.refused_sql, (parts.numbers[index], reason))
+        return inserted, updated, len(refused)

@@ -1,9 +1,12 @@
 """S3 event notifications: which objects to load, and where their reports go.
 
-Only ``ObjectCreated:*`` records for keys under ``incoming/`` that end in ``.jsonl``,
-``.ndjson`` (JSON Lines) or ``.json`` (a JSON array) are loaded; other records are returned
-as ignored with the reason. Keys in S3 events are URL-encoded (spaces as ``+``) and are
-decoded with ``urllib.parse.unquote_plus``.
+Only ``ObjectCreated:*`` records for keys under ``incoming/`` are acted on; other records
+are returned as ignored with the reason. Keys in S3 events are URL-encoded (spaces as
+``+``) and are decoded with ``urllib.parse.unquote_plus``. The key's suffix gives the
+format (``contract.FORMATS``): ``.jsonl``/``.ndjson`` (JSON Lines) or ``.json`` (a JSON
+array), each optionally followed by ``.gz`` (gzip). Any other key under ``incoming/`` is
+an object of the ``unsupported`` format, which the loader quarantines with the reason
+instead of ignoring it; "folder" placeholders (keys ending in ``/``) are ignored.
 
 Reports live in the same bucket under the key relative to ``incoming/``. For
 ``incoming/2024/day.json``:
@@ -12,6 +15,19 @@ Reports live in the same bucket under the key relative to ``incoming/``. For
   relative key means ``day.json`` and ``day.jsonl`` can never share a report);
 * an unparseable object: ``quarantine/2024/day.json`` (a copy) and
   ``quarantine/2024/day.json.reason.json``.
+
+S3 keys are at most 1024 bytes of UTF-8 (``contract.MAX_KEY_BYTES``), and a derived key is
+longer than its source key. When one would not fit, ``derived_key`` shortens it
+deterministically: the relative key is cut at a UTF-8 character boundary and followed by
+``~`` and the first 16 hex digits of the SHA-256 of the full source key, then the suffix
+(``rejected/2024/<cut>~1f2e3d4c5b6a7988.jsonl``). The same source key always gives the same
+derived key, two keys that share their first kilobyte still get different ones, and the
+full source key is in the manifest row (``object_key`` next to ``report_key``), in the
+quarantine reason file and in the report's metadata (``source-key-sha256``, and
+``source-key`` percent-encoded when it fits S3's 2 KB of user metadata).
+
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html (key length)
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html (metadata size)
 
 Each record's ``sequencer`` (``Records[].s3.object.sequencer``, or ``detail.object.sequencer``
 in the EventBridge form) orders the events of one key: the greater hexadecimal value is the
@@ -35,15 +51,50 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from .contract import FORMATS, INCOMING_PREFIX, QUARANTINE_PREFIX, REJECTED_PREFIX, SUFFIXES
+from .contract import (
+    COMPRESSED_SUFFIXES,
+    FORMATS,
+    INCOMING_PREFIX,
+    MAX_KEY_BYTES,
+    QUARANTINE_PREFIX,
+    REJECTED_PREFIX,
+)
 
 __all__ = [
+    "UNSUPPORTED",
     "EventError",
     "IgnoredRecord",
     "ObjectRef",
     "parse_event",
     "sequencer_is_newer",
 ]
+
+
+#: The format of an object under ``incoming/`` whose key names no supported format.
+UNSUPPORTED = "unsupported"
+#: The reason file's suffix after the quarantine key.
+REASON_SUFFIX = ".reason.json"
+_HASH_DIGITS = 16
+
+
+def derived_key(
+    prefix: str, relative_key: str, suffix: str, source_key: str, *, reserve: int = 0
+) -> str:
+    """``prefix + relative_key + suffix``, or, when that exceeds ``MAX_KEY_BYTES - reserve``
+    bytes of UTF-8, ``prefix + <relative_key cut at a character boundary> + "~" + <16 hex
+    digits of the SHA-256 of source_key> + suffix``, as long as fits. ``reserve`` keeps room
+    for a longer key derived from this one (the quarantine copy's reason file)."""
+    limit = MAX_KEY_BYTES - reserve
+    key = prefix + relative_key + suffix
+    if len(key.encode("utf-8")) <= limit:
+        return key
+    digest = hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:_HASH_DIGITS]
+    tail = "~" + digest + suffix
+    budget = limit - len((prefix + tail).encode("utf-8"))
+    if budget < 0:
+        raise ValueError(f"prefix and suffix alone exceed {MAX_KEY_BYTES} bytes: {prefix!r}")
+    cut = relative_key.encode("utf-8")[:budget].decode("utf-8", "ignore")
+    return prefix + cut + tail
 
 
 class EventError(ValueError):
@@ -56,12 +107,13 @@ class ObjectRef:
 
     bucket: str
     key: str
-    format: str  # "jsonl" or "json"
+    format: str  # "jsonl", "json" or UNSUPPORTED
     etag: str
     version_id: str | None = None
     size: int | None = None
     region: str | None = None
     sequencer: str | None = None  # upper-case hex; None when the event had none
+    compression: str | None = None  # "gzip" when the key says so (the loader also sniffs)
 
     @property
     def relative_key(self) -> str:
@@ -90,15 +142,19 @@ class ObjectRef:
 
     @property
     def rejected_key(self) -> str:
-        return REJECTED_PREFIX + self.relative_key + ".jsonl"
+        return derived_key(REJECTED_PREFIX, self.relative_key, ".jsonl", self.key)
 
     @property
     def quarantine_key(self) -> str:
-        return QUARANTINE_PREFIX + self.relative_key
+        """The copy's key; short enough that the reason file's key (this plus
+        ``.reason.json``) fits as well."""
+        return derived_key(
+            QUARANTINE_PREFIX, self.relative_key, "", self.key, reserve=len(REASON_SUFFIX)
+        )
 
     @property
     def quarantine_reason_key(self) -> str:
-        return self.quarantine_key + ".reason.json"
+        return self.quarantine_key + REASON_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -129,12 +185,22 @@ def sequencer_is_newer(sequencer: str, than: str) -> bool:
     return sequencer.upper().rjust(width, "0") > than.upper().rjust(width, "0")
 
 
-def classify_key(key: str) -> str | None:
-    """The format of a loadable key (extensions are case-sensitive, like S3 filters)."""
-    if not key.startswith(INCOMING_PREFIX):
+def classify_key(key: str) -> tuple[str, str | None] | None:
+    """(format, compression) of a key under ``incoming/``, ``(UNSUPPORTED, None)`` when its
+    name gives no supported format, ``None`` when the loader does not act on it (outside
+    ``incoming/``, or a folder placeholder). Suffixes are case-sensitive, like S3 filters."""
+    if not key.startswith(INCOMING_PREFIX) or key.endswith("/"):
         return None
-    stem, dot, extension = key.rpartition("/")[2].rpartition(".")
-    return FORMATS.get(dot + extension) if stem else None
+    name = key.rpartition("/")[2]
+    compression = None
+    stem, dot, extension = name.rpartition(".")
+    if stem and dot + extension in COMPRESSED_SUFFIXES:
+        compression = COMPRESSED_SUFFIXES[dot + extension]
+        stem, dot, extension = stem.rpartition(".")
+    fmt = FORMATS.get(dot + extension) if stem else None
+    if fmt is None:
+        return UNSUPPORTED, None
+    return fmt, compression
 
 
 def _from_eventbridge(event: dict[str, Any]) -> list[ObjectRef | IgnoredRecord]:
@@ -147,14 +213,15 @@ def _from_eventbridge(event: dict[str, Any]) -> list[ObjectRef | IgnoredRecord]:
         key = obj["key"]
     except (KeyError, TypeError):
         raise EventError("not an S3 Object Created event: no detail.bucket/object") from None
-    fmt = classify_key(key)
-    if fmt is None:
+    kind = classify_key(key)
+    if kind is None:
         return [IgnoredRecord(bucket, key, _NOT_LOADABLE)]
     return [
         ObjectRef(
             bucket=bucket,
             key=key,
-            format=fmt,
+            format=kind[0],
+            compression=kind[1],
             etag=str(obj.get("etag") or "").strip('"'),
             version_id=obj.get("version-id") or None,
             size=obj.get("size"),
@@ -164,9 +231,7 @@ def _from_eventbridge(event: dict[str, Any]) -> list[ObjectRef | IgnoredRecord]:
     ]
 
 
-_NOT_LOADABLE = (
-    f"key is not under {INCOMING_PREFIX} with a {', '.join(SUFFIXES[:-1])} or {SUFFIXES[-1]} name"
-)
+_NOT_LOADABLE = f"key is not an object under {INCOMING_PREFIX}"
 
 
 def parse_event(event: Any) -> list[ObjectRef | IgnoredRecord]:
@@ -203,15 +268,16 @@ def parse_event(event: Any) -> list[ObjectRef | IgnoredRecord]:
         if not name.startswith("ObjectCreated:"):
             parsed.append(IgnoredRecord(bucket, key, f"event {name} is not ObjectCreated"))
             continue
-        fmt = classify_key(key)
-        if fmt is None:
+        kind = classify_key(key)
+        if kind is None:
             parsed.append(IgnoredRecord(bucket, key, _NOT_LOADABLE))
             continue
         parsed.append(
             ObjectRef(
                 bucket=bucket,
                 key=key,
-                format=fmt,
+                format=kind[0],
+                compression=kind[1],
                 etag=str(obj.get("eTag") or obj.get("etag") or "").strip('"'),
                 version_id=obj.get("versionId") or None,
                 size=obj.get("size"),

@@ -95,10 +95,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -108,19 +110,23 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics
 from botocore.exceptions import ClientError
 
+from .compression import DEFAULT_MAX_DECOMPRESSED_BYTES, open_decompressed
 from .contract import (
     METRIC_DURATION,
     METRIC_OBJECTS_QUARANTINED,
     METRIC_OBJECTS_SKIPPED,
     METRIC_READ_ONLY_WRITER,
-    METRIC_ROWS_LOADED,
-    METRIC_ROWS_REJECTED,
+    METRIC_RECORDS_REJECTED,
+    METRIC_ROWS_INSERTED,
+    METRIC_ROWS_UPDATED,
     ROLES,
     STANDBY,
+    SUFFIXES,
     WRITER,
 )
 from .database import (
     REPLICA_EXPLANATION,
+    BatchRows,
     BatchWriter,
     Dialect,
     Manifest,
@@ -136,7 +142,7 @@ from .database import (
     read_only_reason,
     release_object_lock,
 )
-from .events import IgnoredRecord, ObjectRef, parse_event, sequencer_is_newer
+from .events import UNSUPPORTED, IgnoredRecord, ObjectRef, parse_event, sequencer_is_newer
 from .formats import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_RECORD_BYTES,
@@ -146,6 +152,7 @@ from .formats import (
     iter_json_lines,
 )
 from .observability import loader_logger, publish_object_metrics
+from .rejects import NO_RECORD, report_line
 from .schema import EVENTS, RecordError, Table
 
 __all__ = [
@@ -210,15 +217,19 @@ class ObjectGone(Exception):
 
 @dataclass
 class ObjectResult:
-    """What happened to one object; ``rows_loaded`` counts this invocation's writes."""
+    """What happened to one object. ``rows_inserted``/``rows_updated``: rows of the table this
+    invocation created/changed (a record that sets a row to what it holds counts in neither;
+    see ``isolation.upsert_counts``); ``records_rejected``: records in the object's
+    ``rejected/`` report (all of them, also those of earlier attempts)."""
 
     bucket: str | None
     key: str | None
     status: str  # loaded | quarantined | skipped | superseded | partial | ignored
     version_id: str | None = None
     reason: str | None = None
-    rows_loaded: int = 0
-    rows_rejected: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    records_rejected: int = 0
     resumed_after: int = 0
     report_key: str | None = None
     duration_ms: int = 0
@@ -234,17 +245,18 @@ class _RejectSpool:
         # Closed by close(); the loader calls it in a finally block.
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="tapstack-rejected-")  # noqa: SIM115
 
-    def add(self, number: int, reason: str, *, record: Any = None, text: str | None = None) -> None:
-        document: dict[str, Any] = {self.number_field: number, "reason": reason}
-        if text is not None:
-            document["text"] = text
-        else:
-            document["record"] = record
-        line = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
-        self._file.write(line.encode("utf-8", "backslashreplace") + b"\n")
-        self.count += 1
+    def add(
+        self, number: int, reason: str, *, record: Any = NO_RECORD, text: str | None = None
+    ) -> None:
+        """One rejected record: its decoded ``record`` if it has one (``text``, the line as
+        read, stands in when the record cannot be written as strict JSON)."""
+        self.add_line(report_line(self.number_field, number, reason, record=record, text=text))
         if self.first_reason is None:
             self.first_reason = f"{self.number_field.replace('_', ' ')} {number}: {reason}"
+
+    def add_line(self, line: bytes) -> None:
+        self._file.write(line)
+        self.count += 1
 
     def rewind(self) -> IO[bytes]:
         self._file.flush()
@@ -266,6 +278,7 @@ class _Batches:
         "batch_size",
         "last_valid",
         "max_bytes",
+        "numbers",
         "prefix",
         "rows",
         "size",
@@ -292,6 +305,7 @@ class _Batches:
         self.batch_size = batch_size
         self.max_bytes = max_bytes
         self.rows: list[str] = []  # the batch being filled
+        self.numbers: list[int] = []  # each row's record number, should the database refuse it
         self.size = 0  # its characters
         self.last_valid = resume_after  # the number of the last row added
         self.written = 0  # rows submitted so far
@@ -300,6 +314,7 @@ class _Batches:
         """Add record ``number``'s row; submit the batch once it is full."""
         rows = self.rows
         rows.append(row)
+        self.numbers.append(number)
         self.size += len(row)
         self.last_valid = number
         if len(rows) >= self.batch_size or self.size >= self.max_bytes:
@@ -309,9 +324,12 @@ class _Batches:
         """Submit the rows gathered so far as one batch."""
         rows = self.rows
         statement = (self.prefix + ",".join(rows) + self.suffix).encode("utf-8")
-        self.writer.submit(PreparedBatch(statement, len(rows), self.last_valid, self.spool.count))
+        parts = BatchRows(self.prefix, self.suffix, rows, self.numbers)
+        self.writer.submit(
+            PreparedBatch(statement, len(rows), self.last_valid, self.spool.count, parts)
+        )
         self.written += len(rows)
-        self.rows, self.size = [], 0
+        self.rows, self.numbers, self.size = [], [], 0
 
 
 class Loader:
@@ -336,6 +354,7 @@ class Loader:
         batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         logger: Logger | None = None,
         metrics: EphemeralMetrics | None = None,
@@ -355,6 +374,7 @@ class Loader:
         self.batch_max_bytes = batch_max_bytes
         self.chunk_size = chunk_size
         self.max_record_bytes = max_record_bytes
+        self.max_decompressed_bytes = max_decompressed_bytes
         self.lock_timeout = lock_timeout
         self.log = logger or loader_logger()
         self.metrics = metrics
@@ -545,18 +565,18 @@ class Loader:
         """The version disappeared: ``skipped`` if nothing of it was committed, else
         ``partial``."""
         entry: ManifestEntry | None = manifest.get()
-        committed = entry.rows_loaded if entry is not None else 0
-        if not committed:
+        if entry is None or entry.last_record == 0:  # no batch was ever committed
             manifest.finish("skipped", error=str(gone))
             return ObjectResult(ref.bucket, ref.key, "skipped", ref.version_id, str(gone))
-        assert entry is not None
+        committed = entry.last_record
         reason = (
-            f"{gone}; {committed} of its records were committed by earlier attempts and stay "
+            f"{gone}; its records up to {committed} were committed by earlier attempts "
+            f"({entry.rows_inserted} rows inserted, {entry.rows_updated} updated) and stay "
             "in the table, the rest can never be loaded"
         )
         manifest.finish(
             "partial",
-            rows_rejected=entry.rows_rejected,
+            records_rejected=entry.records_rejected,
             last_record=entry.last_record,
             error=reason,
         )
@@ -566,7 +586,9 @@ class Loader:
             uri=ref.uri,
             version_id=ref.version_id,
             etag=ref.etag,
-            rows_committed=committed,
+            last_committed_record=committed,
+            rows_inserted=entry.rows_inserted,
+            rows_updated=entry.rows_updated,
             reason=str(gone),
         )
         return ObjectResult(ref.bucket, ref.key, "partial", ref.version_id, reason)
@@ -585,14 +607,26 @@ class Loader:
     def _load_attempt(
         self, conn: Any, ref: ObjectRef, manifest: Manifest, resume_after: int
     ) -> ObjectResult:
-        if ref.format == "json":
-            try:
-                self._verify_array(ref)
-            except MalformedObject as broken:
-                return self._quarantine(ref, manifest, broken)
+        try:
+            self._check_whole(ref)
+        except MalformedObject as broken:
+            return self._quarantine(ref, manifest, broken)
         spool = _RejectSpool("line" if ref.format == "jsonl" else "record_number")
         try:
-            rows, last_number, parsed = self._stream_rows(conn, ref, manifest, spool, resume_after)
+            try:
+                writer, last_number, parsed = self._stream_rows(
+                    conn, ref, manifest, spool, resume_after, gzip_checked=_checks_gzip(ref)
+                )
+            except _UncheckedGzip:  # stored gzip under a plain name: check it whole first
+                try:
+                    self._verify_gzip(ref)
+                except MalformedObject as broken:
+                    return self._quarantine(ref, manifest, broken)
+                spool.close()
+                spool = _RejectSpool(spool.number_field)
+                writer, last_number, parsed = self._stream_rows(
+                    conn, ref, manifest, spool, resume_after, gzip_checked=True
+                )
             if ref.format == "jsonl" and parsed == 0 and spool.count > 0:
                 problem = MalformedObject(
                     f"no line is valid JSON ({spool.count} non-blank lines; first problem: "
@@ -600,6 +634,7 @@ class Loader:
                     {"lines": spool.count},
                 )
                 return self._quarantine(ref, manifest, problem)
+            self._report_refused(ref, manifest, spool)
             report_key = None
             if spool.count:
                 report_key = ref.rejected_key
@@ -607,18 +642,34 @@ class Loader:
         finally:
             spool.close()
         manifest.finish(
-            "loaded", rows_rejected=spool.count, last_record=last_number, report_key=report_key
+            "loaded", records_rejected=spool.count, last_record=last_number, report_key=report_key
         )
         return ObjectResult(
             ref.bucket,
             ref.key,
             "loaded",
             ref.version_id,
-            rows_loaded=rows,
-            rows_rejected=spool.count,
+            rows_inserted=writer.rows_inserted,
+            rows_updated=writer.rows_updated,
+            records_rejected=spool.count,
             resumed_after=resume_after,
             report_key=report_key,
         )
+
+    def _check_whole(self, ref: ObjectRef) -> None:
+        """Raise ``MalformedObject`` for what must load nothing: an unsupported format, a
+        JSON array whose structure breaks anywhere, a gzip stream that breaks anywhere."""
+        if ref.format == UNSUPPORTED:
+            raise MalformedObject(
+                f"{ref.key.rpartition('/')[2]!r} names no supported format: the loader reads "
+                f"keys ending in {', '.join(SUFFIXES)} (or stored with Content-Encoding: "
+                "gzip); nothing was loaded",
+                {"key": ref.key},
+            )
+        if ref.format == "json":
+            self._verify_array(ref)
+        elif ref.compression == "gzip":
+            self._verify_gzip(ref)
 
     def _stream_rows(
         self,
@@ -627,29 +678,34 @@ class Loader:
         manifest: Manifest,
         spool: _RejectSpool,
         resume_after: int,
-    ) -> tuple[int, int, int]:
+        *,
+        gzip_checked: bool,
+    ) -> tuple[BatchWriter, int, int]:
         """Validate every record and upsert the valid ones after ``resume_after``.
 
-        Returns (rows written now, last record number seen, records that parsed as JSON).
+        Returns (the writer, with its counts; last record number seen; records that parsed
+        as JSON). Raises ``_UncheckedGzip`` before anything is written if the object turns
+        out to be gzip and ``gzip_checked`` is false.
         """
         assert self._dialect is not None
         prefix, suffix = self._dialect.upsert_prefix_suffix(self.table)
-        writer = BatchWriter(conn, manifest.checkpoint_sql()).start()
+        writer = BatchWriter(
+            conn,
+            manifest.checkpoint_sql(),
+            refused_sql=manifest.refused_sql(),
+        ).start()
         batches = _Batches(
             writer, prefix, suffix, spool, self.batch_size, self.batch_max_bytes, resume_after
         )
         try:
             with _fewer_gc_passes():
-                number, parsed = self._validate_records(ref, spool, resume_after, batches)
+                number, parsed = self._validate_records(
+                    ref, spool, resume_after, batches, gzip_checked
+                )
             if batches.rows:
                 batches.flush()
             writer.close()
-            if writer.deadlocks_retried:
-                self.log.warning(
-                    "batches were run again after an InnoDB deadlock",
-                    uri=ref.uri,
-                    batches=writer.deadlocks_retried,
-                )
+            self._log_writer(ref, writer)
         except MalformedObject as problem:
             writer.abort()
             raise RuntimeError(
@@ -658,10 +714,49 @@ class Loader:
         except BaseException:
             writer.abort()
             raise
-        return batches.written, max(number, batches.last_valid), parsed
+        return writer, max(number, batches.last_valid), parsed
+
+    def _report_refused(self, ref: ObjectRef, manifest: Manifest, spool: _RejectSpool) -> None:
+        """Add the records the database refused (``isolation``; in this attempt or an earlier
+        one) to the report, with the record as read: one more pass over the object, only
+        when there are any, instead of holding every batch's records until it commits."""
+        refused = manifest.refused_records()
+        pending = next(refused, None)
+        if pending is None:
+            return
+        for items in self._records(ref, gzip_checked=True):
+            for number, value, text in items:
+                if number < pending[0]:
+                    continue
+                record = NO_RECORD if type(value) is ParseFailure else value
+                spool.add(number, pending[1], record=record, text=text)
+                pending = next(refused, None)
+                if pending is None:
+                    return
+
+    def _log_writer(self, ref: ObjectRef, writer: BatchWriter) -> None:
+        if writer.deadlocks_retried:
+            self.log.warning(
+                "batches were run again after an InnoDB deadlock",
+                uri=ref.uri,
+                batches=writer.deadlocks_retried,
+            )
+        if writer.records_refused:
+            self.log.warning(
+                "the database refused records the loader's validation accepted; they are "
+                "rejected alone and the rest of their batches committed",
+                uri=ref.uri,
+                records_refused=writer.records_refused,
+                batches=writer.batches_isolated,
+            )
 
     def _validate_records(
-        self, ref: ObjectRef, spool: _RejectSpool, resume_after: int, batches: _Batches
+        self,
+        ref: ObjectRef,
+        spool: _RejectSpool,
+        resume_after: int,
+        batches: _Batches,
+        gzip_checked: bool,
     ) -> tuple[int, int]:
         """Spool the records that fail and add the valid ones after ``resume_after`` to
         ``batches``. Returns (last record number seen, records that parsed as JSON)."""
@@ -669,7 +764,7 @@ class Loader:
         add = batches.add
         number = 0
         parsed = 0
-        for items in self._records(ref):
+        for items in self._records(ref, gzip_checked):
             for number, value, text in items:
                 if type(value) is ParseFailure:
                     spool.add(number, value.reason, text=text)
@@ -678,7 +773,10 @@ class Loader:
                 try:
                     row = encode(value)
                 except RecordError as error:
-                    spool.add(number, str(error), record=value)
+                    spool.add(number, str(error), record=value, text=text)
+                    continue
+                except Exception as error:  # no record may fail the object
+                    spool.add(number, _unexpected(error), record=value, text=text)
                     continue
                 if number <= resume_after:
                     continue  # committed by an earlier attempt
@@ -686,8 +784,11 @@ class Loader:
         return number, parsed
 
     # --------------------------------------------------------------- S3
-    def _records(self, ref: ObjectRef) -> Iterator[list[tuple[int, Any, Any]]]:
+    def _records(self, ref: ObjectRef, gzip_checked: bool) -> Iterator[list[tuple[int, Any, Any]]]:
         body = self._open(ref)
+        if isinstance(body, _Decompressed) and not gzip_checked:
+            body.close()
+            raise _UncheckedGzip(ref.uri)
         try:
             reader = iter_json_lines if ref.format == "jsonl" else iter_json_array
             yield from reader(
@@ -710,19 +811,42 @@ class Loader:
             body.close()
         return count
 
+    def _verify_gzip(self, ref: ObjectRef) -> None:
+        """The gzip pass over JSON Lines: decompress everything, keep nothing (raises
+        ``MalformedObject`` for a corrupt stream or one beyond the size limit)."""
+        body = self._open(ref)
+        try:
+            while body.read(self.chunk_size):
+                pass
+        finally:
+            body.close()
+
     def _open(self, ref: ObjectRef) -> Any:
+        """The object's bytes as parsed: decompressed when it is gzip (``compression``)."""
         params: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
         if ref.version_id:
             params["VersionId"] = ref.version_id
         elif ref.etag:
             params["IfMatch"] = f'"{ref.etag}"'
         try:
-            return self.s3.get_object(**params)["Body"]
+            response = self.s3.get_object(**params)
         except ClientError as error:
             gone = _gone_reason(error, ref)
             if gone is None:
                 raise
             raise ObjectGone(gone) from error
+        encoding = str(response.get("ContentEncoding") or "").lower()
+        body = response["Body"]
+        try:
+            stream, compressed = open_decompressed(
+                body,
+                declared=ref.compression == "gzip" or "gzip" in encoding,
+                max_bytes=self.max_decompressed_bytes,
+            )
+        except BaseException:
+            body.close()
+            raise
+        return _Decompressed(stream) if compressed else stream
 
     def _upload_rejected(self, ref: ObjectRef, spool: _RejectSpool) -> None:
         self.s3.upload_fileobj(
@@ -790,8 +914,9 @@ class Loader:
         publish_object_metrics(
             self.metrics,
             {
-                METRIC_ROWS_LOADED: result.rows_loaded,
-                METRIC_ROWS_REJECTED: result.rows_rejected,
+                METRIC_ROWS_INSERTED: result.rows_inserted,
+                METRIC_ROWS_UPDATED: result.rows_updated,
+                METRIC_RECORDS_REJECTED: result.records_rejected,
                 METRIC_OBJECTS_SKIPPED: int(result.status in ("skipped", "superseded", "ignored")),
                 METRIC_OBJECTS_QUARANTINED: int(result.status == "quarantined"),
                 METRIC_DURATION: result.duration_ms,
@@ -832,8 +957,51 @@ def _gone_reason(error: ClientError, ref: ObjectRef) -> str | None:
     return None
 
 
+#: S3 allows 2 KB of user-defined metadata (names and values, as sent).
+_METADATA_BUDGET = 2048
+
+
 def _source_metadata(ref: ObjectRef) -> dict[str, str]:
+    """The source version of a report or quarantine copy, and its key: percent-encoded (S3
+    metadata is sent as HTTP headers) when it fits S3's 2 KB of user metadata; its SHA-256
+    always, which also names the shortened keys (``events.derived_key``)."""
     metadata = {"source-etag": ref.etag}
     if ref.version_id:
         metadata["source-version-id"] = ref.version_id
+    metadata["source-key-sha256"] = hashlib.sha256(ref.key.encode("utf-8")).hexdigest()
+    quoted = urllib.parse.quote(ref.key, safe="/")
+    used = sum(len(name) + len(value) for name, value in metadata.items())
+    if used + len("source-key") + len(quoted) <= _METADATA_BUDGET:
+        metadata["source-key"] = quoted
     return metadata
+
+
+class _UncheckedGzip(Exception):
+    """The object turned out to be gzip (stored Content-Encoding or magic number) before its
+    stream was checked whole: the loader checks it, then loads it."""
+
+
+class _Decompressed:
+    """A decompressed stream (``compression``), marked as such for ``_records``."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _checks_gzip(ref: ObjectRef) -> bool:
+    """Whether ``_check_whole`` has checked the object's gzip stream, if it is one: a JSON
+    array's structure pass reads it all; a ``.gz`` key's gzip pass too."""
+    return ref.format == "json" or ref.compression == "gzip"
+
+
+def _unexpected(error: BaseException) -> str:
+    """The reason of a record whose validation raised something unforeseen."""
+    return f"the record could not be validated ({type(error).__name__}: {error})"[:1000]

@@ -18,9 +18,37 @@ Rules for the default ``events`` table (one JSON object per record):
   value it could refuse.
 * ``type``: non-empty string of at most 64 printable characters.
 * ``payload``: JSON object, stored as ``JSON``; ``{}`` when the field is absent (``null`` is
-  rejected: a record either has a payload object or omits it).
+  rejected: a record either has a payload object or omits it). Checked against the stricter
+  of the limits of MySQL 8.4 (production) and MariaDB (local tests), so that a payload the
+  loader accepts is one both servers store unchanged (see "JSON limits" below).
 * Any other field rejects the record, so a typo such as ``"ocurred_at"`` cannot silently
   load a record with a defaulted value.
+
+JSON limits
+-----------
+``JsonObject`` enforces, for the whole payload (the payload object is level 1):
+
+* nesting: at most ``MAX_JSON_NESTING`` = 31 levels of objects and arrays. MySQL 8.4 refuses
+  documents deeper than 100 levels (error 3157, ``ER_JSON_DOCUMENT_TOO_DEEP``); MariaDB
+  before 12.2 limits nesting to 32 in its JSON parser, which ``JSON_VALID`` (the ``CHECK`` of
+  its ``JSON`` columns) turns into a refusal (error 4025) from 32 nested objects and arrays
+  on - measured on MariaDB 10.11: 31 load, 32 do not. The stricter, 31, applies;
+* integers: within -2**63 .. 2**64-1. MySQL stores a JSON integer outside the 64-bit range
+  as a double (rounded: the stored value is not the one sent) and refuses one beyond the
+  double range (error 3140); MariaDB stores the text. Floats are finite doubles by
+  construction (``1e999`` decodes to infinity, which is rejected as not JSON);
+* object keys: at most 65535 bytes of UTF-8 (MySQL error 3151, ``ER_JSON_KEY_TOO_BIG``);
+* strings: valid UTF-8, so no unpaired surrogate escapes (MySQL error 3140; MariaDB's
+  ``JSON_VALID`` refuses them as well).
+
+https://dev.mysql.com/doc/refman/8.4/en/json.html (the JSON type; numbers, keys, size)
+https://dev.mysql.com/doc/mysql-errors/8.4/en/server-error-reference.html (3140, 3151, 3157)
+https://mariadb.com/kb/en/json_depth/ ("the maximum depth is 32" before MariaDB 12.2)
+https://mariadb.com/kb/en/json-data-type/ (a ``JSON`` column is ``LONGTEXT`` with a
+``CHECK (JSON_VALID(...))``)
+
+No record content raises anything but ``RecordError`` from ``Table.encode_row``: values
+nested too deeply for the C encoder, numbers, code points and sizes all end as a reason.
 
 Literals are escaped for the server's default ``sql_mode`` (backslash escapes); the loader
 sets its session ``sql_mode`` explicitly so ``NO_BACKSLASH_ESCAPES`` can never be in effect.
@@ -39,6 +67,9 @@ from typing import Any
 __all__ = [
     "EVENTS",
     "MANIFEST_TABLE",
+    "MAX_JSON_KEY_BYTES",
+    "REFUSED_TABLE",
+    "MAX_JSON_NESTING",
     "Column",
     "JsonObject",
     "RecordError",
@@ -47,11 +78,25 @@ __all__ = [
     "VarChar",
     "json_type_name",
     "manifest_ddl",
+    "refused_ddl",
 ]
 
 
 class RecordError(ValueError):
     """A record (or one of its fields) does not match the table schema."""
+
+
+#: The stricter of MySQL 8.4's (100) and MariaDB's (31 nested objects and arrays) limits.
+MAX_JSON_NESTING = 31
+#: MySQL's limit on a key of a JSON object (ER_JSON_KEY_TOO_BIG).
+MAX_JSON_KEY_BYTES = 65535
+#: JSON integers both servers store exactly (MySQL: int64 or uint64).
+MIN_JSON_INTEGER = -(2**63)
+MAX_JSON_INTEGER = 2**64 - 1
+# A JSON text with fewer opening brackets cannot nest deeper, and one without a run of 19
+# digits holds no integer outside the 64-bit range: both checks run in C on the encoded
+# text, and only a payload that fails them is walked in Python.
+_LONG_DIGIT_RUN = re.compile(r"[0-9]{19}").search
 
 
 _JSON_TYPE_NAMES = {
@@ -176,8 +221,46 @@ class Timestamp:
         return "'" + utc.isoformat(" ")[:-6] + "'"  # drop the "+00:00" suffix
 
 
+def _check_json_limits(value: Any, max_nesting: int) -> None:
+    """Walk a decoded JSON value (iteratively: any depth) and raise ``RecordError`` at the
+    first limit of the module docstring's "JSON limits" it breaks."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > max_nesting:
+            raise RecordError(
+                f"nests objects and arrays more than {max_nesting} levels deep (MariaDB's "
+                "limit; MySQL's is 100)"
+            )
+        if type(item) is dict:
+            for key, child in item.items():
+                if len(key) * 4 > MAX_JSON_KEY_BYTES and (
+                    len(key.encode("utf-8", "surrogatepass")) > MAX_JSON_KEY_BYTES
+                ):
+                    raise RecordError(f"has an object key longer than {MAX_JSON_KEY_BYTES} bytes")
+                if type(child) in (dict, list):
+                    stack.append((child, level + 1))
+                elif type(child) is int and not MIN_JSON_INTEGER <= child <= MAX_JSON_INTEGER:
+                    raise RecordError(_INTEGER_RANGE)
+        elif type(item) is list:
+            for child in item:
+                if type(child) in (dict, list):
+                    stack.append((child, level + 1))
+                elif type(child) is int and not MIN_JSON_INTEGER <= child <= MAX_JSON_INTEGER:
+                    raise RecordError(_INTEGER_RANGE)
+
+
+_INTEGER_RANGE = (
+    "contains an integer outside -2**63..2**64-1 (MySQL would store it as a rounded double)"
+)
+
+
 class JsonObject:
-    """``JSON`` column holding a JSON object."""
+    """``JSON`` column holding a JSON object, within both servers' limits (``max_nesting``
+    levels of objects and arrays; see the module docstring)."""
+
+    def __init__(self, *, max_nesting: int = MAX_JSON_NESTING) -> None:
+        self.max_nesting = max_nesting
 
     def ddl(self, *, key: bool = False) -> str:
         return "JSON"
@@ -189,6 +272,16 @@ class JsonObject:
             text = _encode_json(value)
         except ValueError:  # 1e999 decodes to inf, which is not valid JSON
             raise RecordError("contains a number outside the double-precision range") from None
+        except RecursionError:  # deeper than the C encoder goes: far beyond the limit
+            raise RecordError(
+                f"nests objects and arrays more than {self.max_nesting} levels deep"
+            ) from None
+        if (
+            text.count("{") + text.count("[") > self.max_nesting
+            or len(text) > MAX_JSON_KEY_BYTES // 4
+            or _LONG_DIGIT_RUN(text) is not None
+        ):
+            _check_json_limits(value, self.max_nesting)
         if not text.isascii():
             try:
                 text.encode("utf-8")
@@ -288,8 +381,9 @@ MANIFEST_COLUMNS = (
     "sequencer",
     "size_bytes",
     "status",
-    "rows_loaded",
-    "rows_rejected",
+    "rows_inserted",
+    "rows_updated",
+    "records_rejected",
     "last_record",
     "attempts",
     "skipped_deliveries",
@@ -317,8 +411,10 @@ def manifest_ddl() -> str:
   `size_bytes` BIGINT NULL,
   `status` VARCHAR(16) CHARACTER SET ascii NOT NULL
       COMMENT 'loading | failed | loaded | quarantined | skipped | superseded | partial',
-  `rows_loaded` BIGINT NOT NULL DEFAULT 0,
-  `rows_rejected` BIGINT NOT NULL DEFAULT 0,
+  `rows_inserted` BIGINT NOT NULL DEFAULT 0 COMMENT 'rows of the target table it created',
+  `rows_updated` BIGINT NOT NULL DEFAULT 0
+      COMMENT 'existing rows it changed (a row set to what it held counts in neither)',
+  `records_rejected` BIGINT NOT NULL DEFAULT 0 COMMENT 'records in its rejected/ report',
   `last_record` BIGINT NOT NULL DEFAULT 0
       COMMENT 'checkpoint: records up to this line/record number are committed',
   `attempts` INT NOT NULL DEFAULT 0,
@@ -333,4 +429,20 @@ def manifest_ddl() -> str:
   KEY `manifest_by_key` (`bucket`, `object_key`(255)),
   KEY `manifest_by_key_id` (`key_id`),
   KEY `manifest_by_status` (`status`, `updated_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
+
+
+REFUSED_TABLE = "tapstack_load_refused"
+REFUSED_COLUMNS = ("object_id", "record_number", "reason", "refused_at")
+
+
+def refused_ddl() -> str:
+    """Records the database refused although the loader's validation accepted them (see
+    ``isolation``), committed with their batch so that a resumed attempt still reports them."""
+    return f"""CREATE TABLE IF NOT EXISTS `{REFUSED_TABLE}` (
+  `object_id` CHAR(64) CHARACTER SET ascii NOT NULL COMMENT 'the manifest row of the version',
+  `record_number` BIGINT NOT NULL COMMENT 'line (JSON Lines) or record number (JSON array)',
+  `reason` TEXT NOT NULL COMMENT 'the server error that refused it',
+  `refused_at` DATETIME(6) NOT NULL,
+  PRIMARY KEY (`object_id`, `record_number`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""

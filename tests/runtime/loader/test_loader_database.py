@@ -54,7 +54,7 @@ def test_a_standby_skips_while_its_database_is_read_only_and_loads_after_promoti
     [logged] = [line for line in loader.logs() if line["message"] == "object skipped"]
     assert "arrive through replication" in logged["reason"]
     [metrics] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert (metrics["Role"], metrics["ObjectsSkipped"], metrics["RowsLoaded"]) == (
+    assert (metrics["Role"], metrics["ObjectsSkipped"], metrics["RowsInserted"]) == (
         "standby",
         [1],
         [0],
@@ -63,7 +63,7 @@ def test_a_standby_skips_while_its_database_is_read_only_and_loads_after_promoti
     read_only_server(False)  # promotion
     promoted = loader.handle_event(event)["objects"][0]
 
-    assert (promoted["status"], promoted["rows_loaded"]) == ("loaded", 5)
+    assert (promoted["status"], promoted["rows_inserted"]) == ("loaded", 5)
     assert len(database.events()) == 5
 
 
@@ -107,7 +107,7 @@ def test_a_read_only_writer_fails_loudly_loads_nothing_and_loads_on_the_retry(
     read_only_server(False)  # the maintenance window ends; Lambda's retry
     retried = loader.handle_event(event)["objects"][0]
 
-    assert (retried["status"], retried["rows_loaded"]) == ("loaded", 5)
+    assert (retried["status"], retried["rows_inserted"]) == ("loaded", 5)
     assert len(database.events()) == 5
     assert [row["status"] for row in database.manifest()] == ["loaded"]
 

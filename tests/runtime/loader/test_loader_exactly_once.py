@@ -150,7 +150,7 @@ def test_redelivered_event_loads_nothing_twice(make_loader, s3, database):
     once_more = make_loader(batch_size=15).handle_event(event)["objects"][0]
 
     assert first["status"] == "loaded"
-    assert (again["status"], again["reason"], again["rows_loaded"]) == (
+    assert (again["status"], again["reason"], again["rows_inserted"]) == (
         "skipped",
         "already loaded (manifest)",
         0,
@@ -158,7 +158,7 @@ def test_redelivered_event_loads_nothing_twice(make_loader, s3, database):
     assert once_more["status"] == "skipped"
     assert_written_exactly_once(database, records)
     [entry] = database.manifest()
-    assert (entry["status"], entry["attempts"], entry["rows_loaded"]) == ("loaded", 1, 40)
+    assert (entry["status"], entry["attempts"], entry["rows_inserted"]) == ("loaded", 1, 40)
     assert entry["skipped_deliveries"] == 2
 
 
@@ -175,20 +175,20 @@ def test_a_crash_while_committing_a_batch_is_retried_from_the_last_committed_bat
         crashing.handle_event(event)
 
     [entry] = database.manifest()
-    assert (entry["status"], entry["last_record"], entry["rows_loaded"]) == ("failed", 40, 40)
+    assert (entry["status"], entry["last_record"], entry["rows_inserted"]) == ("failed", 40, 40)
     assert "injected at commit" in entry["error"]
     assert len(database.events()) == 40  # the third batch was rolled back
 
     retried = make_loader(batch_size=20).handle_event(event)["objects"][0]
 
-    assert (retried["status"], retried["resumed_after"], retried["rows_loaded"]) == (
+    assert (retried["status"], retried["resumed_after"], retried["rows_inserted"]) == (
         "loaded",
         40,
         60,
     )
     assert_written_exactly_once(database, records)
     [entry] = database.manifest()
-    assert (entry["status"], entry["attempts"], entry["rows_loaded"]) == ("loaded", 2, 100)
+    assert (entry["status"], entry["attempts"], entry["rows_inserted"]) == ("loaded", 2, 100)
 
 
 def test_an_s3_stream_that_breaks_mid_file_raises_and_the_retry_resumes(make_loader, s3, database):
@@ -205,15 +205,15 @@ def test_an_s3_stream_that_breaks_mid_file_raises_and_the_retry_resumes(make_loa
     [entry] = database.manifest()
     assert entry["status"] == "failed"
     assert 0 < entry["last_record"] < len(records)
-    assert len(database.events()) == entry["rows_loaded"]
+    assert len(database.events()) == entry["rows_inserted"]
 
     retried = make_loader(batch_size=25, chunk_size=2048).handle_event(event)["objects"][0]
 
     assert retried["resumed_after"] == entry["last_record"]
-    assert (retried["status"], retried["rows_rejected"]) == ("loaded", 1)
+    assert (retried["status"], retried["records_rejected"]) == ("loaded", 1)
     assert_written_exactly_once(database, records)
     [entry] = database.manifest()
-    assert (entry["rows_loaded"], entry["rows_rejected"], entry["attempts"]) == (400, 1, 2)
+    assert (entry["rows_inserted"], entry["records_rejected"], entry["attempts"]) == (400, 1, 2)
 
 
 CHILD = textwrap.dedent(
@@ -290,7 +290,7 @@ def test_a_process_killed_inside_a_batch_leaves_no_partial_batch_and_the_retry_r
 
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
     [entry] = database.manifest()
-    assert (entry["status"], entry["last_record"], entry["rows_loaded"]) == ("loading", 100, 100)
+    assert (entry["status"], entry["last_record"], entry["rows_inserted"]) == ("loading", 100, 100)
     assert len(database.events()) == 100  # the killed batch's INSERT was rolled back
     loader = Loader(connect=database.loader_connect(), s3=s3, batch_size=50, lock_timeout=30)
     try:
@@ -298,7 +298,7 @@ def test_a_process_killed_inside_a_batch_leaves_no_partial_batch_and_the_retry_r
     finally:
         loader.close()
 
-    assert (retried["status"], retried["resumed_after"], retried["rows_loaded"]) == (
+    assert (retried["status"], retried["resumed_after"], retried["rows_inserted"]) == (
         "loaded",
         100,
         150,
@@ -348,7 +348,7 @@ def test_two_concurrent_invocations_for_the_same_object_load_it_once(make_loader
     assert results["second"]["objects"][0]["reason"] == "already loaded (manifest)"
     assert_written_exactly_once(database, records)
     [entry] = database.manifest()
-    assert (entry["status"], entry["attempts"], entry["rows_loaded"]) == ("loaded", 1, 300)
+    assert (entry["status"], entry["attempts"], entry["rows_inserted"]) == ("loaded", 1, 300)
 
 
 def test_an_invocation_that_waits_too_long_for_the_lock_raises_so_lambda_retries_it(
@@ -386,7 +386,7 @@ def test_the_manifest_checkpoint_commits_with_each_batch(make_loader, s3, databa
             super().commit()
             if pending:
                 seen.append(
-                    database.query("SELECT rows_loaded, last_record FROM tapstack_load_manifest")[0]
+                    database.query("SELECT rows_inserted, last_record FROM tapstack_load_manifest")[0]
                 )
 
     make_loader(batch_size=30, connect=lambda: RecordsCheckpoints(connect(), 0)).handle_event(event)
@@ -419,15 +419,16 @@ def test_a_version_that_disappears_after_some_batches_were_committed_is_marked_p
 
     result = retry.handle_event(event)["objects"][0]
 
-    assert (result["status"], result["rows_loaded"]) == ("partial", 0)
-    assert "no longer exists; 20 of its records were committed" in result["reason"]
+    assert (result["status"], result["rows_inserted"]) == ("partial", 0)
+    assert "no longer exists; its records up to 20 were committed" in result["reason"]
+    assert "(20 rows inserted, 0 updated)" in result["reason"]
     [entry] = database.manifest()
-    assert (entry["status"], entry["rows_loaded"], entry["last_record"]) == ("partial", 20, 20)
-    assert "20 of its records were committed by earlier attempts" in entry["error"]
+    assert (entry["status"], entry["rows_inserted"], entry["last_record"]) == ("partial", 20, 20)
+    assert "its records up to 20 were committed by earlier attempts" in entry["error"]
     assert len(database.events()) == 20
     [error] = [line for line in retry.logs() if line["level"] == "ERROR"]
     assert "partly loaded" in error["message"]
-    assert (error["uri"], error["version_id"], error["rows_committed"]) == (
+    assert (error["uri"], error["version_id"], error["last_committed_record"]) == (
         f"s3://{BUCKET}/incoming/vanishing.jsonl",
         version_id,
         20,
@@ -485,10 +486,10 @@ def test_a_batch_chosen_as_a_deadlock_victim_is_run_again_once_and_written_once(
 
     result = loader.handle_event(event)["objects"][0]
 
-    assert (result["status"], result["rows_loaded"]) == ("loaded", 60)
+    assert (result["status"], result["rows_inserted"]) == ("loaded", 60)
     assert_written_exactly_once(database, records)
     [entry] = database.manifest()
-    assert (entry["status"], entry["attempts"], entry["rows_loaded"]) == ("loaded", 1, 60)
+    assert (entry["status"], entry["attempts"], entry["rows_inserted"]) == ("loaded", 1, 60)
     [warning] = [line for line in loader.logs() if line["level"] == "WARNING"]
     assert (warning["message"], warning["batches"]) == (
         "batches were run again after an InnoDB deadlock",
@@ -508,4 +509,4 @@ def test_a_batch_that_deadlocks_twice_fails_the_invocation_after_the_committed_b
         loader.handle_event(event)
 
     [entry] = database.manifest()
-    assert (entry["status"], entry["last_record"], entry["rows_loaded"]) == ("failed", 20, 20)
+    assert (entry["status"], entry["last_record"], entry["rows_inserted"]) == ("failed", 20, 20)

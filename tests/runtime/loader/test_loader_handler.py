@@ -284,7 +284,7 @@ def test_the_handler_loads_s3_events_and_reuses_its_loader_across_invocations(
         for line in logs
     )
     metrics = [line for line in lines if "_aws" in line]
-    assert [(m["Role"], m["status"], m["RowsLoaded"]) for m in metrics] == [
+    assert [(m["Role"], m["status"], m["RowsInserted"]) for m in metrics] == [
         ("writer", "loaded", [20]),
         ("writer", "skipped", [0]),
     ]
@@ -366,7 +366,7 @@ def test_the_bootstrap_action_reads_the_master_secret_and_creates_the_schema_ove
         with mariadb.root_cursor(name) as cursor:
             cursor.execute("SHOW TABLES")
             tables = sorted(row[0] for row in cursor.fetchall())
-        assert tables == ["events", "tapstack_load_manifest"]
+        assert tables == ["events", "tapstack_load_manifest", "tapstack_load_refused"]
     finally:
         mariadb.drop_database(name)
 

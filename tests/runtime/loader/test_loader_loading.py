@@ -36,11 +36,11 @@ def test_valid_jsonl_file_loads_every_record(make_loader, s3, database):
     result = make_loader(batch_size=10).handle_event(event)
 
     assert result["objects"][0]["status"] == "loaded"
-    assert result["objects"][0]["rows_loaded"] == 25
+    assert result["objects"][0]["rows_inserted"] == 25
     assert database.events() == {r["id"]: stored(r) for r in records}
     [entry] = database.manifest()
     assert entry["status"] == "loaded"
-    assert (entry["rows_loaded"], entry["rows_rejected"], entry["last_record"]) == (25, 0, 25)
+    assert (entry["rows_inserted"], entry["records_rejected"], entry["last_record"]) == (25, 0, 25)
     assert keys(s3, "rejected/") == []
 
 
@@ -51,7 +51,7 @@ def test_valid_json_array_file_loads_every_record(make_loader, s3, database):
 
     result = make_loader(batch_size=5).handle_event(event)
 
-    assert result["objects"][0]["rows_loaded"] == 12
+    assert result["objects"][0]["rows_inserted"] == 12
     assert database.events() == {r["id"]: stored(r) for r in records}
 
 
@@ -105,7 +105,7 @@ def test_invalid_records_are_rejected_with_their_line_and_reason_and_the_rest_lo
 
     result = make_loader().handle_event(event)["objects"][0]
 
-    assert (result["status"], result["rows_loaded"], result["rows_rejected"]) == ("loaded", 2, 12)
+    assert (result["status"], result["rows_inserted"], result["records_rejected"]) == ("loaded", 2, 12)
     assert result["report_key"] == "rejected/mixed.jsonl.jsonl"
     assert sorted(database.events()) == ["evt-000001", "evt-000011"]
     rejected = read_jsonl(s3, "rejected/mixed.jsonl.jsonl")
@@ -126,7 +126,7 @@ def test_invalid_records_are_rejected_with_their_line_and_reason_and_the_rest_lo
     assert rejected[0]["record"] == record(2, occurred_at="2024-03-01T10:00:00")
     assert rejected[1]["text"] == "{this is not json"
     [entry] = database.manifest()
-    assert (entry["rows_loaded"], entry["rows_rejected"]) == (2, 12)
+    assert (entry["rows_inserted"], entry["records_rejected"]) == (2, 12)
     assert entry["report_key"] == "rejected/mixed.jsonl.jsonl"
 
 
@@ -151,7 +151,7 @@ def test_a_line_that_is_not_utf8_is_rejected_and_the_other_lines_load(make_loade
     body = jsonl([record(1)]) + b'{"id": "caf\xe9"}\n' + jsonl([record(3)])
     result = make_loader().handle_event(put(s3, "incoming/latin1.jsonl", body))["objects"][0]
 
-    assert (result["rows_loaded"], result["rows_rejected"]) == (2, 1)
+    assert (result["rows_inserted"], result["records_rejected"]) == (2, 1)
     [rejected] = read_jsonl(s3, "rejected/latin1.jsonl.jsonl")
     assert rejected["line"] == 2
     assert rejected["reason"] == "line is not valid UTF-8 (byte 12)"
@@ -168,35 +168,55 @@ def test_url_encoded_keys_are_decoded_before_loading(make_loader, s3, database):
 
     result = make_loader().handle_event(event)["objects"][0]
 
-    assert (result["key"], result["status"], result["rows_loaded"]) == (key, "loaded", 1)
+    assert (result["key"], result["status"], result["rows_inserted"]) == (key, "loaded", 1)
     assert keys(s3, "rejected/") == ["rejected/daily report/été 2024+q1.jsonl.jsonl"]
     assert database.manifest()[0]["object_key"] == key
 
 
-def test_keys_outside_incoming_or_with_other_extensions_are_ignored(make_loader, s3, database):
+def test_keys_outside_incoming_folder_placeholders_and_removals_are_ignored(
+    make_loader, s3, database
+):
     loader = make_loader()
     events = [
         put(s3, "outgoing/events.jsonl", jsonl([record(1)])),
-        put(s3, "incoming/events.csv", b"id,type\n1,click\n"),
-        put(s3, "incoming/events.JSONL", jsonl([record(2)])),
         put(s3, "rejected/events.jsonl.jsonl", jsonl([record(3)])),
+        put(s3, "incoming/2024/", b""),
         s3_event("incoming/gone.jsonl", etag="x", size=1, event_name="ObjectRemoved:Delete"),
     ]
 
     results = [loader.handle_event(event)["objects"][0] for event in events]
 
-    assert [r["status"] for r in results] == ["ignored"] * 5
+    assert [r["status"] for r in results] == ["ignored"] * 4
     assert "is not ObjectCreated" in results[-1]["reason"]
     assert database.events() == {}
     assert database.manifest() == []
     logged = [line for line in loader.logs() if line["message"] == "event record ignored"]
     assert [line["key"] for line in logged] == [
         "outgoing/events.jsonl",
-        "incoming/events.csv",
-        "incoming/events.JSONL",
         "rejected/events.jsonl.jsonl",
+        "incoming/2024/",
         "incoming/gone.jsonl",
     ]
+
+
+@pytest.mark.parametrize("key", ["incoming/events.csv", "incoming/events.JSONL", "incoming/x.gz"])
+def test_an_object_of_an_unsupported_format_under_incoming_is_quarantined_with_the_reason(
+    make_loader, s3, database, key
+):
+    result = make_loader().handle_event(put(s3, key, b"id,type\n1,click\n"))["objects"][0]
+
+    assert (result["status"], result["report_key"]) == ("quarantined", "quarantine/" + key[9:])
+    name = key.rpartition("/")[2]
+    assert f"{name!r} names no supported format" in result["reason"]
+    assert ".jsonl, .ndjson, .json, .jsonl.gz" in result["reason"]
+    reason = json.loads(
+        s3.get_object(Bucket=BUCKET, Key=result["report_key"] + ".reason.json")["Body"].read()
+    )
+    assert (reason["source"]["key"], reason["loaded"]) == (key, 0)
+    copy = s3.get_object(Bucket=BUCKET, Key=result["report_key"])["Body"].read()
+    assert copy == b"id,type\n1,click\n"
+    assert database.events() == {}
+    assert [row["status"] for row in database.manifest()] == ["quarantined"]
 
 
 def test_every_record_of_a_multi_record_event_is_processed(make_loader, s3, database):
@@ -234,7 +254,7 @@ def test_versioned_objects_are_read_at_the_version_the_event_names(make_loader, 
     loader.handle_event(second)
 
     assert sorted(database.events()) == ["evt-000001", "evt-000002", "evt-000003"]
-    versions = {row["version_id"]: row["rows_loaded"] for row in database.manifest()}
+    versions = {row["version_id"]: row["rows_inserted"] for row in database.manifest()}
     assert versions == {
         first["Records"][0]["s3"]["object"]["versionId"]: 1,
         second["Records"][0]["s3"]["object"]["versionId"]: 2,
@@ -274,7 +294,7 @@ def test_each_object_is_logged_as_one_json_line_with_its_outcome(make_loader, s3
 
     [line] = [entry for entry in loader.logs() if entry["message"] == "object loaded"]
     assert (line["bucket"], line["key"], line["level"]) == (BUCKET, "incoming/m.jsonl", "INFO")
-    assert (line["status"], line["rows_loaded"], line["rows_rejected"]) == ("loaded", 1, 1)
+    assert (line["status"], line["rows_inserted"], line["records_rejected"]) == ("loaded", 1, 1)
     assert line["service"] == "tapstack-loader"
     assert isinstance(line["duration_ms"], int)
     assert datetime.fromisoformat(line["timestamp"]).utcoffset() == timedelta(0)
@@ -300,8 +320,9 @@ def test_each_object_publishes_one_emf_document_in_the_loader_namespace_by_role(
         {m["Name"]: m["Unit"] for m in directive["Metrics"]}
         == per_object
         == {
-            "RowsLoaded": "Count",
-            "RowsRejected": "Count",
+            "RowsInserted": "Count",
+            "RowsUpdated": "Count",
+            "RecordsRejected": "Count",
             "ObjectsSkipped": "Count",
             "ObjectsQuarantined": "Count",
             "DurationMs": "Milliseconds",
@@ -309,9 +330,15 @@ def test_each_object_publishes_one_emf_document_in_the_loader_namespace_by_role(
     )
     assert METRIC_UNITS[METRIC_READ_ONLY_WRITER] == "Count"
     values = {name: loaded[name] for name in per_object}
-    assert values == {**values, "RowsLoaded": [1], "RowsRejected": [1], "ObjectsSkipped": [0]}
+    assert values == {
+        **values,
+        "RowsInserted": [1],
+        "RowsUpdated": [0],
+        "RecordsRejected": [1],
+        "ObjectsSkipped": [0],
+    }
     assert (loaded["status"], loaded["key"]) == ("loaded", "incoming/m.jsonl")
-    assert (ignored["status"], ignored["ObjectsSkipped"], ignored["RowsLoaded"]) == (
+    assert (ignored["status"], ignored["ObjectsSkipped"], ignored["RowsInserted"]) == (
         "ignored",
         [1],
         [0],

@@ -24,7 +24,7 @@ def assert_quarantined(s3, database, result, key, body, reason_part):
     assert reason["loaded"] == 0
     assert database.events() == {}
     [entry] = database.manifest()
-    assert (entry["status"], entry["rows_loaded"]) == ("quarantined", 0)
+    assert (entry["status"], entry["rows_inserted"]) == ("quarantined", 0)
     assert reason_part in entry["error"]
 
 
@@ -99,7 +99,7 @@ def test_one_unparsable_line_in_json_lines_is_a_rejected_record_not_a_quarantine
     body = jsonl([record(1)]) + b"\x00\x01 binary noise\n" + jsonl([record(2)])
     result = make_loader().handle_event(put(s3, "incoming/noisy.jsonl", body))["objects"][0]
 
-    assert (result["status"], result["rows_loaded"], result["rows_rejected"]) == ("loaded", 2, 1)
+    assert (result["status"], result["rows_inserted"], result["records_rejected"]) == ("loaded", 2, 1)
     assert [r["line"] for r in read_jsonl(s3, "rejected/noisy.jsonl.jsonl")] == [2]
     assert keys(s3, "quarantine/") == []
 

@@ -66,7 +66,7 @@ def test_an_older_versions_event_arriving_after_a_newer_one_loaded_is_superseded
     again = loader.handle_event(v1)["objects"][0]
 
     assert newer["status"] == "loaded"
-    assert (late["status"], late["rows_loaded"]) == ("superseded", 0)
+    assert (late["status"], late["rows_inserted"]) == ("superseded", 0)
     assert f"a newer version of s3://{BUCKET}/{KEY} is loaded" in late["reason"]
     assert (again["status"], again["reason"]) == ("skipped", "already superseded (manifest)")
     assert database.events() == {r["id"]: stored(r) for r in version(2)}
@@ -78,7 +78,7 @@ def test_an_older_versions_event_arriving_after_a_newer_one_loaded_is_superseded
     [logged] = [line for line in loader.logs() if line.get("status") == "superseded"]
     assert logged["level"] == "INFO"
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(m["status"], m["ObjectsSkipped"], m["RowsLoaded"]) for m in metrics] == [
+    assert [(m["status"], m["ObjectsSkipped"], m["RowsInserted"]) for m in metrics] == [
         ("loaded", [0], [len(version(2))]),
         ("superseded", [1], [0]),
         ("skipped", [1], [0]),

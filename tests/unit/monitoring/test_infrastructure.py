@@ -44,7 +44,8 @@ def test_dashboard_covers_traffic_errors_capacity_database_replication_and_loade
         "CPUUtilization",
         "FreeStorageSpace",
         "DatabaseConnections",
-        "RowsLoaded",
+        "RowsInserted",
+        "RowsUpdated",
     ):
         assert metric in body, metric
     assert ("ReplicaLag" in body) == (kind == "secondary")
