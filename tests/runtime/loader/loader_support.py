@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import pymysql
 
 from tapstack.loader.runtime.connections import connection_factory
 from tapstack.loader.runtime.loader import Loader
@@ -74,6 +75,7 @@ class ScratchDatabase:
             "etag",
             "status",
             "rows_inserted",
+            "rows_updated",
             "records_rejected",
             "last_record",
             "attempts",
@@ -237,3 +239,47 @@ class MotoServer:
 
     def client(self) -> Any:
         return boto3.client("s3", region_name=REGION, endpoint_url=self.endpoint)
+
+
+class CommitFailsOnBatch:
+    """A connection that is lost while committing its ``fail_on``-th batch."""
+
+    def __init__(self, conn, fail_on):
+        self._conn = conn
+        self._fail_on = fail_on
+        self._batches = 0
+        self._insert_pending = False
+
+    def cursor(self):
+        return WatchingCursor(self._conn.cursor(), self)
+
+    def commit(self):
+        if self._insert_pending:
+            self._insert_pending = False
+            self._batches += 1
+            if self._batches == self._fail_on:
+                raise pymysql.err.OperationalError(2013, "Lost connection (injected at commit)")
+        self._conn.commit()
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+class WatchingCursor:
+    def __init__(self, cursor, owner):
+        self._cursor = cursor
+        self._owner = owner
+
+    def execute(self, query, args=None):
+        if isinstance(query, bytes) and query.startswith(b"INSERT INTO `events`"):
+            self._owner._insert_pending = True
+        return self._cursor.execute(query, args)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._cursor.close()
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)

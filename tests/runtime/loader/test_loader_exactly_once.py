@@ -25,6 +25,8 @@ from tests.runtime.loader.loader_support import (
     BUCKET,
     LOADER_PASSWORD,
     LOADER_USER,
+    CommitFailsOnBatch,
+    WatchingCursor,
     jsonl,
     put,
     record,
@@ -44,50 +46,6 @@ def wait_until(condition, timeout=10.0):
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.02)
-
-
-class CommitFailsOnBatch:
-    """A connection that is lost while committing its ``fail_on``-th batch."""
-
-    def __init__(self, conn, fail_on):
-        self._conn = conn
-        self._fail_on = fail_on
-        self._batches = 0
-        self._insert_pending = False
-
-    def cursor(self):
-        return _WatchingCursor(self._conn.cursor(), self)
-
-    def commit(self):
-        if self._insert_pending:
-            self._insert_pending = False
-            self._batches += 1
-            if self._batches == self._fail_on:
-                raise pymysql.err.OperationalError(2013, "Lost connection (injected at commit)")
-        self._conn.commit()
-
-    def __getattr__(self, name):
-        return getattr(self._conn, name)
-
-
-class _WatchingCursor:
-    def __init__(self, cursor, owner):
-        self._cursor = cursor
-        self._owner = owner
-
-    def execute(self, query, args=None):
-        if isinstance(query, bytes) and query.startswith(b"INSERT INTO `events`"):
-            self._owner._insert_pending = True
-        return self._cursor.execute(query, args)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._cursor.close()
-
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
 
 
 class StreamBreaksAfter:
@@ -386,7 +344,9 @@ def test_the_manifest_checkpoint_commits_with_each_batch(make_loader, s3, databa
             super().commit()
             if pending:
                 seen.append(
-                    database.query("SELECT rows_inserted, last_record FROM tapstack_load_manifest")[0]
+                    database.query("SELECT rows_inserted, last_record FROM tapstack_load_manifest")[
+                        0
+                    ]
                 )
 
     make_loader(batch_size=30, connect=lambda: RecordsCheckpoints(connect(), 0)).handle_event(event)
@@ -462,7 +422,7 @@ class DeadlocksOnInserts(CommitFailsOnBatch):
     def cursor(self):
         owner = self
 
-        class Cursor(_WatchingCursor):
+        class Cursor(WatchingCursor):
             def execute(self, query, args=None):
                 if isinstance(query, bytes) and query.startswith(b"INSERT INTO `events`"):
                     owner._inserts += 1

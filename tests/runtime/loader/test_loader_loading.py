@@ -105,7 +105,11 @@ def test_invalid_records_are_rejected_with_their_line_and_reason_and_the_rest_lo
 
     result = make_loader().handle_event(event)["objects"][0]
 
-    assert (result["status"], result["rows_inserted"], result["records_rejected"]) == ("loaded", 2, 12)
+    assert (result["status"], result["rows_inserted"], result["records_rejected"]) == (
+        "loaded",
+        2,
+        12,
+    )
     assert result["report_key"] == "rejected/mixed.jsonl.jsonl"
     assert sorted(database.events()) == ["evt-000001", "evt-000011"]
     rejected = read_jsonl(s3, "rejected/mixed.jsonl.jsonl")

@@ -99,7 +99,11 @@ def test_one_unparsable_line_in_json_lines_is_a_rejected_record_not_a_quarantine
     body = jsonl([record(1)]) + b"\x00\x01 binary noise\n" + jsonl([record(2)])
     result = make_loader().handle_event(put(s3, "incoming/noisy.jsonl", body))["objects"][0]
 
-    assert (result["status"], result["rows_inserted"], result["records_rejected"]) == ("loaded", 2, 1)
+    assert (result["status"], result["rows_inserted"], result["records_rejected"]) == (
+        "loaded",
+        2,
+        1,
+    )
     assert [r["line"] for r in read_jsonl(s3, "rejected/noisy.jsonl.jsonl")] == [2]
     assert keys(s3, "quarantine/") == []
 
