@@ -3,7 +3,7 @@
 An object is read as gzip when its key ends in ``.gz`` (``day.jsonl.gz``), when it is
 stored with ``Content-Encoding: gzip``, or when its first bytes are the gzip magic number
 (``1f 8b``; no JSON text can start with them, so the sniff never mistakes a plain object).
-``gzip.GzipFile`` reads the S3 stream 128 KiB at a time and hands the readers (``formats``)
+``gzip.GzipFile`` reads the S3 stream 64 KiB at a time and hands the readers (``formats``)
 decompressed chunks, so memory does not grow with the object, compressed or not.
 Concatenated gzip members (what ``cat a.gz b.gz`` and many log shippers produce) are read as
 one stream, as ``gunzip`` does.
@@ -31,6 +31,8 @@ from .formats import MalformedObject
 __all__ = ["DEFAULT_MAX_DECOMPRESSED_BYTES", "GZIP_MAGIC", "open_decompressed"]
 
 GZIP_MAGIC = b"\x1f\x8b"
+#: The most compressed bytes read from S3 at a time (``GzipFile`` asks for 128 KiB).
+READ_SIZE = 64 << 10
 #: 4 GiB: more than a loader invocation parses in its 15 minutes.
 DEFAULT_MAX_DECOMPRESSED_BYTES = 4 << 30
 
@@ -44,6 +46,7 @@ def open_decompressed(
     head = _read_exactly(body, len(GZIP_MAGIC))
     stream = _Prefixed(head, body)
     if head == GZIP_MAGIC:
+        stream.max_read = READ_SIZE
         return _Gunzip(stream, max_bytes), True
     if declared:
         raise MalformedObject(
@@ -65,25 +68,29 @@ def _read_exactly(body: Any, size: int) -> bytes:
 
 
 class _Prefixed(io.RawIOBase):
-    """``body`` with ``head`` (bytes already read from it) put back in front."""
+    """``body`` with ``head`` (bytes already read from it) put back in front; reads of at
+    most ``max_read`` bytes when given (what ``GzipFile`` holds of the compressed stream)."""
 
     def __init__(self, head: bytes, body: Any) -> None:
         self._head = head
         self._body = body
+        self.max_read: int | None = None
 
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            head, self._head = self._head, b""
-            if size is None or size < 0:
-                return head + self._body.read()
-            if size <= len(head):
-                self._head = head[size:]
-                return head[:size]
-            return head + (self._body.read(size - len(head)) or b"")
-        return self._body.read() if size is None or size < 0 else self._body.read(size)
+    def read(self, size: int | None = -1) -> bytes:
+        if self.max_read is not None:
+            size = self.max_read if size is None or size < 0 else min(size, self.max_read)
+        if not self._head:
+            return self._body.read() if size is None or size < 0 else self._body.read(size)
+        head, self._head = self._head, b""
+        if size is None or size < 0:
+            return head + self._body.read()
+        if size <= len(head):
+            self._head = head[size:]
+            return head[:size]
+        return head + (self._body.read(size - len(head)) or b"")
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
