@@ -269,7 +269,7 @@ def run_tapstack(
         result = loader.handle_event(event)["objects"][0]
         if result["status"] != "loaded":
             raise RuntimeError(f"the loader did not load the object: {result}")
-        return int(result["rows_loaded"])
+        return int(result["rows_inserted"]) + int(result["rows_updated"])
 
     try:
         return _measured(load, trace=trace)

@@ -65,8 +65,9 @@ class DataPathResult:
     key: str
     lines: int
     status: str
-    loaded: int
-    rejected: int
+    inserted: int  # rows of the table the object created
+    updated: int  # existing rows it changed
+    rejected: int  # records in its rejected/ report
     rows_in_table: int
     report_key: str | None
     report: list[dict[str, Any]] = field(default_factory=list)
@@ -173,14 +174,16 @@ def run_data_path(
     report: list[dict[str, Any]] = []
     if first.get("report_key"):
         body = s3.get_object(Bucket=bucket, Key=first["report_key"])["Body"].read().decode()
-        report = [json.loads(line) for line in body.splitlines() if line.strip()]
+        # JSON Lines end at "\n" only (a record may hold U+2028, which splitlines() splits on).
+        report = [json.loads(line) for line in body.split("\n") if line.strip()]
     return DataPathResult(
         bucket=bucket,
         key=key,
         lines=len(lines),
         status=str(first.get("status")),
-        loaded=int(first.get("rows_loaded") or 0),
-        rejected=int(first.get("rows_rejected") or 0),
+        inserted=int(first.get("rows_inserted") or 0),
+        updated=int(first.get("rows_updated") or 0),
+        rejected=int(first.get("records_rejected") or 0),
         rows_in_table=rows,
         report_key=first.get("report_key"),
         report=report,

@@ -568,7 +568,7 @@ def _data_path(
             phase.note = f"{type(error).__name__}: {error}"
             console.print(f"[bold red]data path failed:[/] {escape(phase.note)}", highlight=False)
             return False
-        phase.note = f"{loaded.loaded} loaded, {loaded.rejected} rejected"
+        phase.note = f"{loaded.inserted} inserted, {loaded.rejected} rejected"
     table = Table(title="Data path: S3 -> loader -> MySQL (MariaDB locally)")
     table.add_column("step")
     table.add_column("result", overflow="fold")
@@ -576,7 +576,7 @@ def _data_path(
     table.add_row("S3 event", "ObjectCreated:Put, run in-process by the loader")
     table.add_row("object", loaded.status)
     table.add_row(
-        "loaded rows", f"[green]{loaded.loaded}[/] (table now holds {loaded.rows_in_table})"
+        "rows inserted", f"[green]{loaded.inserted}[/] (table now holds {loaded.rows_in_table})"
     )
     table.add_row(
         "rejected records",
@@ -593,7 +593,7 @@ def _data_path(
     console.print(table)
     expected = {
         "object status": ("loaded", loaded.status),
-        "rows loaded": (SAMPLE_VALID, loaded.loaded),
+        "rows inserted": (SAMPLE_VALID, loaded.inserted),
         "rows in the table": (SAMPLE_VALID, loaded.rows_in_table),
         "records rejected": (SAMPLE_INVALID, loaded.rejected),
         "redelivery": ("skipped", loaded.redelivery.split(":", 1)[0]),

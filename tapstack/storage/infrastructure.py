@@ -17,7 +17,7 @@ from constructs import Construct
 
 from tapstack.compliance import acknowledge
 from tapstack.config import StorageConfig
-from tapstack.loader.runtime.contract import INCOMING_PREFIX, SUFFIXES
+from tapstack.loader.runtime.contract import INCOMING_PREFIX
 from tapstack.naming import Names
 from tapstack.removal import retains
 from tapstack.storage.contract import BATCH_REPORT_PREFIX
@@ -313,9 +313,11 @@ class DataBuckets(Construct):
         self, scope: Construct, function: lambda_.IFunction, *, dead_letter_queue: sqs.IQueue
     ) -> None:
         """A function in this bucket's stack is notified by the bucket itself: one
-        ``s3:ObjectCreated:*`` notification per suffix, and the permission S3 needs to
-        invoke it. (Failed asynchronous invocations reach ``dead_letter_queue`` through the
-        function's own dead-letter setting.)"""
+        ``s3:ObjectCreated:*`` notification for every key under ``incoming/`` (the loader
+        loads the formats it reads and quarantines the others with the reason, so nothing
+        dropped there goes unnoticed), and the permission S3 needs to invoke it. (Failed
+        asynchronous invocations reach ``dead_letter_queue`` through the function's own
+        dead-letter setting.)"""
         del dead_letter_queue
         permission = lambda_.CfnPermission(
             scope,
@@ -336,13 +338,11 @@ class DataBuckets(Construct):
                             rules=[
                                 s3.CfnBucket.FilterRuleProperty(
                                     name="prefix", value=INCOMING_PREFIX
-                                ),
-                                s3.CfnBucket.FilterRuleProperty(name="suffix", value=suffix),
+                                )
                             ]
                         )
                     ),
                 )
-                for suffix in SUFFIXES
             ]
         )
         # S3 checks that it may invoke the function when the configuration is set.
@@ -545,7 +545,8 @@ class SharedDataBucket:
     def trigger(
         self, scope: Construct, function: lambda_.IFunction, *, dead_letter_queue: sqs.IQueue
     ) -> None:
-        """An EventBridge rule for the bucket's Object Created events under ``incoming/``."""
+        """An EventBridge rule for the bucket's Object Created events of every key under
+        ``incoming/`` (see ``trigger`` above for why every key)."""
         rule = events.Rule(
             scope,
             "ObjectCreatedRule",
@@ -555,9 +556,7 @@ class SharedDataBucket:
                 detail_type=["Object Created"],
                 detail={
                     "bucket": {"name": [self.bucket_name]},
-                    "object": {
-                        "key": [{"wildcard": f"{INCOMING_PREFIX}*{suffix}"} for suffix in SUFFIXES]
-                    },
+                    "object": {"key": [{"prefix": INCOMING_PREFIX}]},
                 },
             ),
         )

@@ -46,7 +46,12 @@ def test_the_data_path_loads_the_valid_records_rejects_the_rest_and_skips_redeli
         )
         assert result.report_key is not None
         report = s3.get_object(Bucket="demo-data", Key=result.report_key)["Body"].read()
-    assert (result.status, result.loaded, result.rows_in_table) == ("loaded", 6, 6)
+    assert (result.status, result.inserted, result.updated, result.rows_in_table) == (
+        "loaded",
+        6,
+        0,
+        6,
+    )
     assert result.rejected == 3
     assert result.redelivery.startswith("skipped")
     assert len(report.decode().splitlines()) == 3

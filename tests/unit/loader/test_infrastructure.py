@@ -191,9 +191,12 @@ def test_loader_security_group_reaches_only_the_database_and_https(
     assert "SecurityGroupIngress" not in groups[loader_id]["Properties"]
 
 
-def test_a_bucket_in_the_loaders_stack_notifies_the_function_for_each_suffix(
+def test_a_bucket_in_the_loaders_stack_notifies_the_function_for_every_key_under_incoming(
     synth: Synthesized,
 ) -> None:
+    """One notification, filtered by prefix only: an object of any format under incoming/
+    reaches the loader (which quarantines what it cannot read). Filter rules:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html"""
     bucket_id, bucket = next(
         (k, v)
         for k, v in synth.resources("primary", "AWS::S3::Bucket").items()
@@ -201,16 +204,13 @@ def test_a_bucket_in_the_loaders_stack_notifies_the_function_for_each_suffix(
     )
     notifications = bucket["Properties"]["NotificationConfiguration"]
     assert notifications["EventBridgeConfiguration"] == {"EventBridgeEnabled": True}
-    configs = notifications["LambdaConfigurations"]
-    assert len(configs) == 3
-    suffixes = set()
-    for config in configs:
-        assert config["Event"] == "s3:ObjectCreated:*"
-        assert config["Function"] == {"Fn::GetAtt": ["LoaderFunction8EC4C94F", "Arn"]}
-        rules = {r["Name"]: r["Value"] for r in config["Filter"]["S3Key"]["Rules"]}
-        assert rules["prefix"] == "incoming/"
-        suffixes.add(rules["suffix"])
-    assert suffixes == set(contract.SUFFIXES) == {".jsonl", ".ndjson", ".json"}
+    [config] = notifications["LambdaConfigurations"]
+    assert config["Event"] == "s3:ObjectCreated:*"
+    assert config["Function"] == {"Fn::GetAtt": ["LoaderFunction8EC4C94F", "Arn"]}
+    assert config["Filter"]["S3Key"]["Rules"] == [
+        {"Name": "prefix", "Value": contract.INCOMING_PREFIX}
+    ]
+    assert contract.INCOMING_PREFIX == "incoming/"
     permission_id, permission = next(
         iter(synth.resources("primary", "AWS::Lambda::Permission").items())
     )
@@ -226,6 +226,8 @@ def test_a_bucket_in_the_loaders_stack_notifies_the_function_for_each_suffix(
 def test_a_bucket_of_an_earlier_stack_triggers_the_loader_through_eventbridge(
     synth: Synthesized,
 ) -> None:
+    """Every key under incoming/, by prefix matching:
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html"""
     rule = synth.one("secondary", "AWS::Events::Rule", "LoaderObjectCreatedRule")["Properties"]
     assert rule["EventPattern"]["source"] == ["aws.s3"]
     assert rule["EventPattern"]["detail-type"] == ["Object Created"]
@@ -234,7 +236,7 @@ def test_a_bucket_of_an_earlier_stack_triggers_the_loader_through_eventbridge(
     ]
     assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["LoaderFunction8EC4C94F", "Arn"]}
     patterns = rule["EventPattern"]["detail"]["object"]["key"]
-    assert patterns == [{"wildcard": f"incoming/*{suffix}"} for suffix in contract.SUFFIXES]
+    assert patterns == [{"prefix": "incoming/"}] == [{"prefix": contract.INCOMING_PREFIX}]
     bucket = next(
         v
         for v in synth.resources("secondary-storage", "AWS::S3::Bucket").values()
