@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .compression import DEFAULT_MAX_DECOMPRESSED_BYTES
 from .contract import (
     ENV_AWS_REGION,
     ENV_BATCH_MAX_BYTES,
@@ -37,6 +38,7 @@ from .contract import (
     ENV_DB_USER,
     ENV_LOCK_TIMEOUT_SECONDS,
     ENV_LOG_LEVEL,
+    ENV_MAX_DECOMPRESSED_BYTES,
     ENV_MAX_RECORD_BYTES,
     ENV_ROLE,
     ROLES,
@@ -91,6 +93,10 @@ class Settings:
     batch_max_bytes: int = setting(ENV_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_BYTES, minimum=1024)
     #: Longest accepted line / array element, in bytes.
     max_record_bytes: int = setting(ENV_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_BYTES, minimum=64)
+    #: Most bytes a gzip object may decompress to (a gzip bomb is quarantined beyond it).
+    max_decompressed_bytes: int = setting(
+        ENV_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES, minimum=1024
+    )
     #: Seconds.
     connect_timeout: float = setting(ENV_DB_CONNECT_TIMEOUT, 10.0, minimum=0.1)
     #: Seconds per statement read.

@@ -77,6 +77,7 @@ def _loader(settings: Settings) -> Loader:
             batch_size=settings.batch_size,
             batch_max_bytes=settings.batch_max_bytes,
             max_record_bytes=settings.max_record_bytes,
+            max_decompressed_bytes=settings.max_decompressed_bytes,
             logger=logger,
             metrics=loader_metrics(settings.role),
         )

@@ -199,9 +199,12 @@ def test_settings_come_from_the_environment_and_report_what_is_missing():
             "BATCH_SIZE": "2500",
             "DB_MASTER_SECRET_ID": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:m",
             "LOG_LEVEL": " debug ",
+            "MAX_DECOMPRESSED_BYTES": "1048576",
         }
     )
     assert (settings.db_port, settings.batch_size, settings.lock_timeout) == (3307, 2500, None)
+    assert settings.max_decompressed_bytes == 1 << 20
+    assert Settings.from_env(REQUIRED).max_decompressed_bytes == 4 << 30
     assert (settings.role, settings.log_level, settings.read_timeout) == ("standby", "DEBUG", 300)
     assert settings.master_secret_id.endswith(":secret:m")
 
@@ -215,6 +218,11 @@ def test_settings_come_from_the_environment_and_report_what_is_missing():
         ("LOCK_TIMEOUT_SECONDS", "-1", "LOCK_TIMEOUT_SECONDS must be a number of at least 0"),
         ("ROLE", "primary", "ROLE must be one of writer, standby, got 'primary'"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, got 'loud'"),
+        (
+            "MAX_DECOMPRESSED_BYTES",
+            "1",
+            "MAX_DECOMPRESSED_BYTES must be an integer of at least 1024",
+        ),
     ],
 )
 def test_a_bad_setting_is_named_with_its_value_and_what_is_allowed(variable, value, message):
