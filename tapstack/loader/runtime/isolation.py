@@ -73,13 +73,13 @@ _CLIENT_FOUND_ROWS = 2
 
 def is_data_error(error: BaseException) -> bool:
     """Whether a server error is about the values of a row (``DATA_ERRORS``)."""
-    args = getattr(error, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(error, "args", ()))
     return bool(args) and isinstance(args[0], int) and args[0] in DATA_ERRORS
 
 
 def refusal_reason(error: BaseException) -> str:
     """The reason a refused record carries: the server's error code and message."""
-    args = getattr(error, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(error, "args", ()))
     if len(args) >= 2:
         return f"the database refused it: error {args[0]}: {args[1]}"
     return f"the database refused it: {error}"

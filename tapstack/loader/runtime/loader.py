@@ -15,11 +15,15 @@ For each object named in an S3 event the loader:
    versions are not touched again; ``loading``/``failed`` ones resume after their
    checkpoint - unless a newer version of the key is loaded (see below);
 4. streams the object from S3 (``GetObject`` with the event's ``versionId``, or ``If-Match``
-   its ETag when the bucket is unversioned, so it loads exactly the version the event names)
-   and validates every record against the table schema. Valid records go out in batches,
-   one transaction per batch together with the manifest checkpoint; invalid ones are spooled
-   to a temporary file and uploaded to ``rejected/`` at the end;
-5. marks the manifest row ``loaded``.
+   its ETag when the bucket is unversioned, so it loads exactly the version the event names),
+   decompressing gzip on the fly (``compression``), and validates every record against the
+   table schema. Valid records go out in batches, one transaction per batch together with
+   the manifest checkpoint; invalid ones are spooled to a temporary file (``rejects``) and
+   uploaded to ``rejected/`` at the end. A record the database refuses is found in its batch
+   and rejected alone while the rest of the batch commits (``isolation``); whatever a record
+   contains, it ends loaded or rejected with a reason, never as the object's failure;
+5. marks the manifest row ``loaded`` with its counts: rows inserted, rows updated, records
+   rejected (``isolation.upsert_counts``).
 
 An older version never overwrites a newer one
 ---------------------------------------------
@@ -60,6 +64,9 @@ up after ``PING_TIMEOUT_SECONDS`` instead of the read timeout (minutes).
 
 Files that cannot be parsed load nothing
 ----------------------------------------
+An object of a format the loader does not read (any key under ``incoming/`` without a
+supported suffix) is quarantined with the reason before anything is read.
+
 A JSON array whose structure is broken anywhere - even in its last byte - must not load its
 first records. A single transaction per file would guarantee that, but would make a
 large file one huge transaction (long-held row locks, a large undo log, replica lag) and
@@ -68,6 +75,10 @@ cheap streaming structure pass (decode every element, keep nothing) and, only if
 passes, the loading pass. Both passes read the same object version (``VersionId`` or
 ``If-Match``), so they see the same bytes. The price is a second GET and a second parse of
 ``.json`` objects, so JSON Lines is the recommended format for large files.
+
+A gzip object is checked whole the same way (decompressed and discarded) before its first
+batch, so a corrupt or truncated stream, or a gzip bomb, loads nothing; a JSON array's
+structure pass does both at once.
 
 JSON Lines needs no structure pass: lines are independent, so a line that is not JSON is a
 rejected record. Only an object in which no line at all is valid JSON (binary data, UTF-16,

@@ -15,8 +15,10 @@ Metrics (``loader_metrics``, ``publish_object_metrics``): one EMF document per o
 namespace ``TapStack/Loader``, one dimension ``Role`` (``writer`` or ``standby``, from the
 ``ROLE`` variable); names and units are in ``contract.METRIC_UNITS``:
 
-* ``RowsLoaded`` - records written by this invocation (Count)
-* ``RowsRejected`` - records written to ``rejected/`` (Count)
+* ``RowsInserted`` - rows of the table this invocation created (Count)
+* ``RowsUpdated`` - existing rows it changed; a record that sets a row to what it already
+  holds counts in neither (Count)
+* ``RecordsRejected`` - records in the object's ``rejected/`` report (Count)
 * ``ObjectsSkipped`` - objects not loaded: already loaded, ignored key, read-only database
   (standby only), gone from S3, or superseded by a newer version of the key (Count; the
   document's ``status`` and the object's log line say which)
