@@ -276,6 +276,11 @@ class JsonObject:
             raise RecordError(
                 f"nests objects and arrays more than {self.max_nesting} levels deep"
             ) from None
+        return self.literal(value, text)
+
+    def literal(self, value: dict[str, Any], text: str) -> str:
+        """The SQL literal of ``value`` encoded as ``text``, once both servers' limits are
+        checked: every way of encoding a payload ends here."""
         if (
             text.count("{") + text.count("[") > self.max_nesting
             or len(text) > MAX_JSON_KEY_BYTES // 4

@@ -15,7 +15,15 @@ import pymysql
 import pytest
 
 from tapstack.loader.runtime.isolation import DATA_ERRORS, is_data_error
-from tapstack.loader.runtime.schema import EVENTS, Column, JsonObject, Table, Timestamp, VarChar
+from tapstack.loader.runtime.schema import (
+    EVENTS,
+    Column,
+    JsonObject,
+    RecordError,
+    Table,
+    Timestamp,
+    VarChar,
+)
 from tests.runtime.loader.loader_support import (
     CommitFailsOnBatch,
     jsonl,
@@ -262,3 +270,58 @@ def test_the_object_of_a_refused_record_is_read_again_only_to_report_it(make_loa
         "incoming/refusing.jsonl",
         "incoming/plain.jsonl",
     ]
+
+
+def nested_payload(levels):
+    """A payload of exactly ``levels`` nested containers: the payload object is level 1, and
+    odd levels are objects, even ones arrays."""
+    value: dict | list = {} if levels % 2 else []
+    for level in range(levels - 1, 0, -1):
+        value = {"d": value} if level % 2 else [value]
+    assert isinstance(value, dict)
+    return value
+
+
+def test_the_nesting_limit_is_exactly_mariadbs(make_loader, s3, database):
+    """MariaDB (before 12.2) stores 31 levels and refuses 32, which is why the validator
+    allows 31: https://mariadb.com/kb/en/json_depth/ ("the maximum depth is 32")."""
+    mysql_only = Table(
+        "events",
+        [
+            Column("id", VarChar(64, trimmed=True), primary_key=True),
+            Column("occurred_at", Timestamp(6)),
+            Column("type", VarChar(64)),
+            Column("payload", JsonObject(max_nesting=100), default={}),
+        ],
+    )
+    body = jsonl([record(31, payload=nested_payload(31)), record(32, payload=nested_payload(32))])
+
+    make_loader(table=mysql_only).handle_event(put(s3, "incoming/levels.jsonl", body))
+
+    assert list(database.events()) == ["evt-000031"]
+    [line] = rejected_lines(s3, "levels.jsonl")
+    assert (line["line"], "error 4025" in line["reason"]) == (2, True)
+    assert EVENTS.columns[3].type.to_sql(nested_payload(31))
+    with pytest.raises(RecordError, match="more than 31 levels deep"):
+        EVENTS.columns[3].type.to_sql(nested_payload(32))
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({"n": 2**64 - 1, "m": -(2**63)}, None),
+        ({"n": 2**64}, "contains an integer outside -2\\*\\*63..2\\*\\*64-1"),
+        ({"n": [-(2**63) - 1]}, "contains an integer outside"),
+        ({"k" * 65535: 1}, None),
+        ({"é" * 32768: 1}, "has an object key longer than 65535 bytes"),
+        ({"s": "\ud800"}, "unpaired UTF-16 surrogate"),
+        ({"x": float("inf")}, "outside the double-precision range"),
+    ],
+)
+def test_payload_limits_of_mysql_84_are_checked_before_the_database_sees_them(payload, reason):
+    payload_type = EVENTS.columns[3].type
+    if reason is None:
+        assert payload_type.to_sql(payload).startswith("'{")
+    else:
+        with pytest.raises(RecordError, match=reason):
+            payload_type.to_sql(payload)
