@@ -7,7 +7,6 @@ import json
 from tapstack.loader.runtime.rejects import report_line
 from tests.runtime.loader.loader_support import BUCKET, put, record
 
-
 HEAD = '{"id": "huge", "occurred_at": "2024-01-01T00:00:00Z", "type": "t", '
 
 
