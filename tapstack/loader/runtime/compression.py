@@ -3,7 +3,7 @@
 An object is read as gzip when its key ends in ``.gz`` (``day.jsonl.gz``), when it is
 stored with ``Content-Encoding: gzip``, or when its first bytes are the gzip magic number
 (``1f 8b``; no JSON text can start with them, so the sniff never mistakes a plain object).
-``gzip.GzipFile`` reads the S3 stream 64 KiB at a time and hands the readers (``formats``)
+``gzip.GzipFile`` reads the S3 stream 16 KiB at a time and hands the readers (``formats``)
 decompressed chunks, so memory does not grow with the object, compressed or not.
 Concatenated gzip members (what ``cat a.gz b.gz`` and many log shippers produce) are read as
 one stream, as ``gunzip`` does.
@@ -31,8 +31,9 @@ from .formats import MalformedObject
 __all__ = ["DEFAULT_MAX_DECOMPRESSED_BYTES", "GZIP_MAGIC", "open_decompressed"]
 
 GZIP_MAGIC = b"\x1f\x8b"
-#: The most compressed bytes read from S3 at a time (``GzipFile`` asks for 128 KiB).
-READ_SIZE = 64 << 10
+#: The most compressed bytes read from S3 at a time (``GzipFile`` asks for 128 KiB): zlib
+#: keeps a copy of the input it has not decompressed yet, so this bounds what it holds.
+READ_SIZE = 16 << 10
 #: 4 GiB: more than a loader invocation parses in its 15 minutes.
 DEFAULT_MAX_DECOMPRESSED_BYTES = 4 << 30
 

@@ -58,16 +58,19 @@ def test_peak_memory_stays_flat_for_a_ten_times_larger_object(database, served_s
     def body(n):
         return gzip.compress(plain(n)) if form.endswith(".gz") else plain(n)
 
+    # gzip shrinks these records about 14 times: twice as many keep the compressed objects
+    # well beyond the decompressor's input buffer, as real gzip objects are.
+    small_n = 4_000 if form.endswith(".gz") else 2_000
     prefix = f"incoming/memory-{database.name}"
     warm_up = put(served_s3, f"{prefix}/warm-up.{form}", body(50))
-    small = put(served_s3, f"{prefix}/small.{form}", body(2_000))
-    large = put(served_s3, f"{prefix}/large.{form}", body(20_000))
+    small = put(served_s3, f"{prefix}/small.{form}", body(small_n))
+    large = put(served_s3, f"{prefix}/large.{form}", body(small_n * 10))
 
     peak_while_loading(database, served_s3, warm_up)  # first-use caches are not the load's
     small_peak, _ = peak_while_loading(database, served_s3, small)
     large_peak, result = peak_while_loading(database, served_s3, large)
 
-    assert result["rows_inserted"] == 20_000
+    assert result["rows_inserted"] == small_n * 10
     assert large_peak <= small_peak * 1.25, (small_peak, large_peak)
-    decompressed = len(plain(20_000))
+    decompressed = len(plain(small_n * 10))
     assert large_peak < decompressed / 4, (large_peak, decompressed)
