@@ -479,13 +479,24 @@ class Manifest:
 
 @dataclass(frozen=True)
 class BatchRows:
-    """What a batch's statement was built from, for ``isolation`` when the database refuses
-    some of it: the row literals and the record number of each."""
+    """Where each row of a batch's statement starts and which record it is, for
+    ``isolation`` when the database refuses some of it. ``starts[i]`` is the number of
+    characters of the rows before row ``i`` (without the commas between them): compact
+    arrays instead of the row strings, which would double a batch's memory until it
+    commits; the rows are cut out of the statement again only when it fails."""
 
     prefix: str
     suffix: str
-    rows: Sequence[str]
+    starts: Sequence[int]
     numbers: Sequence[int]
+
+    def rows(self, sql: bytes) -> list[str]:
+        """The row literals of ``sql``, the statement built from them."""
+        text = sql.decode("utf-8")
+        body = text[len(self.prefix) : len(text) - len(self.suffix)]
+        starts = [start + index for index, start in enumerate(self.starts)]
+        ends = [start - 1 for start in starts[1:]] + [len(body)]
+        return [body[start:end] for start, end in zip(starts, ends, strict=True)]
 
     def statement(self, rows: Sequence[str]) -> bytes:
         return (self.prefix + ",".join(rows) + self.suffix).encode("utf-8")
@@ -618,12 +629,14 @@ class BatchWriter:
         except Exception as error:
             if batch.parts is None or self.refused_sql is None or not is_data_error(error):
                 raise
-            return self._isolate(cursor, batch.parts)
+            return self._isolate(cursor, batch.parts, batch.sql)
         return upsert_counts(self.conn, affected, batch.rows) + (0,)
 
-    def _isolate(self, cursor: Any, parts: BatchRows) -> tuple[int, int, int]:
+    def _isolate(self, cursor: Any, parts: BatchRows, sql: bytes) -> tuple[int, int, int]:
         self.conn.rollback()  # the failed statement wrote nothing; start the batch afresh
-        refused, inserted, updated = isolate_refused(self.conn, cursor, parts.statement, parts.rows)
+        refused, inserted, updated = isolate_refused(
+            self.conn, cursor, parts.statement, parts.rows(sql)
+        )
         for index, reason in refused:
             cursor.execute(self.refused_sql, (parts.numbers[index], reason))
         return inserted, updated, len(refused)

@@ -112,6 +112,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -294,6 +295,7 @@ class _Batches:
         "rows",
         "size",
         "spool",
+        "starts",
         "suffix",
         "writer",
         "written",
@@ -316,7 +318,9 @@ class _Batches:
         self.batch_size = batch_size
         self.max_bytes = max_bytes
         self.rows: list[str] = []  # the batch being filled
-        self.numbers: list[int] = []  # each row's record number, should the database refuse it
+        # Each row's start and record number, should the database refuse some (``BatchRows``).
+        self.starts = array("q")
+        self.numbers = array("q")
         self.size = 0  # its characters
         self.last_valid = resume_after  # the number of the last row added
         self.written = 0  # rows submitted so far
@@ -325,6 +329,7 @@ class _Batches:
         """Add record ``number``'s row; submit the batch once it is full."""
         rows = self.rows
         rows.append(row)
+        self.starts.append(self.size)
         self.numbers.append(number)
         self.size += len(row)
         self.last_valid = number
@@ -335,12 +340,13 @@ class _Batches:
         """Submit the rows gathered so far as one batch."""
         rows = self.rows
         statement = (self.prefix + ",".join(rows) + self.suffix).encode("utf-8")
-        parts = BatchRows(self.prefix, self.suffix, rows, self.numbers)
+        parts = BatchRows(self.prefix, self.suffix, self.starts, self.numbers)
         self.writer.submit(
             PreparedBatch(statement, len(rows), self.last_valid, self.spool.count, parts)
         )
         self.written += len(rows)
-        self.rows, self.numbers, self.size = [], [], 0
+        self.rows, self.size = [], 0
+        self.starts, self.numbers = array("q"), array("q")
 
 
 class Loader:

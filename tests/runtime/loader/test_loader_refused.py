@@ -14,6 +14,7 @@ import json
 import pymysql
 import pytest
 
+from tapstack.loader.runtime.database import BatchRows
 from tapstack.loader.runtime.isolation import DATA_ERRORS, is_data_error
 from tapstack.loader.runtime.schema import (
     EVENTS,
@@ -325,3 +326,16 @@ def test_payload_limits_of_mysql_84_are_checked_before_the_database_sees_them(pa
     else:
         with pytest.raises(RecordError, match=reason):
             payload_type.to_sql(payload)
+
+
+def test_a_batchs_rows_are_cut_back_out_of_its_statement_exactly():
+    rows = ["('a,b','x')", "('é😀','),(')", "('','')"]
+    starts, size = [], 0
+    for row in rows:
+        starts.append(size)
+        size += len(row)
+    parts = BatchRows(
+        "INSERT INTO `t` VALUES ", " ON DUPLICATE KEY UPDATE x = 1", starts, [4, 7, 9]
+    )
+
+    assert parts.rows(parts.statement(rows)) == rows
