@@ -821,17 +821,17 @@ def rds_auth_token(
     }
     if session_token:
         query["X-Amz-Security-Token"] = session_token
-    quoted = "&".join(
-        f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}"
-        for k, v in sorted(query.items())
-    )
+    quote = urllib.parse.quote
+    encoded = [(quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in query.items()]
+    canonical = "&".join(f"{k}={v}" for k, v in sorted(encoded))
     digest = hashlib.sha256
-    request = f"GET\n/\n{quoted}\nhost:{host}:{port}\n\nhost\n{digest(b'').hexdigest()}"
+    request = f"GET\n/\n{canonical}\nhost:{host}:{port}\n\nhost\n{digest(b'').hexdigest()}"
     to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{digest(request.encode()).hexdigest()}"
     key = ("AWS4" + secret_key).encode("utf-8")
     for part in (stamp[:8], region, "rds-db", "aws4_request", to_sign):
         key = hmac.new(key, part.encode("utf-8"), digest).digest()
-    return f"{host}:{port}/?{quoted}&X-Amz-Signature={key.hex()}"
+    url_query = "&".join(f"{k}={v}" for k, v in encoded)  # in botocore's order
+    return f"{host}:{port}/?{url_query}&X-Amz-Signature={key.hex()}"
 
 
 def _tls_context(ca_file: str) -> ssl.SSLContext:
