@@ -122,6 +122,7 @@ log_error_verbosity.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import html
@@ -317,14 +318,16 @@ def _read_settings(get: Callable[..., str], timeout: float) -> dict[str, Any]:
             needs[ENV_DB_PASSWORD_FILE] = password_file
         for variable, value in needs.items():
             if not value:
-                raise SettingsError(f"{ENV_DB_READ_USER} with {ENV_DB_AUTH}={auth} needs {variable}")
+                raise SettingsError(
+                    f"{ENV_DB_READ_USER} with {ENV_DB_AUTH}={auth} needs {variable}"
+                )
         if not re.fullmatch(r"[A-Za-z0-9_$]{1,64}", name or ""):
             raise SettingsError(f"{ENV_DB_NAME} must be a database name, got {name!r}")
         files = {ENV_DB_TLS_CA: ca, ENV_DB_PASSWORD_FILE: password_file}
         for variable, path in files.items():
-            if path and (variable != ENV_DB_PASSWORD_FILE or auth == AUTH_PASSWORD):
-                if not os.access(path, os.R_OK):
-                    raise SettingsError(f"{variable}: cannot read {path!r}")
+            used = variable != ENV_DB_PASSWORD_FILE or auth == AUTH_PASSWORD
+            if path and used and not os.access(path, os.R_OK):
+                raise SettingsError(f"{variable}: cannot read {path!r}")
     return {
         "db_name": name,
         "db_read_user": user,
@@ -433,8 +436,15 @@ class _MySQLConnection:
             raise MySQLError(_error_text(packet))
         return sequence, packet
 
-    def login(self, user: str, password: str, database: str, tls: ssl.SSLContext | None,
-              host: str, plugin: str) -> None:
+    def login(
+        self,
+        user: str,
+        password: str,
+        database: str,
+        tls: ssl.SSLContext | None,
+        host: str,
+        plugin: str,
+    ) -> None:
         """Read the greeting, switch to TLS when ``tls`` is given, and log in."""
         salt, server_capabilities = _greeting(self.reply()[1])
         capabilities, sequence = _MYSQL_READ_CAPABILITIES, 1
@@ -450,8 +460,14 @@ class _MySQLConnection:
         self.write_packet(
             sequence,
             struct.pack("<IIB23x", capabilities, 1 << 24, _MYSQL_UTF8MB4)
-            + user.encode("utf-8") + b"\0" + _lenenc_int(len(auth)) + auth
-            + database.encode("utf-8") + b"\0" + plugin.encode("ascii") + b"\0",
+            + user.encode("utf-8")
+            + b"\0"
+            + _lenenc_int(len(auth))
+            + auth
+            + database.encode("utf-8")
+            + b"\0"
+            + plugin.encode("ascii")
+            + b"\0",
         )
         for _ in range(4):
             sequence, packet = self.reply()
@@ -510,10 +526,8 @@ class _MySQLConnection:
 
     def quit(self) -> None:
         """COM_QUIT and close: a logged-in connection that ends so counts as no abort."""
-        try:
+        with contextlib.suppress(OSError):
             self.write_packet(0, _MYSQL_COM_QUIT)
-        except OSError:
-            pass
         self.close()
 
 
@@ -572,7 +586,8 @@ def _execute_packet(statement: int, params: list[Any]) -> bytes:
 
 def _binary_row(packet: bytes, columns: int) -> list[bytes | None]:
     """A binary-protocol row of string columns: 0x00, the NULL bitmap (offset 2), values."""
-    at, row = 1 + (columns + 9) // 8, []
+    row: list[bytes | None] = []
+    at = 1 + (columns + 9) // 8
     for column in range(columns):
         if packet[1 + (column + 2) // 8] & (1 << ((column + 2) % 8)):
             row.append(None)
@@ -844,9 +859,9 @@ def _tls_context(ca_file: str) -> ssl.SSLContext:
     return context
 
 
-_SELECT_EVENTS = (
+_SELECT_EVENTS = (  # EVENTS_TABLE and its EVENT_COLUMNS, in this order
     "SELECT `id`, DATE_FORMAT(`occurred_at`, '%Y-%m-%dT%H:%i:%s.%fZ'), `type`, "
-    f"CAST(`payload` AS CHAR) FROM `{EVENTS_TABLE}`"
+    "CAST(`payload` AS CHAR) FROM `events`"
 )
 
 
@@ -941,7 +956,12 @@ class EventReader:
 
 def _event(row: list[bytes | None]) -> dict[str, Any]:
     event_id, occurred_at, kind, payload = (bytes(value or b"").decode("utf-8") for value in row)
-    return {"id": event_id, "occurred_at": occurred_at, "type": kind, "payload": json.loads(payload)}
+    return {
+        "id": event_id,
+        "occurred_at": occurred_at,
+        "type": kind,
+        "payload": json.loads(payload),
+    }
 
 
 def parse_latest(query: str) -> int:
@@ -951,8 +971,10 @@ def parse_latest(query: str) -> int:
     if unknown:
         raise BadRequest(f"unknown query parameter(s) {', '.join(unknown)}: only latest is allowed")
     values = params.get("latest", [str(LATEST_DEFAULT)])
-    if len(values) != 1 or not re.fullmatch(r"[0-9]{1,3}", values[0]) or not (
-        1 <= int(values[0]) <= LATEST_MAX
+    if (
+        len(values) != 1
+        or not re.fullmatch(r"[0-9]{1,3}", values[0])
+        or not (1 <= int(values[0]) <= LATEST_MAX)
     ):
         raise BadRequest(f"latest must be a whole number from 1 to {LATEST_MAX}, got {values}")
     return int(values[0])
@@ -964,8 +986,10 @@ def parse_event_id(raw: str) -> str:
         event_id = urllib.parse.unquote(raw, errors="strict")
     except UnicodeDecodeError:
         raise BadRequest("the event id is not UTF-8") from None
-    if not 0 < len(event_id) <= MAX_EVENT_ID or not event_id.isprintable() or (
-        event_id.strip() != event_id
+    if (
+        not 0 < len(event_id) <= MAX_EVENT_ID
+        or not event_id.isprintable()
+        or (event_id.strip() != event_id)
     ):
         raise BadRequest(
             f"an event id is 1 to {MAX_EVENT_ID} printable characters, without whitespace "
@@ -1011,7 +1035,8 @@ class Handler(BaseHTTPRequestHandler):
     timeout = 75  # idle keep-alive timeout; must exceed the ALB idle timeout (60 s) to avoid 502s
 
     def parse_request(self) -> bool:
-        self._started, self._note = time.monotonic(), {}
+        self._started = time.monotonic()
+        self._note: dict[str, Any] = {}  # added to the request's log line
         return super().parse_request()
 
     def __getattr__(self, name: str) -> Any:
