@@ -301,7 +301,7 @@ class WebTier(Construct):
             group.add_egress_rule(
                 ec2.Peer.ipv4(vpc_cidr),
                 ec2.Port.tcp(server.database_port),
-                "MySQL inside the VPC (health check)",
+                "MySQL inside the VPC (health check and event reads)",
             )
         if settings.ssh_allowed_cidr is not None:
             cidr = settings.ssh_allowed_cidr

@@ -70,14 +70,19 @@ replicates to the replica) logs in with a token the server signs itself: a SigV4
 ``connect`` request for service ``rds-db`` (what ``aws rds generate-db-auth-token`` computes,
 valid 15 minutes: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Connecting.html),
 signed with the instance role's credentials from IMDSv2 (cached until 5 minutes before they
-expire). The role may only ``rds-db:connect`` as that account on this region's instance. The
-token is sent as a ``mysql_clear_password`` response, which this client sends only inside TLS;
-TLS verifies the certificate against TAPSTACK_DB_TLS_CA (RDS's bundle for the region, fetched
-at boot from the RDS trust store) and its name against TAPSTACK_DB_HOST. The MySQL client is
-this file's own (TLS by SSLRequest; mysql_native_password, caching_sha2_password and clear
-password logins; prepared statements with string results): a vendored PyMySQL would have to
-travel as an S3 asset, because the user data carrying this file is capped at 16 KB.
-``password`` authentication exists for local servers (MariaDB has no IAM plugin).
+expire). The role may only ``rds-db:connect`` as that account on this region's instance
+(https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
+The token is sent as a ``mysql_clear_password`` response, which this client sends only inside
+TLS; TLS verifies the certificate against TAPSTACK_DB_TLS_CA (the Amazon RDS CA bundle the
+loader ships, installed beside this file at boot) and its name against TAPSTACK_DB_HOST.
+
+The MySQL client is this file's own (TLS by SSLRequest; mysql_native_password,
+caching_sha2_password and clear-password logins; prepared statements with string results),
+about 200 lines on top of the probe's handshake: the server stays one standard-library file
+that runs on the system Python, is tested as it ships, and is installed as one file whose
+SHA-256 the boot script checks. A vendored PyMySQL would be a second artifact to pin, ship
+and verify for the little of it this server uses. ``password`` authentication exists for
+local servers (MariaDB has no IAM plugin).
 
 What "this region cannot serve" means
 -------------------------------------
