@@ -78,3 +78,20 @@ def test_a_price_file_without_a_source_is_refused() -> None:
         PriceBook.from_document({"currency": "USD", "regions": {"us-east-1": {"x": entry}}})
     with pytest.raises(ValueError, match="must be in USD"):
         PriceBook.from_document({"currency": "EUR", "regions": {}})
+
+
+def test_the_readme_shows_both_profiles_totals_as_tapstack_cost_computes_them(
+    synth: Synthesized, synth_lean: Synthesized
+) -> None:
+    from tests.support import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- cost totals:", 1)[1].split("\n\n", 1)[0]
+    production = estimate(read_cloud_assembly(synth.outdir), PriceBook.load())
+    lean = estimate(read_cloud_assembly(synth_lean.outdir), PriceBook.load())
+    assert f"| **total** | **${production.total_usd:,.2f}** | **${lean.total_usd:,.2f}** |" in table
+    for region in ("us-east-1", "us-west-2"):
+        amounts = f"${production.by_region()[region]:,.2f} | ${lean.by_region()[region]:,.2f}"
+        assert f"| **{region}** | {amounts} |" in table
+    oldest, newest = PriceBook.load().dates()
+    assert oldest in readme.split("## Cost", 1)[1].split("\n## ", 1)[0]
