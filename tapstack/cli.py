@@ -540,7 +540,7 @@ def cmd_cost(args: argparse.Namespace, console: Console) -> int:
         return 2
     from tapstack.cost.command import run
 
-    return run(args, config, console)
+    return run(args, config, console, mismatch=assembly_mismatch)
 
 
 COMMANDS = {

@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,15 @@ def add_parser(sub: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace, config: TapStackConfig, console: Console) -> int:
-    """Print the estimate; 1 when the assembly cannot be read or is another configuration's."""
-    from tapstack.cli import assembly_mismatch
-
+def run(
+    args: argparse.Namespace,
+    config: TapStackConfig,
+    console: Console,
+    *,
+    mismatch: Callable[[TapStackConfig, list[tuple[str, str]]], str],
+) -> int:
+    """Print the estimate; 1 when the assembly cannot be read or is another configuration's
+    (``mismatch`` says why an assembly's ``(stack, region)`` pairs are not ``config``'s)."""
     try:
         prices = PriceBook.load(args.prices)
     except (OSError, ValueError, KeyError) as exc:
@@ -61,7 +67,7 @@ def run(args: argparse.Namespace, config: TapStackConfig, console: Console) -> i
         except FileNotFoundError as exc:
             console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
             return 1
-        foreign = assembly_mismatch(config, [(s.name, s.region) for s in stacks])
+        foreign = mismatch(config, [(s.name, s.region) for s in stacks])
         if foreign:
             console.print(
                 f"[bold red]error:[/] {args.cdk_out} was not synthesized from {args.config} "

@@ -1,4 +1,4 @@
-"""One pricer per billed CloudFormation type (registered in ``tapstack.cost.estimate``).
+"""One pricer per billed CloudFormation type (registered in ``tapstack.cost.items.PRICERS``).
 
 Each reads the resource's properties and returns its line items; usage-based items say
 which :class:`tapstack.cost.usage.Usage` assumption they use.
@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from tapstack.config import BURSTABLE_FAMILIES
-from tapstack.cost.estimate import Context, LineItem, monthly_hours, monthly_requests, prices
+from tapstack.cost.items import Context, LineItem, monthly_hours, monthly_requests, prices
 
 GB = 1_000_000_000
 MB_PER_GB = 1024

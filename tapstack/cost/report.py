@@ -7,7 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tapstack.cost.estimate import Estimate, LineItem
+from tapstack.cost.estimate import Estimate
+from tapstack.cost.items import LineItem
 from tapstack.cost.prices import PriceBook
 
 
