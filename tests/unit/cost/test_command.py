@@ -33,6 +33,18 @@ def test_json_gives_the_total_per_region_and_every_line_with_its_source(
     assert document["usage"]["page_requests_per_second"] == "1.0"
 
 
+def test_without_an_assembly_the_command_synthesizes_the_chosen_configuration(
+    synth_lean: Synthesized, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One synthesis in the command's own temporary directory: the same total as the
+    session's synthesis of config/lean.yaml."""
+    assert main(["cost", "--config", str(LEAN_CONFIG), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    expected = estimate(read_cloud_assembly(synth_lean.outdir), PriceBook.load())
+    assert document["prefix"] == "tapstack-dev"
+    assert document["total_usd"] == round(expected.total_usd, 2)
+
+
 def test_the_table_shows_each_region_and_the_total(
     synth: Synthesized, capsys: pytest.CaptureFixture[str]
 ) -> None:
