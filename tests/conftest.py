@@ -8,13 +8,25 @@ from typing import Any
 import pytest
 
 from tapstack.config import MAX_DNS_NAME
-from tests.support import Synthesized, default_config_data, synthesize, writer_secondary_data
+from tests.support import (
+    Synthesized,
+    default_config_data,
+    lean_config_data,
+    synthesize,
+    writer_secondary_data,
+)
 
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The default configuration, synthesized once for the whole session."""
     return synthesize(default_config_data(), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def synth_lean(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The lean profile (config/lean.yaml) as shipped, synthesized once for the session."""
+    return synthesize(lean_config_data(), tmp_path_factory.mktemp("cdk.out.lean"))
 
 
 @pytest.fixture(scope="session")

@@ -77,7 +77,7 @@ class FailoverRecord(Construct):
             dns=dns,
             fqdn=load_balancer.load_balancer_dns_name,
             https=https,
-            measure_latency=True,
+            measure_latency=dns.measure_latency,
         )
         to_load_balancer = route53.CfnRecordSet.AliasTargetProperty(
             dns_name=load_balancer.load_balancer_dns_name,

@@ -372,6 +372,9 @@ class WebTier(Construct):
             "LaunchTemplate",
             machine_image=ec2.MachineImage.latest_amazon_linux2023(cpu_type=cpu),
             instance_type=ec2.InstanceType(settings.instance_type),
+            cpu_credits=ec2.CpuCredits(settings.cpu_credits.upper())
+            if settings.cpu_credits
+            else None,
             role=self.instance_role,
             security_group=self.instance_security_group,
             user_data=ec2.UserData.custom(

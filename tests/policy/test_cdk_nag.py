@@ -13,7 +13,8 @@ from aws_cdk import aws_s3 as s3
 from tapstack.compliance import acknowledge, acknowledgements, register_policy_packs
 from tests.support import ROOT, Synthesized
 
-SYNTHESES = ["synth", "synth_writer_secondary"]
+#: The production profile, with the writer in either region, and the lean profile.
+SYNTHESES = ["synth", "synth_writer_secondary", "synth_lean"]
 
 
 @pytest.mark.parametrize("shape", SYNTHESES)

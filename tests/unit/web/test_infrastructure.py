@@ -50,8 +50,95 @@ def test_launch_template_hardens_the_instances(synth: Synthesized, kind: str) ->
     assert device["Ebs"]["Encrypted"] is True
     assert device["Ebs"]["VolumeType"] == "gp3"
     assert "KeyName" not in data, "no key pair unless configured"
-    assert data["InstanceType"] == "t3.small"
     assert "al2023" in json.dumps(data["ImageId"])
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_the_default_instance_is_a_graviton_micro_on_the_arm64_image_in_unlimited_mode(
+    synth: Synthesized, kind: str
+) -> None:
+    """t4g.micro: 1 GiB like t2.micro and t3.micro, for less an hour; Graviton needs the
+    arm64 image (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-performance-instances.html)."""
+    data = synth.one(kind, "AWS::EC2::LaunchTemplate")["Properties"]["LaunchTemplateData"]
+    assert data["InstanceType"] == "t4g.micro"
+    image = json.dumps(data["ImageId"])
+    assert "arm64" in image and "x86_64" not in image
+    assert data["CreditSpecification"] == {"CpuCredits": "unlimited"}
+
+
+def test_the_lean_profile_runs_its_micro_instances_in_standard_credit_mode(
+    synth_lean: Synthesized,
+) -> None:
+    for kind in REGIONS:
+        data = synth_lean.one(kind, "AWS::EC2::LaunchTemplate")["Properties"]
+        assert data["LaunchTemplateData"]["CreditSpecification"] == {"CpuCredits": "standard"}
+
+
+def _scratch_template(**web: Any) -> dict[str, Any]:
+    """The template of a web tier with these ``WebConfig`` settings, in a scratch stack."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_ec2 as ec2
+
+    from tapstack.config import WebConfig
+    from tapstack.web.infrastructure import WebTier
+
+    stack = cdk.Stack(cdk.App(), "Scratch")
+    vpc = ec2.Vpc(stack, "Vpc", restrict_default_security_group=False)
+    WebTier(
+        stack,
+        "Web",
+        vpc=vpc,
+        vpc_cidr="10.0.0.0/16",
+        settings=WebConfig(waf_enabled=False, **web),
+        server=ServerEnvironment(project="x", region="us-east-1", role=Role.WRITER),
+        acl_name="x-test-primary",
+    )
+    template: dict[str, Any] = cdk.assertions.Template.from_stack(stack).to_json()
+    return template
+
+
+def _launch_template_data(template: dict[str, Any]) -> dict[str, Any]:
+    (launch_template,) = (
+        r for r in template["Resources"].values() if r["Type"] == "AWS::EC2::LaunchTemplate"
+    )
+    data: dict[str, Any] = launch_template["Properties"]["LaunchTemplateData"]
+    return data
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "architecture"),
+    [
+        ("t2.micro", "x86_64"),
+        ("t3.micro", "x86_64"),
+        ("t3a.small", "x86_64"),
+        ("m7i.large", "x86_64"),
+        ("t4g.micro", "arm64"),
+        ("m7g.large", "arm64"),
+    ],
+)
+def test_the_image_architecture_follows_every_selectable_instance_type(
+    instance_type: str, architecture: str
+) -> None:
+    """An arm64 image does not boot on an x86_64 type, nor the reverse: the image is the
+    latest Amazon Linux 2023 of the type's architecture, read from the SSM parameter whose
+    name ends in it (a stack parameter of the template)."""
+    template = _scratch_template(instance_type=instance_type)
+    data = _launch_template_data(template)
+    assert data["InstanceType"] == instance_type
+    assert "CreditSpecification" not in data, "cpu_credits unset: the family's AWS default"
+    parameters = json.dumps(template["Parameters"])
+    other = "x86_64" if architecture == "arm64" else "arm64"
+    assert "al2023" in parameters and architecture in parameters
+    assert other not in parameters
+
+
+def test_t2_micro_stays_selectable_with_either_credit_mode() -> None:
+    for mode in ("standard", "unlimited"):
+        data = _launch_template_data(_scratch_template(instance_type="t2.micro", cpu_credits=mode))
+        assert (data["InstanceType"], data["CreditSpecification"]) == (
+            "t2.micro",
+            {"CpuCredits": mode},
+        )
 
 
 def test_key_pair_and_arm_image_when_configured(synth_variant: Synthesized) -> None:
