@@ -399,14 +399,22 @@ class ReplicatedPair(Lifecycle):
         self._region(region).source = None
         return position
 
-    def rebuild_as_replica(self, region: str, source: str, *, timeout: float = 120.0) -> Path:
+    def generation(self, region: str) -> int:
+        """The region's current server generation (0 at start, one more per rebuild unless
+        the rebuild names one)."""
+        return self._region(region).generation
+
+    def rebuild_as_replica(
+        self, region: str, source: str, *, timeout: float = 120.0, generation: int | None = None
+    ) -> Path:
         """Replace ``region``'s server with a fresh one that replicates from ``source``.
 
         ``source`` must be a standalone writer. The region's server (running or not) is
         stopped and its data directory moved into ``snapshot_dir``; the new server (the
         region's next generation, on a new port) gets ``source``'s privileges and databases
         from a consistent dump and replicates from the dump's GTID position. Return the
-        snapshot's path.
+        snapshot's path. ``generation``: the new server's generation (default: one more; it
+        must be higher than the current one), as a configuration names it.
         """
         entry = self._region(region)
         self._region(source)
@@ -421,10 +429,15 @@ class ReplicatedPair(Lifecycle):
                 f"(read_only={'ON' if probe.read_only else 'OFF'}, "
                 f"{'replicating' if probe.replication is not None else 'standalone'})"
             )
+        if generation is None:
+            generation = entry.generation + 1
+        if generation <= entry.generation:
+            raise ReplicationError(
+                f"cannot rebuild {region} as generation {generation}: it runs generation "
+                f"{entry.generation} (a rebuild makes a younger one)"
+            )
         snapshot = self._set_aside(entry)
-        self._regions[region] = self._new_region(
-            region, generation=entry.generation + 1, read_only=True
-        )
+        self._regions[region] = self._new_region(region, generation=generation, read_only=True)
         position = self._copy(source, region, timeout=timeout)
         self._replicate(region, source=source, position=position)
         return snapshot
