@@ -1,0 +1,314 @@
+"""The four phases of the drill and what they measure.
+
+1. unplanned loss of the writer region: its MariaDB and web server are SIGKILLed while the
+   workload runs; the Route 53 model detects it and answers with the other region;
+2. ``failover`` to the other region (the operator acts once the health check turned
+   unhealthy, as its alarm pages);
+3. the lost region comes back (its stale database restarted, writable, with what it had),
+   then ``failback`` rebuilds it as a replica;
+4. a planned ``switchover`` back.
+
+The commands are :mod:`tapstack.operations.orchestration`'s, run with ``--yes`` over the
+local provider (:mod:`tapstack_lab.drill.provider`).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from tapstack.operations.orchestration import (
+    EXIT_OK,
+    Session,
+    Timeouts,
+    failback,
+    failover,
+    switchover,
+)
+from tapstack_lab.drill.lab import Lab
+from tapstack_lab.drill.provider import LabObjects, lab_provider
+from tapstack_lab.drill.workload import Workload
+from tapstack_lab.route53_model import (
+    Role,
+    expected_client_switch_seconds,
+    expected_detection_seconds,
+)
+
+
+class DrillError(RuntimeError):
+    """A phase did not end as it must."""
+
+
+@dataclass
+class Result:
+    """What the drill observed; :mod:`tapstack_lab.drill.report` prints and draws it."""
+
+    writer: str
+    standby: str
+    scale: float
+    interval: float
+    threshold: int
+    ttl: float
+    started: float
+    marks: dict[str, float] = field(default_factory=dict)
+    lag_at_kill: tuple[int | None, int | None] = (None, None)
+    detection: float | None = None
+    dns_switch: float | None = None
+    read_rto: list[float | None] = field(default_factory=list)
+    write_rto: float | None = None
+    rpo_rows: int | None = None
+    rpo_seconds: float | None = None
+    planned_rpo_rows: int | None = None
+    planned_compared: int = 0
+    redriven: list[tuple[str, int]] = field(default_factory=list)
+    redrive_loaded: int = 0
+    acked_after_failback: int = 0
+    present_after_failback: int = 0
+    acked_final: int = 0
+    present_final: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    command_seconds: dict[str, float] = field(default_factory=dict)
+    two_writable_seconds: float = 0.0
+    overlapping_writers: int = 0
+    read_only_writes: int = 0
+    read_errors: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def modelled_detection(self) -> str:
+        return str(expected_detection_seconds(self.interval, self.threshold))
+
+    def modelled_read_rto(self) -> str:
+        return str(expected_client_switch_seconds(self.interval, self.threshold, self.ttl))
+
+
+def wait_for(what: str, done: Callable[[], bool], timeout: float, poll: float = 0.1) -> float:
+    """Poll ``done`` until true; return the seconds waited, or raise :class:`DrillError`."""
+    started = time.monotonic()
+    while not done():
+        if time.monotonic() - started > timeout:
+            raise DrillError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(poll)
+    return time.monotonic() - started
+
+
+def _session(lab: Lab, console: Console) -> Session:
+    return Session(
+        config=lab.config,
+        provider=lab_provider(lab),
+        console=console,
+        yes=True,
+        poll_seconds=0.25,
+        timeouts=Timeouts(
+            writable=120, caught_up=120, snapshot=120, replica=180, dns=600, objects=120
+        ),
+    )
+
+
+def _command(lab: Lab, console: Console, result: Result, name: str, run: Callable[..., Any],
+             **kwargs: Any) -> LabObjects:
+    session = _session(lab, console)
+    lab.record.mark(f"`{name}` starts")
+    began = time.monotonic()
+    outcome = run(session, **kwargs)
+    result.command_seconds[name] = time.monotonic() - began
+    result.outcomes[name] = outcome.exit_code
+    lab.record.mark(f"`{name}` ended ({outcome.exit_code})")
+    if outcome.exit_code != EXIT_OK:
+        raise DrillError(f"`{name}` exited {outcome.exit_code}")
+    objects = session.provider.objects
+    assert isinstance(objects, LabObjects)
+    result.redriven += objects.redriven
+    return objects
+
+
+def settle(lab: Lab, workload: Workload, timeout: float) -> tuple[int, int]:
+    """Wait until every acknowledged upload's events are in the configured writer (or the
+    timeout); return (acknowledged, present)."""
+    counts = (0, 0)
+
+    def done() -> bool:
+        nonlocal counts
+        acked = workload.acknowledged_ids()
+        present = lab.event_ids(lab.writer()) & acked
+        counts = (len(acked), len(present))
+        return len(present) == len(acked)
+
+    try:
+        wait_for("every acknowledged write in the writer", done, timeout, poll=0.5)
+    except DrillError:
+        pass  # reported as a shortfall, not hidden
+    return counts
+
+
+def run_phases(
+    lab: Lab,
+    workload: Workload,
+    console: Console,
+    *,
+    say: Callable[[str], None],
+    traffic_back: bool = True,
+) -> Result:
+    """Run the four phases under ``workload``; ``traffic_back=False`` ends once the switchover
+    command ended, without waiting for Route 53 and the clients' caches to move back."""
+    writer, standby = lab.writer(), lab.other(lab.writer())
+    settings = lab.settings
+    result = Result(
+        writer, standby, lab.scale, settings.interval, settings.failure_threshold, lab.ttl,
+        started=time.monotonic(),
+    )
+    detection_window = expected_detection_seconds(settings.interval, settings.failure_threshold)
+    # Warm up: loads and reads flowing, two lag datapoints at least.
+    wait_for("the first loads", lambda: len(lab.event_ids(writer)) >= 3 * workload.records, 60)
+    time.sleep(max(2.0, settings.interval))
+
+    say(f"phase 1: unplanned loss of {writer} (MariaDB and web server SIGKILLed)")
+    with _suppress():
+        lag = lab.pair.lag()[standby]
+        result.lag_at_kill = (lag.seconds, lag.transactions_behind)
+    kill = lab.lose(writer)
+    result.marks["kill"] = kill
+    wait_for(f"{writer}'s health check to turn unhealthy",
+             lambda: not lab.prober.healthy(writer), detection_window.latest + 5 * settings.interval)
+    result.detection = lab.prober.timeline.detection_seconds(writer, kill)
+    say(f"  detected after {result.detection:.1f} s (modelled {detection_window})")
+
+    say(f"phase 2: `failover --to {standby}` (the operator acts on the health check's alarm)")
+    _command(lab, console, result, "failover", failover, to=standby)
+    reads_back = lambda: all(  # noqa: E731
+        any(r.ok and r.at > kill and r.client == c for r in list(workload.reads))
+        for c in range(workload.clients)
+    )
+    wait_for("every client to read again", reads_back, lab.ttl + 10 * settings.interval + 60)
+    result.dns_switch = lab.prober.timeline.switch_seconds(Role.SECONDARY, kill)
+    result.read_rto = _read_rto(workload, kill)
+    result.write_rto = _write_rto(lab, workload, standby, kill)
+
+    say(f"phase 3: {writer} comes back with its stale database, then `failback`")
+    back = lab.recover(writer)
+    result.marks["back"] = back
+    stale = lab.event_ids(writer)
+    promoted = next(ids for _, region, ids in lab.record.promoted if region == standby)
+    lost_rows = stale - promoted
+    result.rpo_rows = len(lost_rows)
+    result.rpo_seconds = _rpo_seconds(lab, writer, lost_rows, kill)
+    _command(lab, console, result, "failback", failback)
+    result.acked_after_failback, result.present_after_failback = settle(lab, workload, 60)
+
+    say(f"phase 4: planned `switchover --to {writer}`")
+    switched = time.monotonic()
+    _command(lab, console, result, "switchover", switchover, to=writer)
+    _, old, before = lab.record.writer_at_promotion[-1]
+    _, new, after = lab.record.promoted[-1]
+    result.planned_rpo_rows = len(before - after)
+    result.planned_compared = len(before)
+    if traffic_back:
+        wait_for(f"Route 53 to answer with {writer} again",
+                 lambda: lab.prober.answer().region == writer,
+                 detection_window.latest + 10 * settings.interval)
+        wait_for("every client to read from the writer region again",
+                 lambda: all(_last_read_region(workload, c) == writer
+                             for c in range(workload.clients)),
+                 lab.ttl + 10 * settings.interval + 30)
+    result.marks["switched"] = switched
+    workload.stop()
+    result.acked_final, result.present_final = settle(lab, workload, 60)
+    _invariants(lab, result)
+    result.read_errors = _read_errors(workload, result)
+    result.redrive_loaded = sum(
+        1 for i in lab.record.invocations if i.redrive for _, status, _ in i.objects
+        if status == "loaded"
+    )
+    return result
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return exc[0] is not None and issubclass(exc[0], Exception)  # type: ignore[arg-type]
+
+
+def _read_rto(workload: Workload, kill: float) -> list[float | None]:
+    reads = list(workload.reads)
+    firsts: list[float | None] = []
+    for client in range(workload.clients):
+        ok = [r.at for r in reads if r.client == client and r.ok and r.at > kill]
+        failed = [r.at for r in reads if r.client == client and not r.ok and r.at > kill]
+        # A client that never failed had its read served throughout: 0.
+        firsts.append(None if not ok else (min(ok) - kill if failed and min(failed) < min(ok)
+                                           else 0.0))
+    return firsts
+
+
+def _write_rto(lab: Lab, workload: Workload, region: str, kill: float) -> float | None:
+    """From the kill until the first object uploaded after it is committed in ``region``."""
+    after = {u.key for u in workload.uploads if u.at > kill}
+    loads = [
+        i.ended for i in lab.record.invocations
+        if i.region == region and any(k in after and s == "loaded" for k, s, _ in i.objects)
+    ]
+    return min(loads) - kill if loads else None
+
+
+def _rpo_seconds(lab: Lab, region: str, lost: set[str], kill: float) -> float:
+    """How long before the kill the oldest lost row was committed (0 when none was lost)."""
+    if not lost:
+        return 0.0
+    seqs = {i.rsplit("-", 1)[0].removeprefix("drill-") for i in lost}
+    committed = [
+        i.ended for i in lab.record.invocations
+        if i.region == region and i.ended <= kill
+        for key, status, _ in i.objects
+        if status == "loaded" and key.rsplit("/", 1)[-1].removesuffix(".jsonl") in seqs
+    ]
+    return kill - min(committed) if committed else 0.0
+
+
+def _last_read_region(workload: Workload, client: int) -> str | None:
+    mine = [r for r in list(workload.reads) if r.client == client]
+    return mine[-1].region if mine and mine[-1].ok else None
+
+
+def _invariants(lab: Lab, result: Result) -> None:
+    samples = list(lab.record.samples)
+    both = [s for s in samples if len(set(s.writable)) > 1]
+    if len(both) > 1:
+        result.two_writable_seconds = both[-1].at - both[0].at if both else 0.0
+    result.extra["two_writable_samples"] = len(both)
+    result.extra["two_writer_loaders"] = sum(
+        1 for s in samples if len(set(s.writable) & set(s.loading)) > 1
+    )
+    loads = sorted(
+        (i for i in lab.record.invocations if any(s == "loaded" for _, s, _ in i.objects)),
+        key=lambda i: i.started,
+    )
+    result.overlapping_writers = sum(
+        1 for a in loads for b in loads
+        if a.region != b.region and a.started < b.ended and b.started < a.ended
+    ) // 2
+    result.read_only_writes = sum(1 for i in lab.record.invocations if i.errno == 1290)
+    result.extra["loaded_outside_the_configured_writer"] = sum(
+        1 for i in loads if i.region != lab.record.configured_writer_at(i.started)
+    )
+
+
+def _read_errors(workload: Workload, result: Result) -> dict[str, int]:
+    kill, switched = result.marks["kill"], result.marks["switched"]
+    reads = list(workload.reads)
+    return {
+        "before the kill": sum(1 for r in reads if not r.ok and r.at < kill),
+        "kill to switchover": sum(1 for r in reads if not r.ok and kill <= r.at < switched),
+        "after the switchover": sum(1 for r in reads if not r.ok and r.at >= switched),
+        "reads": len(reads),
+    }
+
+
+def median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
