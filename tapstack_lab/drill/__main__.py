@@ -18,12 +18,19 @@ from tapstack_lab.drill.workload import Workload
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tapstack_lab.drill", description=__doc__)
-    parser.add_argument("--config", default=str(ROOT / "config" / "default.yaml"),
-                        help="the configuration whose health check, threshold and regions apply")
+    parser.add_argument(
+        "--config",
+        default=str(ROOT / "config" / "default.yaml"),
+        help="the configuration whose health check, threshold and regions apply",
+    )
     parser.add_argument("--out", default="drill-out", help="directory for the PNG and logs")
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="time scale (1: the configured seconds; 0.2: five times faster, "
-                        "figures reported divided by it)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="time scale (1: the configured seconds; 0.2: five times faster, "
+        "figures reported divided by it)",
+    )
     parser.add_argument("--quiet", action="store_true", help="hide the commands' own output")
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
@@ -47,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         dump(lab, workload, result, out / "timeline.json")
     console.print(figures(result))
     console.print(invariants(result))
-    console.print(f"timeline: {png}; the whole drill took {time.monotonic() - began:.0f} s")
+    logged = f"; the commands' own output: {out / 'commands.log'}" if args.quiet else ""
+    console.print(
+        f"timeline: {png}; every sample: {out / 'timeline.json'}{logged}; the whole drill "
+        f"took {time.monotonic() - began:.0f} s"
+    )
     return 0
 
 

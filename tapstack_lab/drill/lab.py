@@ -1,7 +1,7 @@
 """The drill's two regions on one machine, composed from real parts and one model.
 
-:class:`Lab` starts, per region: a MariaDB server (:class:`~tapstack_lab.replication.ReplicatedPair`,
-real GTID replication from the writer to the replica), the web server runtime behind a stable
+:class:`Lab` starts, per region: a MariaDB server (``ReplicatedPair``: real GTID replication
+from the writer to the replica), the web server runtime behind a stable
 address (:mod:`tapstack_lab.drill.web`), a data bucket in emulated S3 and the loader function
 (:mod:`tapstack_lab.drill.objects`); and, over both, **a model of Route 53**
 (:class:`~tapstack_lab.route53_model.Prober`) probing each region's ``/health`` with the
@@ -174,9 +174,7 @@ class Lab:
         clients = self.emulator.clients()
         writer, standby = self.writer(), self.other(self.writer())
         self.pair = self._stack.enter_context(
-            ReplicatedPair(
-                snapshot_dir=self.workdir / "snapshots", writer=writer, replica=standby
-            )
+            ReplicatedPair(snapshot_dir=self.workdir / "snapshots", writer=writer, replica=standby)
         )
         self._bootstrap(writer)
         password_file = self.workdir / "web-db-password"
@@ -289,7 +287,9 @@ class Lab:
             if wanted != self.pair.generation(region):
                 # The region's users move to the new replica before the old server goes.
                 self.pair.rebuild_as_replica(
-                    region, source=writer, generation=wanted,
+                    region,
+                    source=writer,
+                    generation=wanted,
                     switch=lambda: self._roll(region, role),
                 )
                 self.record.mark(f"{region} rebuilt as a replica of {writer}")
@@ -351,9 +351,7 @@ class Lab:
         writable: tuple[str, ...] = ()
         with contextlib.suppress(Exception):
             writable = tuple(self.pair.writers())
-        loading = tuple(
-            r for r, f in self.loaders.items() if not f.paused and f.role == "writer"
-        )
+        loading = tuple(r for r, f in self.loaders.items() if not f.paused and f.role == "writer")
         return Sample(
             at=time.monotonic(),
             healthy={r: self.prober.healthy(r) for r in self.regions},

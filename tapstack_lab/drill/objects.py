@@ -211,8 +211,13 @@ class LoaderFunction:
             errno = _errno(error)
             self.record(
                 Invocation(
-                    started, time.monotonic(), self.region, role, pending.attempt,
-                    error=f"{type(error).__name__}: {error}", errno=errno,
+                    started,
+                    time.monotonic(),
+                    self.region,
+                    role,
+                    pending.attempt,
+                    error=f"{type(error).__name__}: {error}",
+                    errno=errno,
                     redrive=pending.redrive,
                 )
             )
@@ -224,8 +229,13 @@ class LoaderFunction:
         )
         self.record(
             Invocation(
-                started, time.monotonic(), self.region, role, pending.attempt,
-                objects=objects, redrive=pending.redrive,
+                started,
+                time.monotonic(),
+                self.region,
+                role,
+                pending.attempt,
+                objects=objects,
+                redrive=pending.redrive,
             )
         )
         if pending.done is not None:
@@ -351,9 +361,7 @@ class Buckets:
         self.s3 = s3
         self.names = buckets
         self.loaders = loaders
-        self.replication = Replication(
-            buckets, s3, self._notify, period=replication_period
-        )
+        self.replication = Replication(buckets, s3, self._notify, period=replication_period)
 
     def create(self, replicating: str) -> None:
         for region, bucket in self.names.items():
@@ -402,5 +410,3 @@ class Buckets:
             version_id=head.get("VersionId"),
         )
         self.loaders[region].invoke_async(event)
-
-

@@ -90,11 +90,19 @@ class LabDatabase:
         with path.open("wb") as out:
             done = subprocess.run(
                 [
-                    find_binary("mariadb-dump"), "--no-defaults", f"--host={server.host}",
-                    f"--port={server.port}", "--user=root", "--single-transaction",
-                    "--databases", DATABASE,
+                    find_binary("mariadb-dump"),
+                    "--no-defaults",
+                    f"--host={server.host}",
+                    f"--port={server.port}",
+                    "--user=root",
+                    "--single-transaction",
+                    "--databases",
+                    DATABASE,
                 ],
-                stdout=out, stderr=subprocess.PIPE, timeout=120, check=False,
+                stdout=out,
+                stderr=subprocess.PIPE,
+                timeout=120,
+                check=False,
             )
         if done.returncode != 0:
             raise ProviderError(f"snapshot of {identifier} failed: {done.stderr.decode()[-500:]}")
@@ -199,7 +207,10 @@ class LabObjects:
         if job is None:
             raise ProviderError(f"no Batch Replication job {job_id} in {source_region}")
         return ReplicationJob(
-            job_id, "Complete", total=job.copied + job.failed, succeeded=job.copied,
+            job_id,
+            "Complete",
+            total=job.copied + job.failed,
+            succeeded=job.copied,
             failed=job.failed,
         )
 

@@ -258,11 +258,13 @@ def _wait_live(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(  # noqa: S310 - our own server on 127.0.0.1
+            with urllib.request.urlopen(
                 f"http://127.0.0.1:{port}{web_server.LIVENESS_PATH}", timeout=1
             ):
                 return
         except OSError as error:
             if time.monotonic() >= deadline:
-                raise WebTierError(f"the web server on port {port} never answered: {error}") from None
+                raise WebTierError(
+                    f"the web server on port {port} never answered: {error}"
+                ) from None
             time.sleep(0.05)

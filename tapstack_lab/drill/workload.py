@@ -35,12 +35,15 @@ class Upload:
 
 @dataclass(frozen=True)
 class Read:
+    """One read: when it ended (``at``) and when it was sent."""
+
     at: float
     client: int
     region: str | None
     ok: bool
     status: int | None
     error: str | None = None
+    sent: float = 0.0
 
 
 class Workload:
@@ -75,8 +78,9 @@ class Workload:
         self._threads = [threading.Thread(target=self._produce, name="producer", daemon=True)]
         for client in range(self.clients):
             self._threads.append(
-                threading.Thread(target=self._read, args=(client,), name=f"reader {client}",
-                                 daemon=True)
+                threading.Thread(
+                    target=self._read, args=(client,), name=f"reader {client}", daemon=True
+                )
             )
         for thread in self._threads:
             thread.start()
@@ -115,7 +119,8 @@ class Workload:
         resolver = self.lab.prober.client(age=client * self.lab.ttl / self.clients)
         targets = {web.url: region for region, web in self.lab.web.items()}
         while not self._stop.wait(self.read_every):
-            target = resolver.resolve(time.monotonic())
+            sent = time.monotonic()
+            target = resolver.resolve(sent)
             region = targets.get(target)
             status: int | None = None
             error: str | None = None
@@ -131,4 +136,6 @@ class Workload:
             except (OSError, ValueError) as failure:
                 ok, error = False, f"{type(failure).__name__}: {failure}"
             with self._lock:
-                self.reads.append(Read(time.monotonic(), client, region, ok, status, error))
+                self.reads.append(
+                    Read(time.monotonic(), client, region, ok, status, error, sent=sent)
+                )

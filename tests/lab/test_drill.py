@@ -2,7 +2,7 @@
 replication, the web server runtime per region, the loader against emulated S3, and the
 operator commands' own orchestration over the local provider; only Route 53 is a model.
 
-It runs the four phases once, at time scale 0.1 (a 1 s health-check interval and a 6 s TTL
+It runs the four phases once, at time scale 0.05 (a 0.5 s health-check interval and a 3 s TTL
 instead of 10 s and 60 s), and the tests assert the drill's invariants. No timing is
 asserted: ``make drill`` measures and prints the figures.
 """
@@ -32,7 +32,7 @@ class Drill:
 def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
     workdir = tmp_path_factory.mktemp("drill")
     console = Console(file=(workdir / "commands.log").open("w"), width=120)
-    with Lab(workdir, config_path=ROOT / "config" / "default.yaml", scale=0.1) as lab:
+    with Lab(workdir, config_path=ROOT / "config" / "default.yaml", scale=0.05) as lab:
         workload = Workload(lab, clients=2)
         workload.start()
         try:

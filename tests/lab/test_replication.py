@@ -275,7 +275,9 @@ def test_rebuilding_the_lost_writer_leaves_one_writer_and_keeps_its_data_aside(
 
 
 def test_a_rebuild_must_make_a_younger_generation(failover: Failover) -> None:
-    with pytest.raises(ReplicationError, match=r"cannot rebuild us-east-1 as generation 1: it runs generation 1"):
+    with pytest.raises(
+        ReplicationError, match=r"cannot rebuild us-east-1 as generation 1: it runs generation 1"
+    ):
         failover.pair.rebuild_as_replica(WRITER, source=REPLICA, generation=1)
     assert failover.pair.generation(WRITER) == 1
 
