@@ -292,6 +292,18 @@ class WebConfig(_Frozen):
         description="Put a WAF web ACL (AWS common rules, known bad inputs, rate limit) "
         "in front of each load balancer.",
     )
+    database_user: str = Field(
+        default="tapstack_reader",
+        description="The read-only MySQL account GET /events logs in as with IAM "
+        "authentication (SELECT on the events table only; bootstrap-database creates it).",
+    )
+
+    @field_validator("database_user")
+    @classmethod
+    def _reader(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9_]{0,31}$", value):
+            raise ValueError("must start with a letter and hold only a-z, 0-9 and _ (at most 32)")
+        return value
 
     @field_validator("instance_type")
     @classmethod
@@ -692,10 +704,22 @@ class TapStackConfig(_Frozen):
             *self._zone_problems(),
             *self._certificate_problems(),
             *self._lineage_problems(),
+            *self._account_problems(),
         ]
         if problems:
             raise CrossFieldError(problems)
         return self
+
+    def _account_problems(self) -> list[Problem]:
+        if self.web.database_user != self.loader.database_user:
+            return []
+        return [
+            Problem(
+                ("web.database_user", "loader.database_user"),
+                f"web.database_user: {self.web.database_user!r} is also loader.database_user; "
+                "the web tier's account is read-only and must be another account",
+            )
+        ]
 
     def _name_length_problems(self) -> list[Problem]:
         fields = ("dns.domain_name", "dns.record_name", "primary.region", "secondary.region")

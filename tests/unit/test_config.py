@@ -87,6 +87,13 @@ def test_configuration_is_frozen() -> None:
         (("web", "ssh_allowed_cidr"), "203.0.113.0/24", r"must be a single address"),
         (("web", "ssh_allowed_cidr"), "not-an-ip", r"single address in CIDR form"),
         (("web", "instance_type"), "huge", r"web\.instance_type = 'huge'"),
+        (("web", "database_user"), "Reader", r"web\.database_user = 'Reader': must start with"),
+        (
+            ("web", "database_user"),
+            "tapstack_loader",
+            r"web\.database_user: 'tapstack_loader' is also loader\.database_user; the web "
+            r"tier's account is read-only",
+        ),
         (("account",), "12345", r"account = '12345': must be a 12-digit"),
         (("account",), "12345678901a", r"must be a 12-digit"),
         (

@@ -69,6 +69,7 @@ def _everything_else() -> dict[str, Any]:
             "ssh_allowed_cidr": "203.0.113.10/32",
             "key_pair_name": "ops-key",
             "root_volume_gib": 30,
+            "database_user": "shop_reader",
         },
         dns={
             "domain_name": "shop.example.org",

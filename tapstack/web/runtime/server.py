@@ -70,14 +70,19 @@ replicates to the replica) logs in with a token the server signs itself: a SigV4
 ``connect`` request for service ``rds-db`` (what ``aws rds generate-db-auth-token`` computes,
 valid 15 minutes: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Connecting.html),
 signed with the instance role's credentials from IMDSv2 (cached until 5 minutes before they
-expire). The role may only ``rds-db:connect`` as that account on this region's instance. The
-token is sent as a ``mysql_clear_password`` response, which this client sends only inside TLS;
-TLS verifies the certificate against TAPSTACK_DB_TLS_CA (RDS's bundle for the region, fetched
-at boot from the RDS trust store) and its name against TAPSTACK_DB_HOST. The MySQL client is
-this file's own (TLS by SSLRequest; mysql_native_password, caching_sha2_password and clear
-password logins; prepared statements with string results): a vendored PyMySQL would have to
-travel as an S3 asset, because the user data carrying this file is capped at 16 KB.
-``password`` authentication exists for local servers (MariaDB has no IAM plugin).
+expire). The role may only ``rds-db:connect`` as that account on this region's instance
+(https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
+The token is sent as a ``mysql_clear_password`` response, which this client sends only inside
+TLS; TLS verifies the certificate against TAPSTACK_DB_TLS_CA (the Amazon RDS CA bundle the
+loader ships, installed beside this file at boot) and its name against TAPSTACK_DB_HOST.
+
+The MySQL client is this file's own (TLS by SSLRequest; mysql_native_password,
+caching_sha2_password and clear-password logins; prepared statements with string results),
+about 200 lines on top of the probe's handshake: the server stays one standard-library file
+that runs on the system Python, is tested as it ships, and is installed as one file whose
+SHA-256 the boot script checks. A vendored PyMySQL would be a second artifact to pin, ship
+and verify for the little of it this server uses. ``password`` authentication exists for
+local servers (MariaDB has no IAM plugin).
 
 What "this region cannot serve" means
 -------------------------------------
@@ -122,6 +127,7 @@ log_error_verbosity.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import html
@@ -317,14 +323,16 @@ def _read_settings(get: Callable[..., str], timeout: float) -> dict[str, Any]:
             needs[ENV_DB_PASSWORD_FILE] = password_file
         for variable, value in needs.items():
             if not value:
-                raise SettingsError(f"{ENV_DB_READ_USER} with {ENV_DB_AUTH}={auth} needs {variable}")
+                raise SettingsError(
+                    f"{ENV_DB_READ_USER} with {ENV_DB_AUTH}={auth} needs {variable}"
+                )
         if not re.fullmatch(r"[A-Za-z0-9_$]{1,64}", name or ""):
             raise SettingsError(f"{ENV_DB_NAME} must be a database name, got {name!r}")
         files = {ENV_DB_TLS_CA: ca, ENV_DB_PASSWORD_FILE: password_file}
         for variable, path in files.items():
-            if path and (variable != ENV_DB_PASSWORD_FILE or auth == AUTH_PASSWORD):
-                if not os.access(path, os.R_OK):
-                    raise SettingsError(f"{variable}: cannot read {path!r}")
+            used = variable != ENV_DB_PASSWORD_FILE or auth == AUTH_PASSWORD
+            if path and used and not os.access(path, os.R_OK):
+                raise SettingsError(f"{variable}: cannot read {path!r}")
     return {
         "db_name": name,
         "db_read_user": user,
@@ -433,8 +441,15 @@ class _MySQLConnection:
             raise MySQLError(_error_text(packet))
         return sequence, packet
 
-    def login(self, user: str, password: str, database: str, tls: ssl.SSLContext | None,
-              host: str, plugin: str) -> None:
+    def login(
+        self,
+        user: str,
+        password: str,
+        database: str,
+        tls: ssl.SSLContext | None,
+        host: str,
+        plugin: str,
+    ) -> None:
         """Read the greeting, switch to TLS when ``tls`` is given, and log in."""
         salt, server_capabilities = _greeting(self.reply()[1])
         capabilities, sequence = _MYSQL_READ_CAPABILITIES, 1
@@ -450,8 +465,14 @@ class _MySQLConnection:
         self.write_packet(
             sequence,
             struct.pack("<IIB23x", capabilities, 1 << 24, _MYSQL_UTF8MB4)
-            + user.encode("utf-8") + b"\0" + _lenenc_int(len(auth)) + auth
-            + database.encode("utf-8") + b"\0" + plugin.encode("ascii") + b"\0",
+            + user.encode("utf-8")
+            + b"\0"
+            + _lenenc_int(len(auth))
+            + auth
+            + database.encode("utf-8")
+            + b"\0"
+            + plugin.encode("ascii")
+            + b"\0",
         )
         for _ in range(4):
             sequence, packet = self.reply()
@@ -510,10 +531,8 @@ class _MySQLConnection:
 
     def quit(self) -> None:
         """COM_QUIT and close: a logged-in connection that ends so counts as no abort."""
-        try:
+        with contextlib.suppress(OSError):
             self.write_packet(0, _MYSQL_COM_QUIT)
-        except OSError:
-            pass
         self.close()
 
 
@@ -572,7 +591,8 @@ def _execute_packet(statement: int, params: list[Any]) -> bytes:
 
 def _binary_row(packet: bytes, columns: int) -> list[bytes | None]:
     """A binary-protocol row of string columns: 0x00, the NULL bitmap (offset 2), values."""
-    at, row = 1 + (columns + 9) // 8, []
+    row: list[bytes | None] = []
+    at = 1 + (columns + 9) // 8
     for column in range(columns):
         if packet[1 + (column + 2) // 8] & (1 << ((column + 2) % 8)):
             row.append(None)
@@ -821,17 +841,17 @@ def rds_auth_token(
     }
     if session_token:
         query["X-Amz-Security-Token"] = session_token
-    quoted = "&".join(
-        f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}"
-        for k, v in sorted(query.items())
-    )
+    quote = urllib.parse.quote
+    encoded = [(quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in query.items()]
+    canonical = "&".join(f"{k}={v}" for k, v in sorted(encoded))
     digest = hashlib.sha256
-    request = f"GET\n/\n{quoted}\nhost:{host}:{port}\n\nhost\n{digest(b'').hexdigest()}"
+    request = f"GET\n/\n{canonical}\nhost:{host}:{port}\n\nhost\n{digest(b'').hexdigest()}"
     to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{digest(request.encode()).hexdigest()}"
     key = ("AWS4" + secret_key).encode("utf-8")
     for part in (stamp[:8], region, "rds-db", "aws4_request", to_sign):
         key = hmac.new(key, part.encode("utf-8"), digest).digest()
-    return f"{host}:{port}/?{quoted}&X-Amz-Signature={key.hex()}"
+    url_query = "&".join(f"{k}={v}" for k, v in encoded)  # in botocore's order
+    return f"{host}:{port}/?{url_query}&X-Amz-Signature={key.hex()}"
 
 
 def _tls_context(ca_file: str) -> ssl.SSLContext:
@@ -844,9 +864,9 @@ def _tls_context(ca_file: str) -> ssl.SSLContext:
     return context
 
 
-_SELECT_EVENTS = (
+_SELECT_EVENTS = (  # EVENTS_TABLE and its EVENT_COLUMNS, in this order
     "SELECT `id`, DATE_FORMAT(`occurred_at`, '%Y-%m-%dT%H:%i:%s.%fZ'), `type`, "
-    f"CAST(`payload` AS CHAR) FROM `{EVENTS_TABLE}`"
+    "CAST(`payload` AS CHAR) FROM `events`"
 )
 
 
@@ -941,7 +961,12 @@ class EventReader:
 
 def _event(row: list[bytes | None]) -> dict[str, Any]:
     event_id, occurred_at, kind, payload = (bytes(value or b"").decode("utf-8") for value in row)
-    return {"id": event_id, "occurred_at": occurred_at, "type": kind, "payload": json.loads(payload)}
+    return {
+        "id": event_id,
+        "occurred_at": occurred_at,
+        "type": kind,
+        "payload": json.loads(payload),
+    }
 
 
 def parse_latest(query: str) -> int:
@@ -951,8 +976,10 @@ def parse_latest(query: str) -> int:
     if unknown:
         raise BadRequest(f"unknown query parameter(s) {', '.join(unknown)}: only latest is allowed")
     values = params.get("latest", [str(LATEST_DEFAULT)])
-    if len(values) != 1 or not re.fullmatch(r"[0-9]{1,3}", values[0]) or not (
-        1 <= int(values[0]) <= LATEST_MAX
+    if (
+        len(values) != 1
+        or not re.fullmatch(r"[0-9]{1,3}", values[0])
+        or not (1 <= int(values[0]) <= LATEST_MAX)
     ):
         raise BadRequest(f"latest must be a whole number from 1 to {LATEST_MAX}, got {values}")
     return int(values[0])
@@ -964,8 +991,10 @@ def parse_event_id(raw: str) -> str:
         event_id = urllib.parse.unquote(raw, errors="strict")
     except UnicodeDecodeError:
         raise BadRequest("the event id is not UTF-8") from None
-    if not 0 < len(event_id) <= MAX_EVENT_ID or not event_id.isprintable() or (
-        event_id.strip() != event_id
+    if (
+        not 0 < len(event_id) <= MAX_EVENT_ID
+        or not event_id.isprintable()
+        or (event_id.strip() != event_id)
     ):
         raise BadRequest(
             f"an event id is 1 to {MAX_EVENT_ID} printable characters, without whitespace "
@@ -1011,7 +1040,8 @@ class Handler(BaseHTTPRequestHandler):
     timeout = 75  # idle keep-alive timeout; must exceed the ALB idle timeout (60 s) to avoid 502s
 
     def parse_request(self) -> bool:
-        self._started, self._note = time.monotonic(), {}
+        self._started = time.monotonic()
+        self._note: dict[str, Any] = {}  # added to the request's log line
         return super().parse_request()
 
     def __getattr__(self, name: str) -> Any:

@@ -193,8 +193,17 @@ def test_latest_one_hundred_is_the_most_allowed(reading):
 
 
 @pytest.mark.parametrize(
-    "query", ["latest=0", "latest=101", "latest=-1", "latest=ten", "latest=", "latest=1&latest=2",
-              "latest=%D9%A3", "limit=5"]
+    "query",
+    [
+        "latest=0",
+        "latest=101",
+        "latest=-1",
+        "latest=ten",
+        "latest=",
+        "latest=1&latest=2",
+        "latest=%D9%A3",
+        "limit=5",
+    ],
 )
 def test_a_bad_latest_or_another_parameter_is_400_json(reading, query):
     status, _, body = get(reading, "/events?" + query)
@@ -239,9 +248,7 @@ def test_reads_travel_over_tls_when_a_ca_is_configured(mariadb, password_file):
     assert body["reason"].startswith("1045 Access denied for user 'tapstack_reader'")
 
 
-def test_password_authentication_works_without_tls_when_no_ca_is_configured(
-    mariadb, password_file
-):
+def test_password_authentication_works_without_tls_when_no_ca_is_configured(mariadb, password_file):
     with serving(read_settings(mariadb, password_file, db_tls_ca=None)) as srv:
         assert get(srv, "/events/evt-3")[2]["id"] == "evt-3"
 
