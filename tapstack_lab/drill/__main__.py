@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    console = Console(highlight=False)
-    commands = Console(file=open(out / "commands.log", "w") if args.quiet else None)  # noqa: SIM115
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    log = open(out / "commands.log", "w") if args.quiet else None  # noqa: SIM115 - for the run
+    commands = Console(file=log, width=120 if log else None)
     console.print(f"[bold]{MODEL_NOTE}[/]", soft_wrap=True)
     began = time.monotonic()
     with Lab(out / "lab", config_path=Path(args.config), scale=args.scale) as lab:

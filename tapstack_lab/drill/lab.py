@@ -48,9 +48,6 @@ from tapstack_lab.route53_model import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-DATABASE = "tapstack"
-LOADER_USER = "tapstack_loader"
-READ_USER = "tapstack_web"
 #: One ReplicaLag datapoint per this many seconds (CloudWatch: 60), times ``scale``.
 LAG_PERIOD_SECONDS = 1.0
 #: The sampler's period (health, answer, lag, writers) for the timeline and the picture.
@@ -128,6 +125,7 @@ class Lab:
         self.lost: set[str] = set()
         self.lag_samples: dict[str, list[LagSample]] = {r: [] for r in self.regions}
         self.password = secrets.token_urlsafe(18)
+        self.reader_password = secrets.token_urlsafe(18)
         self._stop = threading.Event()
         self._stack = contextlib.ExitStack()
         self.emulator: Emulator
@@ -150,6 +148,11 @@ class Lab:
     @property
     def ttl(self) -> float:
         return ALIAS_TTL_SECONDS * self.scale
+
+    @property
+    def database(self) -> str:
+        """The database the loader writes and the web tier reads (``database.database_name``)."""
+        return self.config.database.database_name
 
     def writer(self) -> str:
         return writer_region(self.config)
@@ -178,15 +181,15 @@ class Lab:
         )
         self._bootstrap(writer)
         password_file = self.workdir / "web-db-password"
-        password_file.write_text(self.password)
+        password_file.write_text(self.reader_password)
         password_file.chmod(0o600)
-        access = DatabaseAccess(DATABASE, READ_USER, password_file)
+        access = DatabaseAccess(self.database, self.config.web.database_user, password_file)
         for region in self.regions:
             self.loaders[region] = LoaderFunction(
                 region,
                 clients("s3", region),
-                database=DATABASE,
-                user=LOADER_USER,
+                database=self.database,
+                user=self.config.loader.database_user,
                 password=self.password,
                 record=self.record.invocation,
             )
@@ -232,21 +235,18 @@ class Lab:
         self._stack.close()
 
     def _bootstrap(self, writer: str) -> None:
-        """The loader's schema and user (``bootstrap_database``, password mode) and the web
-        tier's read-only account; both replicate to the replica."""
+        """``bootstrap_database`` in password mode, as ``bootstrap-database`` runs it: the
+        schema, the loader's account and the web tier's reader (SELECT on events only); they
+        replicate to the replica."""
         with contextlib.closing(self.pair.connect(writer, admin=True)) as conn:
             bootstrap_database(
                 conn,
-                database=DATABASE,
-                loader_user=LOADER_USER,
+                database=self.database,
+                loader_user=self.config.loader.database_user,
                 auth=PasswordAuthentication(password=self.password),
+                reader_user=self.config.web.database_user,
+                reader_auth=PasswordAuthentication(password=self.reader_password),
             )
-            with conn.cursor() as cursor:
-                cursor.execute(
-                    "CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s",
-                    (READ_USER, self.password),
-                )
-                cursor.execute(f"GRANT SELECT ON `{DATABASE}`.* TO %s@'%%'", (READ_USER,))
 
     # ------------------------------------------------------------ region loss
     def lose(self, region: str) -> float:
@@ -332,7 +332,7 @@ class Lab:
 
     # ------------------------------------------------------------------ reads
     def event_ids(self, region: str) -> set[str]:
-        with self.pair.server(region).root_cursor(DATABASE) as cursor:
+        with self.pair.server(region).root_cursor(self.database) as cursor:
             cursor.execute("SELECT id FROM events")
             return {str(row[0]) for row in cursor.fetchall()}
 

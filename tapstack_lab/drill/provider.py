@@ -39,7 +39,7 @@ from tapstack.operations.provider import (
     Unreachable,
 )
 from tapstack.web.runtime import server as web_server
-from tapstack_lab.drill.lab import DATABASE, Lab
+from tapstack_lab.drill.lab import Lab
 from tapstack_lab.mariadb import find_binary
 from tapstack_lab.route53_model import CachingResolver, Role
 
@@ -97,7 +97,7 @@ class LabDatabase:
                     "--user=root",
                     "--single-transaction",
                     "--databases",
-                    DATABASE,
+                    self.lab.database,
                 ],
                 stdout=out,
                 stderr=subprocess.PIPE,
