@@ -37,10 +37,19 @@ def figures(result: Result) -> Table:
     table = Table(title=f"Failover drill: measured beside modelled{scaled}")
     for column in ("figure", "measured", "modelled", "notes"):
         table.add_column(column)
+    for row in _figure_rows(result):
+        table.add_row(*row)
+    return table
+
+
+def _figure_rows(result: Result) -> list[tuple[str, str, str, str]]:
+    """(figure, measured, modelled, notes): the times, then the data."""
+    return _time_rows(result) + _data_rows(result)
+
+
+def _time_rows(result: Result) -> list[tuple[str, str, str, str]]:
     rto = result.read_rto
-    lag_seconds, lag_trx = result.lag_at_kill
-    redriven = sum(n for _, n in result.redriven)
-    rows = [
+    return [
         (
             "detection time",
             _s(result.detection),
@@ -65,6 +74,13 @@ def figures(result: Result) -> Table:
             result.modelled_write_rto(),
             "first object uploaded after the kill committed in the new writer",
         ),
+    ]
+
+
+def _data_rows(result: Result) -> list[tuple[str, str, str, str]]:
+    lag_seconds, lag_trx = result.lag_at_kill
+    redriven = sum(n for _, n in result.redriven)
+    return [
         (
             "RPO, unplanned failover",
             f"{result.rpo_rows} rows, {_s(result.rpo_seconds)}",
@@ -96,9 +112,6 @@ def figures(result: Result) -> Table:
             "after the switchover back",
         ),
     ]
-    for row in rows:
-        table.add_row(*row)
-    return table
 
 
 def invariants(result: Result) -> Table:
@@ -168,62 +181,15 @@ def draw(lab: Lab, workload: Workload, result: Result, path: Path) -> None:
 
     t0 = result.started
     samples = [s for s in lab.record.samples if s.at >= t0]
-    regions = lab.regions
     fig, axes = plt.subplots(
         4, 1, figsize=(11, 7.5), sharex=True, gridspec_kw={"height_ratios": [1, 0.6, 1, 1]}
     )
     health, answer, reads, lag = axes
-    for row, region in enumerate(regions):
-        _bars(
-            health,
-            row,
-            samples,
-            t0,
-            lambda s, r=region: (
-                "drained" if r in s.drained else "healthy" if s.healthy[r] else "unhealthy"
-            ),
-        )
-    health.set_yticks(range(len(regions)), [f"{r}" for r in regions])
-    health.set_title(
-        "Route 53 health checks (modelled): green healthy, red unhealthy, "
-        "purple drained (asks for a path never served: unhealthy)",
-        fontsize=9,
-        loc="left",
-    )
-    _bars(answer, 0, samples, t0, lambda s: s.answer)
-    answer.set_yticks([0], ["answer"])
-    answer.set_title(
-        "Route 53 failover answer (modelled): blue " + regions[0] + ", orange " + regions[1],
-        fontsize=9,
-        loc="left",
-    )
-    _reads_panel(reads, workload, t0, regions)
-    _lag_panel(lag, samples, t0, regions)
+    _route53_panels(health, answer, samples, t0, lab.regions)
+    _reads_panel(reads, workload, t0, lab.regions)
+    _lag_panel(lag, samples, t0, lab.regions)
     lag.set_xlabel(f"seconds since the drill started (time scale {lab.scale:g})")
-    labels = {
-        "lost": "region lost",
-        "`failover` starts": "failover",
-        "back (": "region back",
-        "`failback` starts": "failback",
-        "`switchover` starts": "switchover",
-    }
-    shown = 0
-    for at, text in lab.record.marks:
-        label = next((v for k, v in labels.items() if k in text), None)
-        if at < t0 or label is None:
-            continue
-        for ax in axes:
-            ax.axvline(at - t0, color="grey", lw=0.7, ls="--")
-        lag.text(
-            at - t0,
-            0.92 - 0.14 * (shown % 3),
-            f" {label}",
-            fontsize=8,
-            transform=lag.get_xaxis_transform(),
-            ha="left",
-            va="top",
-        )
-        shown += 1
+    _phase_marks(axes, lab.record.marks, t0)
     fig.suptitle(
         "TapStack failover drill: Route 53 is a model; MariaDB replication, the web "
         "server, the loader and the orchestration are real",
@@ -234,6 +200,65 @@ def draw(lab: Lab, workload: Workload, result: Result, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _route53_panels(
+    health: Any, answer: Any, samples: list[Any], t0: float, regions: tuple[str, ...]
+) -> None:
+    for row, region in enumerate(regions):
+        _bars(
+            health,
+            row,
+            samples,
+            t0,
+            lambda s, r=region: (
+                "drained" if r in s.drained else "healthy" if s.healthy[r] else "unhealthy"
+            ),
+        )
+    health.set_yticks(range(len(regions)), list(regions))
+    health.set_title(
+        "Route 53 health checks (modelled): green healthy, red unhealthy, "
+        "purple drained (asks for a path never served: unhealthy)",
+        fontsize=9,
+        loc="left",
+    )
+    _bars(answer, 0, samples, t0, lambda s: s.answer)
+    answer.set_yticks([0], ["answer"])
+    answer.set_title(
+        f"Route 53 failover answer (modelled): blue {regions[0]}, orange {regions[1]}",
+        fontsize=9,
+        loc="left",
+    )
+
+
+_PHASES = {
+    "lost": "region lost",
+    "`failover` starts": "failover",
+    "back (": "region back",
+    "`failback` starts": "failback",
+    "`switchover` starts": "switchover",
+}
+
+
+def _phase_marks(axes: Any, marks: list[tuple[float, str]], t0: float) -> None:
+    """A dashed line through every panel at each phase, labelled in the bottom one."""
+    shown = 0
+    for at, text in marks:
+        label = next((v for k, v in _PHASES.items() if k in text), None)
+        if at < t0 or label is None:
+            continue
+        for ax in axes:
+            ax.axvline(at - t0, color="grey", lw=0.7, ls="--")
+        axes[-1].text(
+            at - t0,
+            0.92 - 0.14 * (shown % 3),
+            f" {label}",
+            fontsize=8,
+            transform=axes[-1].get_xaxis_transform(),
+            ha="left",
+            va="top",
+        )
+        shown += 1
 
 
 _COLOURS = {"healthy": "#2ca02c", "unhealthy": "#d62728", "drained": "#9467bd"}
