@@ -42,6 +42,8 @@ from tapstack_lab.datapath import s3_event
 
 #: MariaDB's error for a write refused by read_only (ER_OPTION_PREVENTS_STATEMENT).
 READ_ONLY_ERROR = 1290
+#: The longest one lab invocation may wait on its database (its read timeout).
+INVOCATION_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -132,15 +134,16 @@ class LoaderFunction:
             self._cond.notify_all()
         return done
 
-    def pause(self, timeout: float = 30.0) -> float:
-        """Reserved concurrency 0: no new invocation starts. Wait for the one under way;
-        return how long it may still take (0 once it ended)."""
+    def pause(self, timeout: float = 10.0) -> float:
+        """Reserved concurrency 0: no new invocation starts. Wait up to ``timeout`` for the
+        one under way; return how long it may still take: 0 once it ended, else the
+        invocation's own limit (its database read timeout, :data:`INVOCATION_SECONDS`)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             self._paused = True
             while self._busy and time.monotonic() < deadline:
                 self._cond.wait(0.05)
-            return max(0.0, deadline - time.monotonic()) if self._busy else 0.0
+            return INVOCATION_SECONDS if self._busy else 0.0
 
     def resume(self) -> None:
         with self._cond:
@@ -195,7 +198,7 @@ class LoaderFunction:
                     database=self.database,
                     ssl_context=None,
                     connect_timeout=2.0,
-                    read_timeout=30.0,
+                    read_timeout=INVOCATION_SECONDS,
                 ),
                 s3=self.s3,
                 role=self.role,

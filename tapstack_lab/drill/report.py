@@ -125,6 +125,10 @@ def invariants(result: Result) -> Table:
         "writes refused by a read-only database (errno 1290)", str(result.read_only_writes)
     )
     table.add_row(
+        "loads the loader itself refused: writer role, read-only database",
+        str(result.extra.get("read_only_refusals")),
+    )
+    table.add_row(
         "samples with two writable databases whose loaders both run",
         str(result.extra.get("two_writer_loaders")),
     )

@@ -32,6 +32,7 @@ from tapstack.operations.orchestration import (
     switchover,
 )
 from tapstack_lab.drill.lab import Lab
+from tapstack_lab.drill.objects import READ_ONLY_ERROR
 from tapstack_lab.drill.provider import LabObjects, lab_provider
 from tapstack_lab.drill.workload import Workload
 from tapstack_lab.route53_model import (
@@ -362,7 +363,10 @@ def _invariants(lab: Lab, result: Result) -> None:
         )
         // 2
     )
-    result.read_only_writes = sum(1 for i in lab.record.invocations if i.errno == 1290)
+    result.read_only_writes = sum(1 for i in lab.record.invocations if i.errno == READ_ONLY_ERROR)
+    result.extra["read_only_refusals"] = sum(
+        1 for i in lab.record.invocations if (i.error or "").startswith("ReadOnlyWriterError")
+    )
     result.extra["loaded_outside_the_configured_writer"] = sum(
         1 for i in loads if i.region != lab.record.configured_writer_at(i.started)
     )

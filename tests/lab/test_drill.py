@@ -17,6 +17,7 @@ import pytest
 from rich.console import Console
 
 from tapstack_lab.drill.lab import ROOT, Lab
+from tapstack_lab.drill.objects import READ_ONLY_ERROR
 from tapstack_lab.drill.run import Result, run_phases
 from tapstack_lab.drill.workload import Workload
 
@@ -71,7 +72,7 @@ def test_the_loader_never_writes_to_a_read_only_database(drill: Drill) -> None:
     invocations = drill.lab.record.invocations
     assert invocations
     # MariaDB refuses a write under read_only with 1290: no invocation ever got one.
-    assert [i for i in invocations if i.errno == 1290] == []
+    assert [i for i in invocations if i.errno == READ_ONLY_ERROR] == []
     # Rows were loaded only in the region the configuration named the writer at the time
     # (a standby's loader may load once its database is promoted, before its own redeploy)...
     record = drill.lab.record
