@@ -4,6 +4,7 @@ beside the modelled ones, draw the timeline."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    # The previous run's lab (its servers' set-aside data directories: ~130 MB a run).
+    shutil.rmtree(out / "lab", ignore_errors=True)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     log = open(out / "commands.log", "w") if args.quiet else None  # noqa: SIM115 - for the run
     commands = Console(file=log, width=120 if log else None)
