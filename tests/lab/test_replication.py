@@ -85,11 +85,19 @@ def test_the_replica_is_described_as_the_provider_describes_one(pair: Replicated
     assert replica.identifier == f"lab-{REPLICA}-g0"
 
 
+def wait_for_acknowledged(load: InsertLoad, count: int, timeout: float = 60.0) -> None:
+    """Wait for the load to have at least ``count`` acknowledged rows (a busy machine is slow)."""
+    deadline = time.monotonic() + timeout
+    while len(load.acknowledged_ids()) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} rows acknowledged in {timeout} s"
+        time.sleep(0.05)
+
+
 def test_wait_caught_up_under_load_covers_every_row_acknowledged_before_it(
     pair: ReplicatedPair,
 ) -> None:
     with InsertLoad(lambda: pair.connect(WRITER), table=TABLE, rate=200) as load:
-        time.sleep(0.7)
+        wait_for_acknowledged(load, 51)
         acknowledged_before = load.acknowledged_ids()
         pair.wait_caught_up(timeout=20)
         on_replica = ids_on(pair, REPLICA)
@@ -103,7 +111,7 @@ def test_wait_caught_up_under_load_covers_every_row_acknowledged_before_it(
 def test_a_planned_switchover_loses_no_acknowledged_row(pair: ReplicatedPair) -> None:
     load = InsertLoad(lambda: pair.connect(WRITER), table=TABLE, rate=200, first_id=100_000)
     with load:
-        time.sleep(1.0)
+        wait_for_acknowledged(load, 101)
     # Writes stopped (the switchover pauses them): catching up is then complete.
 
     lag = pair.wait_caught_up(timeout=20)[REPLICA]
@@ -190,7 +198,7 @@ def failover(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Failover]:
         create_table(pair, WRITER)
         load = InsertLoad(lambda: pair.connect(WRITER), table=TABLE, rate=200)
         with load:
-            time.sleep(1.0)
+            wait_for_acknowledged(load, 100)
             pair.kill(WRITER)  # mid-load: an unplanned region loss
         seen = Failover(pair=pair, acknowledged=set(load.acknowledged))
         seen.writers_after_kill = pair.writers()
