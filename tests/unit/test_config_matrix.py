@@ -23,7 +23,7 @@ from tapstack.config import (
     TapStackConfigWarning,
     parse_config,
 )
-from tests.support import ROOT, Synthesized, default_config_data, synthesize
+from tests.support import ROOT, Synthesized, default_config_data, http_only_data, synthesize
 
 DEV_CONFIG = ROOT / "config" / "dev.yaml"
 ACCOUNT = "210987654321"  # real-looking, with no cached lookups anywhere
@@ -147,6 +147,7 @@ VARIANTS: dict[str, Callable[[], dict[str, Any]]] = {
     "everything-else": _everything_else,
     "writer-moved-single-az": _writer_moved_single_az,
     "regions-swapped": _regions_swapped,
+    "http-only": http_only_data,
 }
 
 
@@ -156,7 +157,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Synth
     started = time.monotonic()
     built = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TapStackConfigWarning)  # MySQL 8.0, no us-east-1
+        warnings.simplefilter("ignore", TapStackConfigWarning)  # MySQL 8.0, no us-east-1, HTTP only
         for name, data in VARIANTS.items():
             built[name] = synthesize(data(), tmp_path_factory.mktemp(f"cdk.out.{name}"))
     print(f"\nconfiguration matrix: {len(built)} syntheses in {time.monotonic() - started:.1f} s")
