@@ -3,10 +3,10 @@
 The emulator proves wiring and order; it accepts names, combinations and policies that
 CloudFormation, IAM, KMS, RDS, S3 and Route 53 refuse. Each test here encodes one such rule,
 cites where AWS states it, and runs on every synthesized shape: the default configuration,
-the variant (destroy mode, a brought certificate, an existing zone), a second environment, the longest
-names the configuration accepts, the writer moved to the secondary region, and HTTPS
-switched off. A rule
-that only a real deploy can prove is listed in the README's real-AWS section instead.
+the variant (destroy mode, a brought certificate, an existing zone), a second environment,
+the longest names the configuration accepts, the writer moved to the secondary region, and
+HTTPS switched off. A rule that only a real deploy can prove is listed in the README's
+real-AWS section instead.
 """
 
 from __future__ import annotations
