@@ -52,6 +52,7 @@ from importlib import metadata
 from types import ModuleType
 
 from tapstack_lab.moto_patches import (
+    acm_certificate_dns_validation,
     elbv2_canonical_hosted_zone_id,
     failed_resource_fails_stack,
     kms_key_properties,
@@ -79,6 +80,7 @@ PATCHES: tuple[ModuleType, ...] = (
     rds_cross_region_replica_subnet_group,
     subnet_route_table_association,
     elbv2_canonical_hosted_zone_id,
+    acm_certificate_dns_validation,
 )
 
 

@@ -52,7 +52,8 @@ from moto.rds.models import DBInstance, RDSBackend
 def installed():
     return (parsing.clean_json, parsing.parse_output, models.Stack.create_resources,
             DBInstance.create_from_cloudformation_json.__func__,
-            RDSBackend.create_db_instance_read_replica)
+            RDSBackend.create_db_instance_read_replica,
+            parsing.get_model_map()["AWS::CertificateManager::Certificate"])
 patches.apply_all()
 first = installed()
 patches.apply_all()
