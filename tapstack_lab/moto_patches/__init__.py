@@ -59,6 +59,7 @@ from tapstack_lab.moto_patches import (
     outputs_resolved_one_by_one,
     rds_cross_region_replica_subnet_group,
     rds_instance_properties,
+    route53_health_check_properties,
     ssm_parameter_tags,
     subnet_route_table_association,
     unsupported_getatt_placeholder,
@@ -81,6 +82,7 @@ PATCHES: tuple[ModuleType, ...] = (
     subnet_route_table_association,
     elbv2_canonical_hosted_zone_id,
     acm_certificate_dns_validation,
+    route53_health_check_properties,
 )
 
 
