@@ -50,7 +50,11 @@ def health_check(
 
 
 class FailoverRecord(Construct):
-    """Route 53 HTTP(S) health check on ``<alb>/health`` and a failover alias A record.
+    """Route 53 health check on the region's ``/health`` and a failover alias A record.
+
+    With ``https`` the check asks for ``<region>.<record>.<domain>`` over HTTPS with SNI (the
+    region's certificate carries that name); without, it asks the load balancer's own DNS
+    name over HTTP.
 
     The records name the hosted zone by *ID* (``hosted_zone_id``), never by
     ``HostedZoneName``: CloudFormation refuses a record named by zone name once more

@@ -162,7 +162,9 @@ class WebTier(Construct):
         instance_role: the instances' role (SSM management only).
         alb_security_group: the load balancer's security group.
         web_acl: the WAF web ACL, or ``None`` when switched off.
-        uses_tls: whether the ALB serves HTTPS.
+        uses_tls: whether the ALB serves HTTPS: with ``certificate_arn`` (a certificate of
+            the load balancer's region) 443 serves it with :data:`TLS_POLICY` and 80 only
+            redirects (301); without, 80 serves plain HTTP.
     """
 
     def __init__(
