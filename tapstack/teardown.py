@@ -49,7 +49,8 @@ CdkRunner = Callable[[list[str]], int]
 CDK_DESTROY_ARGUMENTS = ("destroy", "--all", "--force")
 #: DeleteObjects takes at most 1000 keys per request.
 DELETE_BATCH = 1000
-#: Where ACM's DNS validation records point (``_<hash>.<name>. CNAME _<hash>.<id>.acm-validations.aws.``).
+#: Where ACM's DNS validation records point:
+#: ``_<hash>.<name>. CNAME _<hash>.<id>.acm-validations.aws.``.
 ACM_VALIDATION_SUFFIX = ".acm-validations.aws."
 #: AWS Backup deletes recovery points asynchronously; how long to wait for a vault to empty.
 RECOVERY_POINT_WAIT_SECONDS = 900.0

@@ -64,6 +64,7 @@ from collections.abc import Mapping
 from typing import Any
 
 NAME = "AWS::CertificateManager::Certificate validated by DNS"
+CLOUDFORMATION_TYPE = "AWS::CertificateManager::Certificate"
 
 #: The model class, created once by ``apply()`` (moto is imported only then).
 _MODEL: type | None = None
@@ -79,7 +80,7 @@ def apply() -> None:
         _MODEL = _model_class()
     from moto.cloudformation import parsing
 
-    if _MODEL.cloudformation_type() not in parsing.get_model_map():
+    if CLOUDFORMATION_TYPE not in parsing.get_model_map():
         parsing.get_model_list.cache_clear()
         parsing.get_model_map.cache_clear()
 
@@ -105,7 +106,7 @@ def _model_class() -> type:
 
         @staticmethod
         def cloudformation_type() -> str:
-            return "AWS::CertificateManager::Certificate"
+            return CLOUDFORMATION_TYPE
 
         @classmethod
         def has_cfn_attr(cls, attr: str) -> bool:

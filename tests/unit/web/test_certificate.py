@@ -73,7 +73,9 @@ def test_a_first_name_longer_than_acm_allows_is_refused() -> None:
     with pytest.raises(ValueError, match=r"has 72 characters; ACM allows 64"):
         RegionCertificate(_scratch(), "C", domain_names=[long_name], hosted_zone_id="Z1")
     # As a subject alternative name it is fine.
-    RegionCertificate(_scratch(), "C", domain_names=["app.example.com", long_name], hosted_zone_id="Z1")
+    RegionCertificate(
+        _scratch(), "C", domain_names=["app.example.com", long_name], hosted_zone_id="Z1"
+    )
 
 
 @pytest.mark.parametrize(
