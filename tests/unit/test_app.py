@@ -123,6 +123,7 @@ TAGGABLE = (
     "AWS::IAM::Role",
     "AWS::Route53::HealthCheck",
     "AWS::EC2::NatGateway",
+    "AWS::CertificateManager::Certificate",
 )
 
 
