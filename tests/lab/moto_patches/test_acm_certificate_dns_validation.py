@@ -3,6 +3,7 @@ by an HTTPS listener."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -144,3 +145,33 @@ def test_a_name_without_a_zone_fails_the_resource_instead_of_waiting() -> None:
         f"{', '.join(NAMES)}: CloudFormation would wait until someone creates the validation "
         "record"
     )
+
+
+def certificate_replaced_by_an_update() -> dict[str, Any]:
+    """Every property of the type but Tags requires replacement: a new certificate."""
+    zone_id = _zone()
+    report = create_stack({"Resources": {"Cert": _certificate(zone_id)}})
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    acm = boto3.client("acm", region_name=REGION)
+    before = [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]]
+    changed = _certificate(zone_id)
+    changed["Properties"]["DomainName"] = "www.example.org"
+    changed["Properties"]["DomainValidationOptions"].append(
+        {"DomainName": "www.example.org", "HostedZoneId": zone_id}
+    )
+    cfn.update_stack(StackName="s", TemplateBody=json.dumps({"Resources": {"Cert": changed}}))
+    report["updated"] = cfn.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"]
+    after = acm.list_certificates()["CertificateSummaryList"]
+    report["after"] = [[c["DomainName"], c["Status"]] for c in after]
+    report["old_gone"] = not set(before) & {c["CertificateArn"] for c in after}
+    return report
+
+
+def test_an_update_replaces_the_certificate() -> None:
+    outcome = unpatched_then_patched(
+        __file__, "certificate_replaced_by_an_update", "acm_certificate_dns_validation"
+    )
+    patched = outcome.patched
+    assert patched["updated"] == "UPDATE_COMPLETE"
+    assert patched["after"] == [["www.example.org", "ISSUED"]]
+    assert patched["old_gone"] is True
