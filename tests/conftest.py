@@ -12,6 +12,7 @@ from tests.support import (
     Synthesized,
     default_config_data,
     http_only_data,
+    lean_config_data,
     synthesize,
     writer_secondary_data,
 )
@@ -21,6 +22,12 @@ from tests.support import (
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The default configuration, synthesized once for the whole session."""
     return synthesize(default_config_data(), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def synth_lean(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The lean profile (config/lean.yaml) as shipped, synthesized once for the session."""
+    return synthesize(lean_config_data(), tmp_path_factory.mktemp("cdk.out.lean"))
 
 
 @pytest.fixture(scope="session")

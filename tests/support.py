@@ -18,6 +18,7 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "default.yaml"
+LEAN_CONFIG = ROOT / "config" / "lean.yaml"
 
 # CDK's own template validation costs seconds per synth; one dedicated test
 # (tests/unit/test_cli_synth.py) runs the real CLI with it on.
@@ -27,6 +28,11 @@ os.environ.setdefault("CDK_VALIDATION", "false")
 def default_config_data() -> dict[str, Any]:
     """The default configuration as a fresh, mutable mapping."""
     return yaml.safe_load(DEFAULT_CONFIG.read_text())
+
+
+def lean_config_data() -> dict[str, Any]:
+    """The lean profile (config/lean.yaml) as a fresh, mutable mapping."""
+    return yaml.safe_load(LEAN_CONFIG.read_text())
 
 
 def writer_secondary_data() -> dict[str, Any]:

@@ -93,7 +93,7 @@ class FailoverRecord(Construct):
             # carries, so SNI matches; the load balancer's own DNS name is on no certificate.
             fqdn=self.regional_name if https else load_balancer.load_balancer_dns_name,
             https=https,
-            measure_latency=True,
+            measure_latency=dns.measure_latency,
         )
         to_load_balancer = route53.CfnRecordSet.AliasTargetProperty(
             dns_name=load_balancer.load_balancer_dns_name,

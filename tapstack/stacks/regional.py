@@ -131,6 +131,8 @@ class RegionalPlatform:
         certificate_arn: str | None,
     ) -> WebTier:
         config = names.config
+        instance = database.instance.node.default_child
+        assert isinstance(instance, rds.CfnDBInstance)
         return WebTier(
             stack,
             "Web",
@@ -141,8 +143,13 @@ class RegionalPlatform:
                 project=config.project_name,
                 region=names.region,
                 role=names.role,
+                # The region's own instance: the writer's reads the writer database, the
+                # standby's its read replica.
                 database_host=database.instance.db_instance_endpoint_address,
                 database_port=config.database.port,
+                database_name=config.database.database_name,
+                read_user=config.web.database_user,
+                database_resource_id=instance.attr_dbi_resource_id,
             ),
             acl_name=f"{names.prefix}-{names.label}",
             certificate_arn=certificate_arn,
@@ -274,6 +281,7 @@ def _loader(
             port=config.database.port,
             name=config.database.database_name,
             resource_id=instance.attr_dbi_resource_id,
+            reader_user=config.web.database_user,
             security_group=database.security_group,
             master_secret_name=names.master_secret,
             master_secret_arn_pattern=names.master_secret_arn_pattern,

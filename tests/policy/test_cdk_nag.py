@@ -13,7 +13,8 @@ from aws_cdk import aws_s3 as s3
 from tapstack.compliance import acknowledge, acknowledgements, register_policy_packs
 from tests.support import ROOT, Synthesized
 
-SYNTHESES = ["synth", "synth_writer_secondary", "synth_http_only"]
+#: The production profile, with the writer in either region, the lean profile, and HTTPS off.
+SYNTHESES = ["synth", "synth_writer_secondary", "synth_lean", "synth_http_only"]
 
 #: What cdk-nag finds on a listener that serves plain HTTP.
 PLAIN_HTTP_FINDINGS = (
