@@ -135,6 +135,11 @@ MAX_VPC_PREFIX = 20
 #: A DNS name's longest text form (RFC 1035: 255 octets on the wire, 253 characters).
 MAX_DNS_NAME = 253
 
+#: ACM: a certificate's first domain name (its common name) "cannot exceed 64 octets";
+#: further names (SANs) may have 253 (RFC 5280;
+#: https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html).
+MAX_CERTIFICATE_FIRST_NAME = 64
+
 
 class ConfigError(ValueError):
     """Raised when a configuration file is missing, unreadable or invalid.
@@ -207,8 +212,10 @@ class RegionConfig(_Frozen):
     )
     certificate_arn: str | None = Field(
         default=None,
-        description="ACM certificate in this region; when set the ALB serves HTTPS on 443 "
-        "and redirects 80 to it.",
+        description="An ACM certificate of this region and account that you bring for the "
+        "ALB's HTTPS listener (a load balancer serves only certificates of its own region). "
+        "Unset (and web.https on): the region's stack requests one from ACM for the app's "
+        "names, DNS-validated in the hosted zone by CloudFormation.",
     )
     availability_zones: tuple[str, ...] | None = Field(
         default=None,
@@ -295,6 +302,14 @@ class WebConfig(_Frozen):
         default=None, description="Existing EC2 key pair name; unset: instances get no key pair."
     )
     root_volume_gib: Annotated[int, Field(ge=8, le=200)] = 16
+    https: bool = Field(
+        default=True,
+        description="Serve HTTPS on 443 with a current TLS policy; port 80 only redirects to "
+        "it, and Route 53 checks over HTTPS with SNI. Each region uses its certificate_arn, "
+        "or else an ACM certificate for <record>.<domain> and <region>.<record>.<domain> "
+        "that CloudFormation validates in the hosted zone. false: plain HTTP only, with a "
+        "warning (refused while a certificate_arn is set).",
+    )
     waf_enabled: bool = Field(
         default=True,
         description="Put a WAF web ACL (AWS common rules, known bad inputs, rate limit) "
@@ -757,6 +772,7 @@ class TapStackConfig(_Frozen):
             *self._region_problems(),
             *self._zone_problems(),
             *self._certificate_problems(),
+            *self._https_problems(),
             *self._lineage_problems(),
             *self._account_problems(),
         ]
@@ -847,6 +863,43 @@ class TapStackConfig(_Frozen):
                     )
                 )
         return problems
+
+    def _https_problems(self) -> list[Problem]:
+        """A certificate without HTTPS is a contradiction; a managed certificate's first
+        name must fit ACM's 64-character limit."""
+        problems = []
+        slots = (("primary", self.primary), ("secondary", self.secondary))
+        if not self.web.https:
+            for slot, settings in slots:
+                if settings.certificate_arn is not None:
+                    problems.append(
+                        Problem(
+                            (f"{slot}.certificate_arn", "web.https"),
+                            f"{slot}.certificate_arn is set but web.https is false: the load "
+                            "balancers would serve plain HTTP and ignore it; set web.https: "
+                            "true (the default) or remove the certificate",
+                        )
+                    )
+            return problems
+        managed = [slot for slot, settings in slots if self.manages_certificate(settings)]
+        if managed and len(self.dns.fqdn) > MAX_CERTIFICATE_FIRST_NAME:
+            fields = ("dns.record_name", "dns.domain_name", "web.https")
+            problems.append(
+                Problem(
+                    fields + tuple(f"{slot}.certificate_arn" for slot in managed),
+                    f"dns.record_name, dns.domain_name: the app's name {self.dns.fqdn[:40]}... "
+                    f"has {len(self.dns.fqdn)} characters, and ACM allows at most "
+                    f"{MAX_CERTIFICATE_FIRST_NAME} in a certificate's first name (its common "
+                    f"name), so the certificate of {' and '.join(managed)} cannot be "
+                    "requested; shorten the name, or bring certificates (certificate_arn)",
+                )
+            )
+        return problems
+
+    def manages_certificate(self, settings: RegionConfig) -> bool:
+        """Whether the region's stack requests its certificate from ACM: HTTPS is on and
+        the region has no ``certificate_arn``."""
+        return self.web.https and settings.certificate_arn is None
 
     def database_lineage_problems(self) -> list[str]:
         """Why ``writer_region`` and the database generations cannot be deployed, if they
@@ -1116,6 +1169,13 @@ def config_warnings(config: TapStackConfig) -> list[str]:
             "neither region is us-east-1: Route 53 publishes health-check metrics only "
             "there, so no health-check alarms are created (the per-region ALB and host "
             "alarms still are)."
+        )
+    if not config.web.https:
+        messages.append(
+            "web.https is false: the load balancers serve plain HTTP on port 80 and Route 53 "
+            "checks over HTTP; requests, cookies and responses cross the internet "
+            "unencrypted. Keep it for a throwaway environment whose domain cannot validate a "
+            "certificate; set web.https: true (the default) for anything users reach."
         )
     if config.web.ssh_allowed_cidr and not config.web.key_pair_name:
         messages.append(

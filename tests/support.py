@@ -45,6 +45,14 @@ def writer_secondary_data() -> dict[str, Any]:
     return data
 
 
+def http_only_data() -> dict[str, Any]:
+    """The default configuration opted out of HTTPS (``web.https: false``): plain HTTP, no
+    certificate, the HTTP-only policy findings acknowledged."""
+    data = default_config_data()
+    data["web"]["https"] = False
+    return data
+
+
 @dataclass(frozen=True)
 class Synthesized:
     """A synthesized app: templates keyed by stack kind (dns, primary, ...)."""

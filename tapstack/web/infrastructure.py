@@ -35,6 +35,13 @@ USER_DATA_LIMIT = 16 * 1024
 HEALTH_PATH = web_server.HEALTH_PATH
 LIVENESS_PATH = web_server.LIVENESS_PATH
 
+#: The HTTPS listener's TLS policy: TLS 1.3, and TLS 1.2 with forward-secret AEAD ciphers
+#: only, with hybrid post-quantum key exchange (ML-KEM) offered. AWS recommends it for new
+#: listeners and makes it the console's default; CloudFormation's default would be
+#: ELBSecurityPolicy-2016-08 (TLS 1.0)
+#: (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html).
+TLS_POLICY = elbv2.SslPolicy.TLS13_12_RES_PQ
+
 
 @dataclass(frozen=True)
 class ServerEnvironment:
@@ -197,7 +204,9 @@ class WebTier(Construct):
         shipped_files: what the instances fetch at boot (the server, the RDS CA bundle).
         alb_security_group: the load balancer's security group.
         web_acl: the WAF web ACL, or ``None`` when switched off.
-        uses_tls: whether the ALB serves HTTPS.
+        uses_tls: whether the ALB serves HTTPS: with ``certificate_arn`` (a certificate of
+            the load balancer's region) 443 serves it with :data:`TLS_POLICY` and 80 only
+            redirects (301); without, 80 serves plain HTTP.
     """
 
     def __init__(
@@ -271,8 +280,9 @@ class WebTier(Construct):
         acknowledge(
             group,
             "AwsSolutions-EC23",
-            "Internet-facing load balancer: HTTP (and HTTPS when configured) from anywhere is "
-            "its purpose; the instances behind it admit only this group",
+            "Internet-facing load balancer: HTTPS from anywhere is its purpose, and HTTP only "
+            "redirects to it (or, with web.https false, serves); the instances behind it "
+            "admit only this group",
         )
         if self.uses_tls:
             group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS")
@@ -504,8 +514,8 @@ class WebTier(Construct):
                 open=False,
             )
             reason = (
-                "No certificate is configured for this region (certificate_arn unset), so the "
-                "listener serves plain HTTP; set one to serve HTTPS and redirect HTTP to it"
+                "web.https is false: the configuration opted out of HTTPS (with a warning), so "
+                "the listener serves plain HTTP; the default serves HTTPS and redirects to it"
             )
             for finding in (
                 "NIST.800.53.R5-ALBHttpToHttpsRedirection",
@@ -518,7 +528,7 @@ class WebTier(Construct):
             port=443,
             protocol=elbv2.ApplicationProtocol.HTTPS,
             certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
-            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+            ssl_policy=TLS_POLICY,
             default_target_groups=[self.target_group],
             open=False,
         )
@@ -534,8 +544,8 @@ class WebTier(Construct):
         acknowledge(
             redirect,
             "NIST.800.53.R5-ELBv2ACMCertificateRequired",
-            "This HTTP listener only redirects to the HTTPS listener on 443, which serves "
-            "the configured ACM certificate",
+            "This HTTP listener only redirects (301) to the HTTPS listener on 443, which "
+            "serves the region's ACM certificate; a redirect has no certificate to serve",
         )
 
 

@@ -24,7 +24,7 @@ WRITER_SECONDARY = {"writer": "secondary", "replica": "primary", "promoted": "se
 
 
 def _skips(
-    has_certificate: bool,
+    https: bool,
     replica_multi_az: bool,
     roles: dict[str, str] = WRITER_PRIMARY,
     writer_multi_az: bool = True,
@@ -33,7 +33,13 @@ def _skips(
     skips = set()
     for entry in entries:
         assert len(entry["reason"]) > 40, f"{entry['check']}: give a real reason"
-        if entry.get("when") == "no-certificate" and has_certificate:
+        assert entry.get("when") in (
+            None,
+            "http-only",
+            "single-az-replica",
+            "single-az-writer",
+        ), entry
+        if entry.get("when") == "http-only" and https:
             continue
         if entry.get("when") == "single-az-replica" and replica_multi_az:
             continue
@@ -80,7 +86,7 @@ def _failed(outdir: Any, prefix: str = "tapstack-prod") -> set[tuple[str, str, s
 
 def test_checkov_finds_nothing_beyond_the_reviewed_skip_list(synth: Synthesized) -> None:
     failed = _failed(synth.outdir)
-    skips = _skips(has_certificate=False, replica_multi_az=False)
+    skips = _skips(https=True, replica_multi_az=False)
     assert failed - skips == set(), "new checkov findings: fix them or list them with a reason"
     assert skips - failed == set(), "stale entries in policy/checkov-skips.yaml"
 
@@ -89,9 +95,28 @@ def test_checkov_finds_nothing_new_once_the_writer_moved_to_the_secondary_region
     synth_writer_secondary: Synthesized,
 ) -> None:
     failed = _failed(synth_writer_secondary.outdir)
-    skips = _skips(has_certificate=False, replica_multi_az=False, roles=WRITER_SECONDARY)
+    skips = _skips(https=True, replica_multi_az=False, roles=WRITER_SECONDARY)
     assert failed - skips == set(), "new checkov findings: fix them or list them with a reason"
     assert skips - failed == set(), "stale entries in policy/checkov-skips.yaml"
+
+
+def test_the_default_configuration_needs_no_plain_http_skip() -> None:
+    """HTTPS by default: no skip for a listener serving plain HTTP applies to it."""
+    listener = "WebLoadBalancerHttpListener6E69E303"
+    assert {s for s in _skips(https=True, replica_multi_az=False) if s[2] == listener} == set()
+
+
+def test_checkov_finds_only_the_plain_http_findings_more_with_https_off(
+    synth_http_only: Synthesized,
+) -> None:
+    failed = _failed(synth_http_only.outdir)
+    skips = _skips(https=False, replica_multi_az=False)
+    assert failed - skips == set(), "new checkov findings: fix them or list them with a reason"
+    assert skips - failed == set(), "stale entries in policy/checkov-skips.yaml"
+    plain_http = {(c, kind) for c, kind, r in failed if r == "WebLoadBalancerHttpListener6E69E303"}
+    assert plain_http == {
+        (check, kind) for check in ("CKV_AWS_2", "CKV_AWS_103") for kind in ("primary", "secondary")
+    }
 
 
 def test_checkov_finds_nothing_in_the_lean_profile_beyond_its_single_az_writer(
@@ -102,7 +127,7 @@ def test_checkov_finds_nothing_in_the_lean_profile_beyond_its_single_az_writer(
     config = synth_lean.built.primary.config
     assert config.database.multi_az is False
     failed = _failed(synth_lean.outdir, prefix=config.prefix)
-    skips = _skips(has_certificate=False, replica_multi_az=False, writer_multi_az=False)
+    skips = _skips(https=True, replica_multi_az=False, writer_multi_az=False)
     assert ("CKV_AWS_157", "primary", "DatabaseInstanceAA8A5FDE") in failed
     assert failed - skips == set(), "new checkov findings: fix them or list them with a reason"
     assert skips - failed == set(), "stale entries in policy/checkov-skips.yaml"

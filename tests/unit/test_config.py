@@ -677,3 +677,67 @@ def test_the_storage_limit_may_be_exactly_ten_percent_above_the_allocation() -> 
     data = default_config_data()
     data["database"].update(allocated_storage_gib=20, max_allocated_storage_gib=22)
     assert parse_config(data).database.max_allocated_storage_gib == 22
+
+
+def _certificate(region: str) -> str:
+    return f"arn:aws:acm:{region}:123456789012:certificate/0f5e1c7e-1111-2222-3333-444455556666"
+
+
+def test_https_is_on_by_default_and_the_app_manages_both_certificates() -> None:
+    config = parse_config(default_config_data())
+    assert config.web.https is True
+    assert config.manages_certificate(config.primary)
+    assert config.manages_certificate(config.secondary)
+
+
+def test_a_brought_certificate_replaces_the_managed_one_in_its_region_only() -> None:
+    data = default_config_data()
+    data["primary"]["certificate_arn"] = _certificate("us-east-1")
+    config = parse_config(data)
+    assert not config.manages_certificate(config.primary)
+    assert config.manages_certificate(config.secondary)
+
+
+def test_https_off_is_accepted_with_a_warning_and_manages_no_certificate() -> None:
+    data = default_config_data()
+    data["web"]["https"] = False
+    with pytest.warns(TapStackConfigWarning, match=r"web\.https is false: .* plain HTTP"):
+        config = parse_config(data)
+    assert not config.manages_certificate(config.primary)
+    assert not config.manages_certificate(config.secondary)
+
+
+def test_a_certificate_with_https_off_is_refused() -> None:
+    data = default_config_data()
+    data["web"]["https"] = False
+    data["secondary"]["certificate_arn"] = _certificate("us-west-2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TapStackConfigWarning)
+        message = rejected(data)
+    assert re.search(
+        r"secondary\.certificate_arn is set but web\.https is false: .* set web\.https: true",
+        message,
+    ), message
+
+
+def test_an_app_name_too_long_for_a_managed_certificate_is_refused() -> None:
+    """ACM: a certificate's first name "cannot exceed 64 octets"
+    (https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html)."""
+    data = default_config_data()
+    data["dns"]["record_name"] = "r" * 50  # r...r.tapstack.example.com: 71 characters
+    data["primary"]["certificate_arn"] = _certificate("us-east-1")
+    message = rejected(data)
+    assert re.search(
+        r"dns\.record_name, dns\.domain_name: the app's name r+\.\.\. has 71 characters, and "
+        r"ACM allows at most 64 .* the certificate of secondary cannot be requested; .*"
+        r"bring certificates \(certificate_arn\)",
+        message,
+    ), message
+
+
+def test_an_app_name_too_long_for_acm_is_fine_with_certificates_brought_for_both_regions() -> None:
+    data = default_config_data()
+    data["dns"]["record_name"] = "r" * 50
+    data["primary"]["certificate_arn"] = _certificate("us-east-1")
+    data["secondary"]["certificate_arn"] = _certificate("us-west-2")
+    assert parse_config(data).dns.fqdn.startswith("r" * 50)

@@ -23,7 +23,7 @@ from tapstack.config import (
     TapStackConfigWarning,
     parse_config,
 )
-from tests.support import ROOT, Synthesized, default_config_data, synthesize
+from tests.support import ROOT, Synthesized, default_config_data, http_only_data, synthesize
 
 LEAN_CONFIG = ROOT / "config" / "lean.yaml"
 ACCOUNT = "210987654321"  # real-looking, with no cached lookups anywhere
@@ -149,6 +149,7 @@ VARIANTS: dict[str, Callable[[], dict[str, Any]]] = {
     "everything-else": _everything_else,
     "writer-moved-single-az": _writer_moved_single_az,
     "regions-swapped": _regions_swapped,
+    "http-only": http_only_data,
 }
 
 
@@ -160,7 +161,7 @@ def matrix(
     started = time.monotonic()
     built = {"lean": synth_lean}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TapStackConfigWarning)  # MySQL 8.0, no us-east-1
+        warnings.simplefilter("ignore", TapStackConfigWarning)  # MySQL 8.0, no us-east-1, HTTP only
         for name, data in VARIANTS.items():
             if name not in built:
                 built[name] = synthesize(data(), tmp_path_factory.mktemp(f"cdk.out.{name}"))

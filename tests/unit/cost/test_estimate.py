@@ -47,9 +47,10 @@ def test_every_resource_of_both_profiles_is_priced_or_known_to_be_free(
 def test_the_lean_profile_drops_exactly_the_line_items_it_gives_up(
     production: Estimate, lean: Estimate
 ) -> None:
-    """Interface endpoints, WAF, RTC, the fast interval and latency options, unlimited
-    credits and the Multi-AZ writer: only in production. Only in lean: single-AZ writer
-    pricing, the same class as its replica."""
+    """Interface endpoints, WAF, RTC, unlimited credits and the Multi-AZ writer: only in
+    production (its fast interval and latency options share their price with the HTTPS
+    option both profiles pay: see the next test). Only in lean: single-AZ writer pricing,
+    the same class as its replica."""
     only_production = set(_keys(production)) - set(_keys(lean))
     only_lean = set(_keys(lean)) - set(_keys(production))
     assert only_production == {
@@ -59,7 +60,6 @@ def test_the_lean_profile_drops_exactly_the_line_items_it_gives_up(
         "waf.rule",
         "waf.requests",
         "s3.rtc",
-        "route53.health_check.option.aws",
         "ec2.surplus_credits.t4g",
         "rds.instance.db.t4g.medium.multi_az",
         "rds.instance.db.t4g.medium",
@@ -86,12 +86,17 @@ def test_health_checks_are_priced_with_each_option_they_use(
     def options(result: Estimate) -> Counter[str]:
         return Counter(i.what for i in result.items if i.resource_type.endswith("HealthCheck"))
 
+    # Both profiles check over HTTPS (web.https is on by default).
     assert options(production) == {
         "health check (AWS endpoint)": 3,
+        "health check option: HTTPS": 3,
         "health check option: fast interval (10 s)": 3,
         "health check option: latency measurement": 2,
     }
-    assert options(lean) == {"health check (AWS endpoint)": 3}
+    assert options(lean) == {
+        "health check (AWS endpoint)": 3,
+        "health check option: HTTPS": 3,
+    }
 
 
 def test_fixed_charges_come_from_the_templates(production: Estimate, lean: Estimate) -> None:

@@ -290,36 +290,79 @@ def test_target_group_checks_liveness_not_the_deep_health_that_route_53_uses(
     assert tg["HealthCheckIntervalSeconds"] == 10
 
 
+def _listeners(synth: Synthesized, kind: str) -> dict[int, dict[str, Any]]:
+    listeners = synth.resources(kind, "AWS::ElasticLoadBalancingV2::Listener").values()
+    return {listener["Properties"]["Port"]: listener["Properties"] for listener in listeners}
+
+
+def _ingress(synth: Synthesized, kind: str) -> list[tuple[str, int, int]]:
+    _, group = _security_group(synth, kind, "WebAlbSecurityGroup")
+    rules = group["Properties"]["SecurityGroupIngress"]
+    return [(r["CidrIp"], r["FromPort"], r["ToPort"]) for r in rules]
+
+
 @pytest.mark.parametrize("kind", REGIONS)
-def test_plain_http_listener_forwards_when_no_certificate(synth: Synthesized, kind: str) -> None:
-    listener = synth.one(kind, "AWS::ElasticLoadBalancingV2::Listener")["Properties"]
-    assert listener["Port"] == 80 and listener["Protocol"] == "HTTP"
-    assert listener["DefaultActions"][0]["Type"] == "forward"
+def test_https_listener_serves_the_regions_certificate_with_a_current_tls_policy(
+    synth: Synthesized, kind: str
+) -> None:
+    """CloudFormation's default policy is ELBSecurityPolicy-2016-08 (TLS 1.0); AWS recommends
+    the TLS 1.3 post-quantum policies for new listeners
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html)."""
+    https = _listeners(synth, kind)[443]
+    (certificate_id,) = synth.resources(kind, "AWS::CertificateManager::Certificate")
+    (target_group_id,) = synth.resources(kind, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert https["Protocol"] == "HTTPS"
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+    assert https["Certificates"] == [{"CertificateArn": {"Ref": certificate_id}}]
+    assert https["DefaultActions"] == [
+        {"Type": "forward", "TargetGroupArn": {"Ref": target_group_id}}
+    ]
 
 
-def test_https_listener_and_redirect_when_a_certificate_is_configured(
+@pytest.mark.parametrize("kind", REGIONS)
+def test_http_only_redirects_to_https_permanently(synth: Synthesized, kind: str) -> None:
+    listeners = _listeners(synth, kind)
+    assert sorted(listeners) == [80, 443]
+    assert listeners[80]["Protocol"] == "HTTP"
+    assert listeners[80]["DefaultActions"] == [
+        {
+            "Type": "redirect",
+            "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+        }
+    ]
+
+
+@pytest.mark.parametrize("kind", REGIONS)
+def test_alb_takes_https_and_http_from_the_internet_and_nothing_else(
+    synth: Synthesized, kind: str
+) -> None:
+    assert _ingress(synth, kind) == [("0.0.0.0/0", 80, 80), ("0.0.0.0/0", 443, 443)]
+
+
+def test_a_certificate_the_user_brings_is_served_and_none_is_requested_for_that_region(
     synth_variant: Synthesized,
 ) -> None:
-    listeners = [
-        v["Properties"]
-        for v in synth_variant.resources(
-            "primary", "AWS::ElasticLoadBalancingV2::Listener"
-        ).values()
-    ]
-    by_port = {listener["Port"]: listener for listener in listeners}
-    assert by_port[443]["Protocol"] == "HTTPS"
-    assert by_port[443]["Certificates"][0]["CertificateArn"].startswith("arn:aws:acm:us-east-1:")
-    assert by_port[80]["DefaultActions"][0]["Type"] == "redirect"
-    _, alb_group = _security_group(synth_variant, "primary", "WebAlbSecurityGroup")
-    ports = sorted(rule["FromPort"] for rule in alb_group["Properties"]["SecurityGroupIngress"])
-    assert ports == [80, 443]
+    configured = synth_variant.built.primary.config.primary.certificate_arn
+    https = _listeners(synth_variant, "primary")[443]
+    assert https["Certificates"] == [{"CertificateArn": configured}]
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+    assert synth_variant.resources("primary", "AWS::CertificateManager::Certificate") == {}
+    # The secondary region brings none: it gets the managed one, in its own region.
+    (certificate_id,) = synth_variant.resources("secondary", "AWS::CertificateManager::Certificate")
+    secondary = _listeners(synth_variant, "secondary")[443]
+    assert secondary["Certificates"] == [{"CertificateArn": {"Ref": certificate_id}}]
 
 
 @pytest.mark.parametrize("kind", REGIONS)
-def test_alb_takes_only_http_from_the_internet(synth: Synthesized, kind: str) -> None:
-    _, group = _security_group(synth, kind, "WebAlbSecurityGroup")
-    ingress = group["Properties"]["SecurityGroupIngress"]
-    assert [(r["CidrIp"], r["FromPort"], r["ToPort"]) for r in ingress] == [("0.0.0.0/0", 80, 80)]
+def test_with_https_off_the_alb_serves_plain_http_and_requests_no_certificate(
+    synth_http_only: Synthesized, kind: str
+) -> None:
+    listeners = _listeners(synth_http_only, kind)
+    assert sorted(listeners) == [80]
+    assert listeners[80]["Protocol"] == "HTTP"
+    assert listeners[80]["DefaultActions"][0]["Type"] == "forward"
+    assert _ingress(synth_http_only, kind) == [("0.0.0.0/0", 80, 80)]
+    assert synth_http_only.resources(kind, "AWS::CertificateManager::Certificate") == {}
 
 
 @pytest.mark.parametrize("kind", REGIONS)
