@@ -22,6 +22,8 @@ Commands:
     switchover     planned, no data lost: pause writes, wait for the replica, swap the roles
     failback       the lost region is back: rebuild its database as a replica, restore traffic
     drill          a game day: drain the writer region's traffic, measure the switch, restore
+    cost           monthly estimate per resource and region of the configuration, from its
+                   synthesized templates and the prices in tapstack/cost/prices.json
 """
 
 from __future__ import annotations
@@ -226,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes", action="store_true", help="do not ask for confirmation (CI)"
     )
     _add_operations(sub)
+    from tapstack.cost.command import add_parser as add_cost_parser
+
+    add_cost_parser(sub)
     return parser
 
 
@@ -529,8 +534,18 @@ def _print_status(found: Any, as_json: bool, console: Console) -> int:
     return 0
 
 
+def cmd_cost(args: argparse.Namespace, console: Console) -> int:
+    config = load_config_or_report(args.config, console)
+    if config is None:
+        return 2
+    from tapstack.cost.command import run
+
+    return run(args, config, console, mismatch=assembly_mismatch)
+
+
 COMMANDS = {
     "check-config": cmd_check_config,
+    "cost": cmd_cost,
     "summary": cmd_summary,
     "preflight": cmd_preflight,
     "deploy": cmd_deploy,

@@ -124,12 +124,21 @@ _TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 _AZ_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
 
+#: Burstable performance families: they earn CPU credits and run in a credit mode.
+#: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-performance-instances.html
+BURSTABLE_FAMILIES: tuple[str, ...] = ("t2", "t3", "t3a", "t4g")
+
 #: The smallest VPC the network's subnets fit in: two public /24s and two private /22s
 #: (tapstack.network.infrastructure) need 2,560 addresses, and a /20 has 4,096.
 MAX_VPC_PREFIX = 20
 
 #: A DNS name's longest text form (RFC 1035: 255 octets on the wire, 253 characters).
 MAX_DNS_NAME = 253
+
+#: ACM: a certificate's first domain name (its common name) "cannot exceed 64 octets";
+#: further names (SANs) may have 253 (RFC 5280;
+#: https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html).
+MAX_CERTIFICATE_FIRST_NAME = 64
 
 
 class ConfigError(ValueError):
@@ -203,8 +212,10 @@ class RegionConfig(_Frozen):
     )
     certificate_arn: str | None = Field(
         default=None,
-        description="ACM certificate in this region; when set the ALB serves HTTPS on 443 "
-        "and redirects 80 to it.",
+        description="An ACM certificate of this region and account that you bring for the "
+        "ALB's HTTPS listener (a load balancer serves only certificates of its own region). "
+        "Unset (and web.https on): the region's stack requests one from ACM for the app's "
+        "names, DNS-validated in the hosted zone by CloudFormation.",
     )
     availability_zones: tuple[str, ...] | None = Field(
         default=None,
@@ -268,7 +279,11 @@ class RegionConfig(_Frozen):
 class WebConfig(_Frozen):
     """The EC2 web tier in each region."""
 
-    instance_type: str = Field(default="t3.small", description="EC2 instance type.")
+    instance_type: str = Field(
+        default="t4g.micro",
+        description="EC2 instance type. t4g.micro (Graviton, 2 vCPUs, 1 GiB) costs less than "
+        "t2.micro and t3.micro with the same memory; the image's architecture follows the type.",
+    )
     min_capacity: Annotated[int, Field(ge=1, le=100)] = 2
     desired_capacity: Annotated[int, Field(ge=1, le=100)] = 2
     max_capacity: Annotated[int, Field(ge=1, le=100)] = 5
@@ -287,11 +302,38 @@ class WebConfig(_Frozen):
         default=None, description="Existing EC2 key pair name; unset: instances get no key pair."
     )
     root_volume_gib: Annotated[int, Field(ge=8, le=200)] = 16
+    https: bool = Field(
+        default=True,
+        description="Serve HTTPS on 443 with a current TLS policy; port 80 only redirects to "
+        "it, and Route 53 checks over HTTPS with SNI. Each region uses its certificate_arn, "
+        "or else an ACM certificate for <record>.<domain> and <region>.<record>.<domain> "
+        "that CloudFormation validates in the hosted zone. false: plain HTTP only, with a "
+        "warning (refused while a certificate_arn is set).",
+    )
     waf_enabled: bool = Field(
         default=True,
         description="Put a WAF web ACL (AWS common rules, known bad inputs, rate limit) "
         "in front of each load balancer.",
     )
+    cpu_credits: Literal["standard", "unlimited"] | None = Field(
+        default=None,
+        description="Credit mode of a burstable type (t2, t3, t3a, t4g): unlimited bursts "
+        "above the baseline for as long as needed, billing surplus credits; standard caps "
+        "CPU at the baseline once the earned credits are spent. Unset: the family's AWS "
+        "default (unlimited for t3, t3a and t4g, standard for t2). Only for burstable types.",
+    )
+    database_user: str = Field(
+        default="tapstack_reader",
+        description="The read-only MySQL account GET /events logs in as with IAM "
+        "authentication (SELECT on the events table only; bootstrap-database creates it).",
+    )
+
+    @field_validator("database_user")
+    @classmethod
+    def _reader(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9_]{0,31}$", value):
+            raise ValueError("must start with a letter and hold only a-z, 0-9 and _ (at most 32)")
+        return value
 
     @field_validator("instance_type")
     @classmethod
@@ -299,6 +341,17 @@ class WebConfig(_Frozen):
         if not _INSTANCE_TYPE_RE.match(value):
             raise ValueError("must be an EC2 instance type such as t3.small or m7g.large")
         return value
+
+    @model_validator(mode="after")
+    def _credits_need_a_burstable_type(self) -> WebConfig:
+        if self.cpu_credits is not None and not self.is_burstable:
+            raise _one_problem(
+                ("web.cpu_credits", "web.instance_type"),
+                f"web.cpu_credits: {self.cpu_credits!r} with web.instance_type "
+                f"{self.instance_type!r}: credit modes exist only for burstable types "
+                f"({', '.join(BURSTABLE_FAMILIES)}); unset it or choose such a type",
+            )
+        return self
 
     @field_validator("ssh_allowed_cidr")
     @classmethod
@@ -336,6 +389,21 @@ class WebConfig(_Frozen):
         family = self.instance_type.split(".", 1)[0]
         return bool(re.match(r"^[a-z]+\d+[a-z]*g[a-z]*$", family))
 
+    @property
+    def is_burstable(self) -> bool:
+        """Burstable performance types, which earn and spend CPU credits."""
+        return self.instance_type.split(".", 1)[0] in BURSTABLE_FAMILIES
+
+    @property
+    def credit_mode(self) -> str | None:
+        """The credit mode the instances run in (``cpu_credits``, else the family's AWS
+        default), or ``None`` for a type without credits."""
+        if not self.is_burstable:
+            return None
+        if self.cpu_credits is not None:
+            return self.cpu_credits
+        return "standard" if self.instance_type.startswith("t2.") else "unlimited"
+
 
 class DnsConfig(_Frozen):
     """Route 53 zone, record and health checks."""
@@ -352,6 +420,12 @@ class DnsConfig(_Frozen):
     )
     health_check_failure_threshold: Annotated[int, Field(ge=1, le=10)] = Field(
         default=3, description="Consecutive failures before an endpoint counts as unhealthy."
+    )
+    measure_latency: bool = Field(
+        default=True,
+        description="Route 53 measures latency from its checkers to each region's load "
+        "balancer (a paid option, graphed in CloudWatch). Route 53 cannot change it on an "
+        "existing check: changing it replaces the failover health checks.",
     )
 
     @field_validator("domain_name")
@@ -502,6 +576,13 @@ class StorageConfig(_Frozen):
     noncurrent_version_expiration_days: Annotated[int, Field(ge=1, le=3650)] = 90
     abort_incomplete_multipart_upload_days: Annotated[int, Field(ge=1, le=365)] = 7
     access_log_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    replication_time_control: bool = Field(
+        default=True,
+        description="S3 Replication Time Control on the cross-region rule: 99.99% of objects "
+        "replicated within 15 minutes, backed by an SLA, at a per-GB fee. Off: replication "
+        "is best effort (most objects within 15 minutes, no bound); the replication "
+        "metrics and alarms stay.",
+    )
 
 
 class BackupConfig(_Frozen):
@@ -691,11 +772,24 @@ class TapStackConfig(_Frozen):
             *self._region_problems(),
             *self._zone_problems(),
             *self._certificate_problems(),
+            *self._https_problems(),
             *self._lineage_problems(),
+            *self._account_problems(),
         ]
         if problems:
             raise CrossFieldError(problems)
         return self
+
+    def _account_problems(self) -> list[Problem]:
+        if self.web.database_user != self.loader.database_user:
+            return []
+        return [
+            Problem(
+                ("web.database_user", "loader.database_user"),
+                f"web.database_user: {self.web.database_user!r} is also loader.database_user; "
+                "the web tier's account is read-only and must be another account",
+            )
+        ]
 
     def _name_length_problems(self) -> list[Problem]:
         fields = ("dns.domain_name", "dns.record_name", "primary.region", "secondary.region")
@@ -769,6 +863,43 @@ class TapStackConfig(_Frozen):
                     )
                 )
         return problems
+
+    def _https_problems(self) -> list[Problem]:
+        """A certificate without HTTPS is a contradiction; a managed certificate's first
+        name must fit ACM's 64-character limit."""
+        problems = []
+        slots = (("primary", self.primary), ("secondary", self.secondary))
+        if not self.web.https:
+            for slot, settings in slots:
+                if settings.certificate_arn is not None:
+                    problems.append(
+                        Problem(
+                            (f"{slot}.certificate_arn", "web.https"),
+                            f"{slot}.certificate_arn is set but web.https is false: the load "
+                            "balancers would serve plain HTTP and ignore it; set web.https: "
+                            "true (the default) or remove the certificate",
+                        )
+                    )
+            return problems
+        managed = [slot for slot, settings in slots if self.manages_certificate(settings)]
+        if managed and len(self.dns.fqdn) > MAX_CERTIFICATE_FIRST_NAME:
+            fields = ("dns.record_name", "dns.domain_name", "web.https")
+            problems.append(
+                Problem(
+                    fields + tuple(f"{slot}.certificate_arn" for slot in managed),
+                    f"dns.record_name, dns.domain_name: the app's name {self.dns.fqdn[:40]}... "
+                    f"has {len(self.dns.fqdn)} characters, and ACM allows at most "
+                    f"{MAX_CERTIFICATE_FIRST_NAME} in a certificate's first name (its common "
+                    f"name), so the certificate of {' and '.join(managed)} cannot be "
+                    "requested; shorten the name, or bring certificates (certificate_arn)",
+                )
+            )
+        return problems
+
+    def manages_certificate(self, settings: RegionConfig) -> bool:
+        """Whether the region's stack requests its certificate from ACM: HTTPS is on and
+        the region has no ``certificate_arn``."""
+        return self.web.https and settings.certificate_arn is None
 
     def database_lineage_problems(self) -> list[str]:
         """Why ``writer_region`` and the database generations cannot be deployed, if they
@@ -1038,6 +1169,13 @@ def config_warnings(config: TapStackConfig) -> list[str]:
             "neither region is us-east-1: Route 53 publishes health-check metrics only "
             "there, so no health-check alarms are created (the per-region ALB and host "
             "alarms still are)."
+        )
+    if not config.web.https:
+        messages.append(
+            "web.https is false: the load balancers serve plain HTTP on port 80 and Route 53 "
+            "checks over HTTP; requests, cookies and responses cross the internet "
+            "unencrypted. Keep it for a throwaway environment whose domain cannot validate a "
+            "certificate; set web.https: true (the default) for anything users reach."
         )
     if config.web.ssh_allowed_cidr and not config.web.key_pair_name:
         messages.append(

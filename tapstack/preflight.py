@@ -624,6 +624,82 @@ def check_upgrade_order(pf: Preflight) -> list[Problem]:
     ]
 
 
+def check_certificates(pf: Preflight) -> list[Problem]:
+    """A certificate the user brings (``certificate_arn``) exists in its load balancer's
+    region, is issued, and names the app: an HTTPS listener serves only such a one (its
+    region and account are checked by configuration validation, before synthesis).
+    Certificates the app manages are requested and validated by the stacks themselves."""
+    found: list[Problem] = []
+    config = pf.config
+    for slot, settings in (("primary", config.primary), ("secondary", config.secondary)):
+        if settings.certificate_arn is None:
+            continue
+        field, region = f"{slot}.certificate_arn", settings.region
+        try:
+            certificate = pf.client("acm", region).describe_certificate(
+                CertificateArn=settings.certificate_arn
+            )["Certificate"]
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+            found.append(
+                Problem(
+                    "certificates",
+                    f"{field}: {settings.certificate_arn} does not exist in {region}",
+                    f"request or import it in ACM in {region}, or unset {field} and the "
+                    "stack requests one",
+                )
+            )
+            continue
+        found += _certificate_problems(field, certificate, config.dns.fqdn, region)
+    return found
+
+
+def _certificate_problems(
+    field: str, certificate: Mapping[str, Any], fqdn: str, region: str
+) -> list[Problem]:
+    found = []
+    status = certificate["Status"]
+    if status != "ISSUED":
+        found.append(
+            Problem(
+                "certificates",
+                f"{field}: the certificate is {status}, and a load balancer serves only an "
+                "issued certificate",
+                "complete its validation in ACM (or renew or replace it), or unset "
+                f"{field} and the stack requests one",
+            )
+        )
+    names = {certificate["DomainName"], *certificate.get("SubjectAlternativeNames", [])}
+    if not _covers(names, fqdn):
+        found.append(
+            Problem(
+                "certificates",
+                f"{field}: the certificate names {', '.join(sorted(names))}, not {fqdn}: "
+                "browsers would refuse the connection",
+                f"add {fqdn} to the certificate, or unset {field} and the stack requests one",
+            )
+        )
+    regional = f"{region}.{fqdn}"
+    if not _covers(names, regional):
+        found.append(
+            warning(
+                "certificates",
+                f"{field}: the certificate does not name {regional}, which the Route 53 "
+                "health check sends as SNI; its checkers then retry without SNI and the "
+                "check still works",
+                f"add {regional} to the certificate for a matching handshake",
+            )
+        )
+    return found
+
+
+def _covers(names: set[str], host: str) -> bool:
+    """Whether a certificate for ``names`` is valid for ``host`` (one wildcard label)."""
+    parent = host.split(".", 1)[-1]
+    return host in names or f"*.{parent}" in names
+
+
 def check_zones(pf: Preflight) -> list[Problem]:
     """A regional stack that exists keeps its subnets' zones. Unpinned, the template takes
     the account's first two zones from ``Fn::GetAZs``, whose order "isn't guaranteed and can
@@ -1140,6 +1216,7 @@ CHECKS: tuple[Check, ...] = (
     Check("dns-zone", check_dns_zone, "one unambiguous public zone for the domain"),
     Check("rds", check_rds_orderable, "MySQL version and instance class offered"),
     Check("upgrade-order", check_upgrade_order, "the replica is upgraded before its source"),
+    Check("certificates", check_certificates, "brought certificates issued for the app's name"),
     Check("zones", check_zones, "existing subnets keep their Availability Zones"),
     Check("lambda-concurrency", check_lambda_concurrency, "room for reserved concurrency"),
     Check("physical-names", check_physical_names, "explicit names not taken"),

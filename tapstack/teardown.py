@@ -16,6 +16,13 @@ secondary one, so the source is emptied before its destination; and replication,
 access logs and load balancer logs can still add versions after a bucket was emptied, so
 every bucket is listed once more afterwards, and a failed ``cdk destroy`` is retried once
 after emptying again (access logs arrive minutes after the requests they record).
+
+A zone the app owns holds, besides its own records, the validation CNAMEs CloudFormation
+wrote for the managed certificates. Deleting a certificate leaves them there (as
+CloudFormation documents nowhere but users report:
+https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/837), and Route 53
+refuses to delete a zone that holds records (``HostedZoneNotEmpty``). So destroy mode deletes
+them too, before ``cdk destroy``.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from rich.console import Console
 
 from tapstack.aws import ClientFactory
 from tapstack.config import RemovalMode, TapStackConfig
-from tapstack.naming import Names, stack_name, writer_region
+from tapstack.naming import HOSTED_ZONE_ID, Names, stack_name, writer_region
 
 #: Shows a prompt and returns what the user typed (``input``).
 Prompt = Callable[[str], str]
@@ -42,6 +49,9 @@ CdkRunner = Callable[[list[str]], int]
 CDK_DESTROY_ARGUMENTS = ("destroy", "--all", "--force")
 #: DeleteObjects takes at most 1000 keys per request.
 DELETE_BATCH = 1000
+#: Where ACM's DNS validation records point:
+#: ``_<hash>.<name>. CNAME _<hash>.<id>.acm-validations.aws.``.
+ACM_VALIDATION_SUFFIX = ".acm-validations.aws."
 #: AWS Backup deletes recovery points asynchronously; how long to wait for a vault to empty.
 RECOVERY_POINT_WAIT_SECONDS = 900.0
 RECOVERY_POINT_POLL_SECONDS = 10.0
@@ -279,6 +289,10 @@ class TeardownPlan:
     retained: tuple[Retained, ...] = ()
     #: Retain mode: deletion protection that makes ``cdk destroy`` fail until it is turned off.
     blockers: tuple[str, ...] = ()
+    #: Destroy mode, with the zone in the app's dns stack: that stack, and the names whose
+    #: certificate validation records are deleted from its zone first.
+    zone_stack: Named | None = None
+    validated_names: tuple[str, ...] = ()
 
     @property
     def empties(self) -> bool:
@@ -293,15 +307,27 @@ def teardown_plan(config: TapStackConfig) -> TeardownPlan:
     buckets = _buckets(primary, secondary)
     vaults = _vaults(primary, secondary)
     retain = config.is_retain
+    stacks = _stacks_in_destroy_order(config, primary, secondary)
+    zone_stack = next((s for s in stacks if s.name == stack_name(config, "dns")), None)
+    validated = tuple(
+        dict.fromkeys(
+            name
+            for names in (primary, secondary)
+            if config.manages_certificate(names.settings)
+            for name in (config.dns.fqdn, f"{names.region}.{config.dns.fqdn}")
+        )
+    )
     return TeardownPlan(
         prefix=config.prefix,
         account=config.account,
         removal_mode=config.removal_mode,
-        stacks=_stacks_in_destroy_order(config, primary, secondary),
+        stacks=stacks,
         buckets=buckets,
         vaults=vaults,
         retained=_retained(config, primary, secondary, buckets, vaults) if retain else (),
         blockers=_retain_blockers(config, primary, secondary) if retain else (),
+        zone_stack=None if retain or not validated else zone_stack,
+        validated_names=() if retain or zone_stack is None else validated,
     )
 
 
@@ -428,6 +454,11 @@ def print_plan(plan: TeardownPlan, console: Console) -> None:
         say("First emptied, every recovery point:")
         for vault in plan.vaults:
             say(f"  - {vault.name} ({vault.region}): {vault.role}")
+        if plan.zone_stack is not None:
+            say(
+                "First deleted from the hosted zone, the certificates' validation records "
+                f"of {', '.join(plan.validated_names)}"
+            )
         return
     say("removal_mode is retain: nothing is emptied. CloudFormation leaves behind:")
     for item in plan.retained:
@@ -643,6 +674,53 @@ def _empty(
         )
         result.recovery_points[vault.name] = result.recovery_points.get(vault.name, 0) + count
         say(f"emptied {vault.name} ({vault.region}): {count} recovery point(s)")
+    if plan.zone_stack is not None:
+        stack = plan.zone_stack
+        count = delete_validation_records(
+            clients("cloudformation", stack.region),
+            clients("route53", stack.region),
+            stack.name,
+            plan.validated_names,
+        )
+        say(f"deleted {count} certificate validation record(s) from the zone of {stack.name}")
+
+
+def delete_validation_records(
+    cfn_client: Any, route53_client: Any, zone_stack: str, names: Sequence[str]
+) -> int:
+    """Delete ACM's validation CNAMEs of ``names`` from the zone that ``zone_stack`` outputs
+    (``HostedZoneId``); return how many. Nothing to do when the stack is gone. Other
+    records, and other names' validation records, stay."""
+    try:
+        (stack,) = cfn_client.describe_stacks(StackName=zone_stack)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return 0
+        raise
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
+    zone_id = outputs.get(HOSTED_ZONE_ID)
+    if zone_id is None:
+        return 0
+    wanted = {name.lower().rstrip(".") for name in names}
+    doomed = []
+    for page in route53_client.get_paginator("list_resource_record_sets").paginate(
+        HostedZoneId=zone_id
+    ):
+        for record in page["ResourceRecordSets"]:
+            validated = record["Name"].lower().rstrip(".").split(".", 1)[-1]
+            values = [r["Value"].lower() for r in record.get("ResourceRecords", [])]
+            if (
+                record["Type"] == "CNAME"
+                and validated in wanted
+                and values
+                and all(v.endswith(ACM_VALIDATION_SUFFIX) for v in values)
+            ):
+                doomed.append({"Action": "DELETE", "ResourceRecordSet": record})
+    for start in range(0, len(doomed), DELETE_BATCH):
+        route53_client.change_resource_record_sets(
+            HostedZoneId=zone_id, ChangeBatch={"Changes": doomed[start : start + DELETE_BATCH]}
+        )
+    return len(doomed)
 
 
 def cdk_runner(

@@ -7,5 +7,9 @@ with it and never imported by it.
                 of what the emulator created;
 * ``mariadb``   a private MariaDB server for tests, benchmarks and the demo;
 * ``datapath``  the loader against emulated S3 and a local MariaDB;
-* ``demo``      ``make demo``: all of it in one command (``python -m tapstack_lab``).
+* ``demo``      ``make demo``: all of it in one command (``python -m tapstack_lab``);
+* ``replication`` two MariaDB servers with GTID replication, one per region;
+* ``route53_model`` a model of Route 53's health checks and failover answer;
+* ``drill``     ``make drill``: a region loss rehearsed with all of the above, the web server
+                runtime, the loader and the operator commands' orchestration.
 """

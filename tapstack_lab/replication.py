@@ -313,7 +313,9 @@ class ReplicatedPair(Lifecycle):
             lag = self._lag(region)
             if lag is None:
                 replication = "stopped"
-            elif lag.error:
+            elif lag.error and not lag.sql_running:
+                # The applier stopped on an error: a gap. An IO error alone (the source does
+                # not answer: a lost region) leaves the replica "connecting", as it retries.
                 replication = "error"
             elif lag.io_running and lag.sql_running:
                 replication = "replicating"
@@ -399,14 +401,30 @@ class ReplicatedPair(Lifecycle):
         self._region(region).source = None
         return position
 
-    def rebuild_as_replica(self, region: str, source: str, *, timeout: float = 120.0) -> Path:
+    def generation(self, region: str) -> int:
+        """The region's current server generation (0 at start, one more per rebuild unless
+        the rebuild names one)."""
+        return self._region(region).generation
+
+    def rebuild_as_replica(
+        self,
+        region: str,
+        source: str,
+        *,
+        timeout: float = 120.0,
+        generation: int | None = None,
+        switch: Callable[[], None] | None = None,
+    ) -> Path:
         """Replace ``region``'s server with a fresh one that replicates from ``source``.
 
-        ``source`` must be a standalone writer. The region's server (running or not) is
-        stopped and its data directory moved into ``snapshot_dir``; the new server (the
-        region's next generation, on a new port) gets ``source``'s privileges and databases
-        from a consistent dump and replicates from the dump's GTID position. Return the
-        snapshot's path.
+        ``source`` must be a standalone writer. The new server (the region's next generation,
+        on a new port) gets ``source``'s privileges and databases from a consistent dump and
+        replicates from the dump's GTID position; from then on the pair reports it as the
+        region's server. ``switch`` (optional) runs next, while the old server still runs
+        (move its clients to :meth:`endpoint`). Then the old server (running or not) is
+        stopped and its data directory moved into ``snapshot_dir``. Return the snapshot's
+        path. ``generation``: the new server's generation (default: one more; it
+        must be higher than the current one), as a configuration names it.
         """
         entry = self._region(region)
         self._region(source)
@@ -421,13 +439,26 @@ class ReplicatedPair(Lifecycle):
                 f"(read_only={'ON' if probe.read_only else 'OFF'}, "
                 f"{'replicating' if probe.replication is not None else 'standalone'})"
             )
-        snapshot = self._set_aside(entry)
-        self._regions[region] = self._new_region(
-            region, generation=entry.generation + 1, read_only=True
-        )
-        position = self._copy(source, region, timeout=timeout)
-        self._replicate(region, source=source, position=position)
-        return snapshot
+        if generation is None:
+            generation = entry.generation + 1
+        if generation <= entry.generation:
+            raise ReplicationError(
+                f"cannot rebuild {region} as generation {generation}: it runs generation "
+                f"{entry.generation} (a rebuild makes a younger one)"
+            )
+        # As CloudFormation replaces an instance: the new one first, then its users move
+        # (``switch``), then the old one goes (kept here as the snapshot).
+        self._regions[region] = self._new_region(region, generation=generation, read_only=True)
+        try:
+            position = self._copy(source, region, timeout=timeout)
+            self._replicate(region, source=source, position=position)
+        except BaseException:
+            self._regions[region].server.stop()
+            self._regions[region] = entry
+            raise
+        if switch is not None:
+            switch()
+        return self._set_aside(entry)
 
     # --------------------------------------------------------------- helpers
     def _region(self, region: str) -> _Region:

@@ -38,7 +38,12 @@ with the same fields in the API reference's ``HealthCheckConfig``:
   accepts 10 or 30; the model takes any positive value so a short drill can run scaled down.
 - Checker regions: at least three; by default all eight (``DEFAULT_CHECKER_REGIONS``).
 - Invert: "consider a health check unhealthy when it otherwise would be considered healthy" (and
-  the reverse). The operator commands drain a region by inverting its health check.
+  the reverse). (An earlier version of the operator commands drained a region by inverting
+  its health check; a dead region then counts as healthy, so they now drain by path, below.)
+- Resource path: ``UpdateHealthCheck`` may change a check's ``ResourcePath``; checkers request
+  the new path from then on. The operator commands drain a region by pointing its check at a
+  path the web server never serves (``set_resource_path``), so it fails whether the region
+  answers or not.
 - Disabled: "Route 53 stops submitting requests ... After you disable a health check, Route 53
   considers the status of the health check to always be healthy ... If you want to stop routing
   traffic to a resource, change the value of Inverted." A disabled health check's checkers stop
@@ -92,6 +97,7 @@ time; ``expected_detection_seconds`` gives the modelled window to print beside t
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import math
 import ssl
@@ -385,12 +391,14 @@ class HealthCheckChanged:
 
 @dataclass(frozen=True)
 class HealthCheckSettingChanged:
-    """An operator's change of a health check's ``inverted`` or ``disabled`` flag."""
+    """An operator's change of a health check's ``inverted`` or ``disabled`` flag, or of the
+    path it requests (``path``)."""
 
     time: float
     region: str
     inverted: bool
     disabled: bool
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -493,12 +501,19 @@ class Timeline:
 
 
 class CachingResolver:
-    """One client's resolver: keeps an answer for ``ttl`` seconds, then asks again."""
+    """One client's resolver: keeps an answer for ``ttl`` seconds, then asks again.
 
-    def __init__(self, ttl: float, lookup: Callable[[float], str]) -> None:
+    ``age``: the first answer counts as already cached that many seconds (it expires
+    ``ttl - age`` after the first query), so clients started together can have their caches
+    expire at different times, as a population of resolvers does."""
+
+    def __init__(self, ttl: float, lookup: Callable[[float], str], *, age: float = 0.0) -> None:
         if not ttl >= 0:
             raise ValueError(f"ttl: {ttl!r} must be >= 0 seconds")
+        if not 0 <= age <= ttl:
+            raise ValueError(f"age: {age!r} must be between 0 and the ttl {ttl!r}")
         self.ttl = ttl
+        self._age = age
         self._lookup = lookup
         self._answer: str | None = None
         self._expires = -math.inf
@@ -510,8 +525,9 @@ class CachingResolver:
 
     def resolve(self, now: float) -> str:
         if self._answer is None or now >= self._expires:
+            first = self._answer is None
             self._answer = self._lookup(now)
-            self._expires = now + self.ttl
+            self._expires = now + self.ttl - (self._age if first else 0.0)
         return self._answer
 
 
@@ -647,17 +663,39 @@ class Prober:
             assert self._answer is not None  # set in __init__
             return self._answer
 
-    def client(self) -> CachingResolver:
+    def client(self, *, age: float = 0.0) -> CachingResolver:
         """A client resolving the failover name through a cache with the record's TTL (each
-        lookup reads Route 53's answer at the lookup's time from the timeline)."""
+        lookup reads Route 53's answer at the lookup's time from the timeline); ``age``: see
+        :class:`CachingResolver`."""
 
         def lookup(now: float) -> str:
             answer = self.timeline.answer_at(now)
             return (answer or self.answer()).target
 
-        return CachingResolver(self.ttl, lookup)
+        return CachingResolver(self.ttl, lookup, age=age)
 
-    # --- operator settings (the drain inverts) ---
+    # --- operator settings (the drain changes the path) ---
+
+    def resource_path(self, region: str) -> str:
+        """The path the region's checkers request now."""
+        with self._lock:
+            return urlsplit(self._check(region).endpoint.url).path or "/"
+
+    def set_resource_path(self, region: str, path: str, *, at: float | None = None) -> None:
+        """``UpdateHealthCheck`` with a new ``ResourcePath``: the checkers' next requests ask
+        for ``path``; their views and streaks carry on (a failing path flips them after
+        ``failure_threshold`` results, as any failure does)."""
+        if not path.startswith("/"):
+            raise ValueError(f"path: {path!r} must start with /")
+        now = self._clock() if at is None else at
+        with self._lock:
+            check = self._check(region)
+            parts = urlsplit(check.endpoint.url)
+            url = f"{parts.scheme}://{parts.netloc}{path}"
+            check.endpoint = dataclasses.replace(check.endpoint, url=url)
+            self.timeline.append(
+                HealthCheckSettingChanged(now, region, check.inverted, check.disabled, path)
+            )
 
     def set_inverted(self, region: str, inverted: bool, *, at: float | None = None) -> None:
         self._set(region, at, inverted=inverted)

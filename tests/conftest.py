@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from tapstack.config import MAX_DNS_NAME
-from tests.support import Synthesized, default_config_data, synthesize, writer_secondary_data
+from tests.support import (
+    Synthesized,
+    default_config_data,
+    http_only_data,
+    lean_config_data,
+    synthesize,
+    writer_secondary_data,
+)
 
 
 @pytest.fixture(scope="session")
@@ -18,10 +25,17 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
+def synth_lean(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The lean profile (config/lean.yaml) as shipped, synthesized once for the session."""
+    return synthesize(lean_config_data(), tmp_path_factory.mktemp("cdk.out.lean"))
+
+
+@pytest.fixture(scope="session")
 def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """A second shape, synthesized once: TLS, SSH from one address, a key pair,
-    an existing hosted zone, NAT per AZ, a Graviton instance type, destroy mode and
-    non-default alarm thresholds."""
+    """A second shape, synthesized once: a certificate the user brings in the primary region
+    (the secondary's is managed, validated in the existing zone), SSH from one address, a
+    key pair, an existing hosted zone, NAT per AZ, a Graviton instance type, destroy mode
+    and non-default alarm thresholds."""
     data = default_config_data()
     data["primary"]["nat_gateways"] = 2
     data["primary"]["certificate_arn"] = (
@@ -48,6 +62,14 @@ def synth_writer_secondary(tmp_path_factory: pytest.TempPathFactory) -> Synthesi
     synthesized once: the secondary's replica promoted in place, the primary's database a
     new replica (generation 1) of it."""
     return synthesize(writer_secondary_data(), tmp_path_factory.mktemp("cdk.out.writer"))
+
+
+@pytest.fixture(scope="session")
+def synth_http_only(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The default configuration with ``web.https: false``, synthesized once (the
+    configuration warns about it)."""
+    with pytest.warns(UserWarning, match="web.https is false"):
+        return synthesize(http_only_data(), tmp_path_factory.mktemp("cdk.out.http"))
 
 
 @pytest.fixture
@@ -98,4 +120,10 @@ def synth_longest_names(tmp_path_factory: pytest.TempPathFactory) -> Synthesized
     data["dns"]["domain_name"] = longest_domain_for(
         record_name="r" * 63, regions=("ap-northeast-1", "ap-southeast-2")
     )
+    # A name this long cannot be a certificate's first name (ACM allows 64 characters):
+    # such a user brings certificates.
+    certificate = "arn:aws:acm:{}:210987654321:certificate/0f5e1c7e-1111-2222-3333-44445555666{}"
+    for number, slot in enumerate(("primary", "secondary"), start=1):
+        settings = data[slot]  # LONGEST_NAMES's own mapping: copy, never change it
+        data[slot] = {**settings, "certificate_arn": certificate.format(settings["region"], number)}
     return synthesize(data, tmp_path_factory.mktemp("cdk.out.longest"))

@@ -18,6 +18,7 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "default.yaml"
+LEAN_CONFIG = ROOT / "config" / "lean.yaml"
 
 # CDK's own template validation costs seconds per synth; one dedicated test
 # (tests/unit/test_cli_synth.py) runs the real CLI with it on.
@@ -29,6 +30,11 @@ def default_config_data() -> dict[str, Any]:
     return yaml.safe_load(DEFAULT_CONFIG.read_text())
 
 
+def lean_config_data() -> dict[str, Any]:
+    """The lean profile (config/lean.yaml) as a fresh, mutable mapping."""
+    return yaml.safe_load(LEAN_CONFIG.read_text())
+
+
 def writer_secondary_data() -> dict[str, Any]:
     """The default configuration after the writer moved to the secondary region: what the
     failover and switchover commands write (``writer_region``, and the primary region's
@@ -36,6 +42,14 @@ def writer_secondary_data() -> dict[str, Any]:
     data = default_config_data()
     data["writer_region"] = data["secondary"]["region"]
     data["primary"]["database_generation"] = 1
+    return data
+
+
+def http_only_data() -> dict[str, Any]:
+    """The default configuration opted out of HTTPS (``web.https: false``): plain HTTP, no
+    certificate, the HTTP-only policy findings acknowledged."""
+    data = default_config_data()
+    data["web"]["https"] = False
     return data
 
 

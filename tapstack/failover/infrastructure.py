@@ -26,12 +26,21 @@ FAILOVER_TYPE = {Slot.PRIMARY: "PRIMARY", Slot.SECONDARY: "SECONDARY"}
 def health_check(
     scope: Construct, *, dns: DnsConfig, fqdn: str, https: bool, measure_latency: bool = False
 ) -> route53.HealthCheck:
-    """A Route 53 health check on ``<fqdn>/health`` with the configured pace."""
+    """A Route 53 health check on ``<fqdn>/health`` with the configured pace.
+
+    Over HTTPS it sends ``fqdn`` as SNI (``EnableSNI``), so the load balancer answers with
+    the certificate for that name. Route 53 does not validate the certificate: "HTTPS health
+    checks don't validate SSL/TLS certificates, so checks don't fail if a certificate is
+    invalid or expired"
+    (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html);
+    an expiring certificate is caught by ACM's renewal, not by failover.
+    """
     return route53.HealthCheck(
         scope,
         "HealthCheck",
         type=route53.HealthCheckType.HTTPS if https else route53.HealthCheckType.HTTP,
         fqdn=fqdn,
+        enable_sni=True if https else None,
         port=443 if https else 80,
         resource_path=HEALTH_PATH,
         request_interval=Duration.seconds(dns.health_check_interval_seconds),
@@ -41,7 +50,11 @@ def health_check(
 
 
 class FailoverRecord(Construct):
-    """Route 53 HTTP(S) health check on ``<alb>/health`` and a failover alias A record.
+    """Route 53 health check on the region's ``/health`` and a failover alias A record.
+
+    With ``https`` the check asks for ``<region>.<record>.<domain>`` over HTTPS with SNI (the
+    region's certificate carries that name); without, it asks the load balancer's own DNS
+    name over HTTP.
 
     The records name the hosted zone by *ID* (``hosted_zone_id``), never by
     ``HostedZoneName``: CloudFormation refuses a record named by zone name once more
@@ -72,12 +85,15 @@ class FailoverRecord(Construct):
         https: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.regional_name = regional_name(dns, region)
         self.health_check = health_check(
             self,
             dns=dns,
-            fqdn=load_balancer.load_balancer_dns_name,
+            # Over HTTPS the check asks for the regional name, which the region's certificate
+            # carries, so SNI matches; the load balancer's own DNS name is on no certificate.
+            fqdn=self.regional_name if https else load_balancer.load_balancer_dns_name,
             https=https,
-            measure_latency=True,
+            measure_latency=dns.measure_latency,
         )
         to_load_balancer = route53.CfnRecordSet.AliasTargetProperty(
             dns_name=load_balancer.load_balancer_dns_name,
@@ -98,8 +114,8 @@ class FailoverRecord(Construct):
             alias_target=to_load_balancer,
         )
         # A plain alias per region (e.g. us-west-2.app.example.com): operators reach one
-        # region directly, and the us-east-1 stack can watch the other region by name.
-        self.regional_name = regional_name(dns, region)
+        # region directly, the region's HTTPS health check asks for it, and the us-east-1
+        # stack can watch the other region by name.
         self.regional_record = route53.CfnRecordSet(
             self,
             "RegionalRecord",

@@ -21,12 +21,14 @@ class FailoverModel:
     health_check_interval: int
     failure_threshold: int
     alias_ttl: int = ALIAS_TTL_SECONDS
+    replication_time_control: bool = True
 
     @classmethod
     def from_config(cls, config: TapStackConfig) -> FailoverModel:
         return cls(
             health_check_interval=config.dns.health_check_interval_seconds,
             failure_threshold=config.dns.health_check_failure_threshold,
+            replication_time_control=config.storage.replication_time_control,
         )
 
     @property
@@ -59,10 +61,19 @@ class FailoverModel:
                 "reads RTO + operator-run read-replica promotion (typically minutes)",
             ),
             ("RPO database", "seconds", "asynchronous cross-region replica lag"),
-            (
+            self._object_rpo(),
+            ("RPO backups", "backup schedule", "daily backups, copied to the other region's vault"),
+        ]
+
+    def _object_rpo(self) -> tuple[str, str, str]:
+        if self.replication_time_control:
+            return (
                 "RPO objects",
                 f"<= {S3_RTC_SECONDS // 60} min",
                 "S3 Replication Time Control (99.99%)",
-            ),
-            ("RPO backups", "backup schedule", "daily backups, copied to the other region's vault"),
-        ]
+            )
+        return (
+            "RPO objects",
+            "unbounded (usually minutes)",
+            "best-effort S3 replication: storage.replication_time_control is off",
+        )

@@ -84,6 +84,8 @@ class LoaderDatabase:
         port: the MySQL port.
         name: the schema the loader writes into.
         resource_id: the instance's ``DbiResourceId`` (IAM authentication names it).
+        reader_user: the web tier's read-only account, which the bootstrap action creates
+            beside the loader's (``SELECT`` on the events table only).
         security_group: the database's group; the loader may reach it, and nothing else.
         master_secret_name: the master secret's name (replicated to both regions, so a
             promoted read replica can be bootstrapped too).
@@ -94,6 +96,7 @@ class LoaderDatabase:
     port: int
     name: str
     resource_id: str
+    reader_user: str
     security_group: ec2.ISecurityGroup
     master_secret_name: str
     master_secret_arn_pattern: str
@@ -253,6 +256,7 @@ def _environment(names: Names, settings: LoaderConfig, database: LoaderDatabase)
         contract.ENV_DB_PORT: str(database.port),
         contract.ENV_DB_NAME: database.name,
         contract.ENV_DB_USER: settings.database_user,
+        contract.ENV_DB_READ_USER: database.reader_user,
         contract.ENV_BATCH_SIZE: str(settings.batch_size),
         contract.ENV_ROLE: names.role.value,
         contract.ENV_DB_MASTER_SECRET_ID: database.master_secret_name,

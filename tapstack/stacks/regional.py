@@ -31,7 +31,7 @@ from constructs import Construct
 from tapstack.backup.infrastructure import BackupPlan, BackupVault
 from tapstack.config import TapStackConfig
 from tapstack.database.infrastructure import RegionDatabase
-from tapstack.failover.infrastructure import FailoverRecord, RegionWatch
+from tapstack.failover.infrastructure import FailoverRecord, RegionWatch, regional_name
 from tapstack.loader.infrastructure import LoaderDatabase, LoaderFunction
 from tapstack.monitoring.infrastructure import AlarmTopic, Monitoring
 from tapstack.naming import HOSTED_ZONE_ID, Names, stack_name
@@ -47,6 +47,7 @@ from tapstack.storage.infrastructure import (
     Replication,
     SharedDataBucket,
 )
+from tapstack.web.certificate import RegionCertificate
 from tapstack.web.infrastructure import AccessLogs, ServerEnvironment, WebTier
 
 #: Where Route 53 publishes health-check metrics (and so where their alarms live).
@@ -68,6 +69,8 @@ class RegionalPlatform:
         web: the web tier.
         loader: the loader function.
         failover: the failover record and its health check.
+        certificate: the region's ACM certificate when the app manages it, else ``None``
+            (a ``certificate_arn`` brought by the user, or ``web.https`` off).
         alarm_topic: the topic every alarm notifies.
         monitoring: the alarms and the dashboard.
         region_watch: the health check on the other region, in us-east-1 only, else ``None``.
@@ -88,7 +91,14 @@ class RegionalPlatform:
         self.network = network
         self.database = database
         config = names.config
-        self.web = self._web(stack, names, key, network, database)
+        hosted_zone_id = _hosted_zone_id(stack, config)
+        self.certificate = _certificate(stack, names, hosted_zone_id)
+        certificate_arn = (
+            self.certificate.certificate_arn
+            if self.certificate is not None
+            else names.settings.certificate_arn
+        )
+        self.web = self._web(stack, names, key, network, database, certificate_arn)
         database.allow_from(self.web.instance_security_group, "MySQL from the web tier")
         self.loader = _loader(stack, names, key, network, database, incoming)
         database.allow_from(self.loader.security_group, "MySQL from the loader")
@@ -96,7 +106,7 @@ class RegionalPlatform:
             stack,
             "Failover",
             dns=config.dns,
-            hosted_zone_id=_hosted_zone_id(stack, config),
+            hosted_zone_id=hosted_zone_id,
             load_balancer=self.web.load_balancer,
             slot=names.slot,
             set_identifier=names.set_identifier,
@@ -113,9 +123,16 @@ class RegionalPlatform:
 
     @staticmethod
     def _web(
-        stack: Stack, names: Names, key: kms.IKey, network: Network, database: RegionDatabase
+        stack: Stack,
+        names: Names,
+        key: kms.IKey,
+        network: Network,
+        database: RegionDatabase,
+        certificate_arn: str | None,
     ) -> WebTier:
         config = names.config
+        instance = database.instance.node.default_child
+        assert isinstance(instance, rds.CfnDBInstance)
         return WebTier(
             stack,
             "Web",
@@ -126,11 +143,16 @@ class RegionalPlatform:
                 project=config.project_name,
                 region=names.region,
                 role=names.role,
+                # The region's own instance: the writer's reads the writer database, the
+                # standby's its read replica.
                 database_host=database.instance.db_instance_endpoint_address,
                 database_port=config.database.port,
+                database_name=config.database.database_name,
+                read_user=config.web.database_user,
+                database_resource_id=instance.attr_dbi_resource_id,
             ),
             acl_name=f"{names.prefix}-{names.label}",
-            certificate_arn=names.settings.certificate_arn,
+            certificate_arn=certificate_arn,
             access_logs=AccessLogs(bucket_name=names.log_bucket, prefix=ALB_LOG_PREFIX),
             log_key=key,
             log_retention=log_retention(config),
@@ -184,7 +206,9 @@ class RegionalPlatform:
             "OtherRegionWatch",
             dns=config.dns,
             region=other.region,
-            https=self.web.uses_tls,
+            # Whether the other region serves HTTPS is configuration (web.https), not this
+            # region's listener: both regions serve HTTPS or neither does.
+            https=config.web.https,
         )
         monitoring.watch_health_check(
             other.label,
@@ -257,6 +281,7 @@ def _loader(
             port=config.database.port,
             name=config.database.database_name,
             resource_id=instance.attr_dbi_resource_id,
+            reader_user=config.web.database_user,
             security_group=database.security_group,
             master_secret_name=names.master_secret,
             master_secret_arn_pattern=names.master_secret_arn_pattern,
@@ -264,6 +289,21 @@ def _loader(
         key=key,
         log_retention=log_retention(config),
         removal_policy=removal_policy(config),
+    )
+
+
+def _certificate(stack: Stack, names: Names, hosted_zone_id: str) -> RegionCertificate | None:
+    """The region's ACM certificate, when the app manages it (HTTPS on, no
+    ``certificate_arn``): for the failover name users reach and the regional name the
+    health checks ask for (their SNI), validated in the zone the records go into."""
+    config = names.config
+    if not config.manages_certificate(names.settings):
+        return None
+    return RegionCertificate(
+        stack,
+        "Certificate",
+        domain_names=[config.dns.fqdn, regional_name(config.dns, names.region)],
+        hosted_zone_id=hosted_zone_id,
     )
 
 

@@ -186,7 +186,7 @@ class DataBuckets(Construct):
         if replicate_to is not None:
             self.replication = Replication(names.data_bucket, replicate_to.data_bucket)
             self.replication_role = self._replication_role(names, replicate_to, key)
-            replication_rules = [self._replication_rule(replicate_to)]
+            replication_rules = [self._replication_rule(replicate_to, settings)]
             self._acknowledge_replication_role(names, replicate_to)
             self.batch_replication_role = self._batch_replication_role(names)
         self.bucket = self._data_bucket(names, settings, key, removal_policy, replication_rules)
@@ -237,7 +237,7 @@ class DataBuckets(Construct):
         )
         return log_bucket
 
-    def _replication_rule(self, destination: Names) -> s3.ReplicationRule:
+    def _replication_rule(self, destination: Names, settings: StorageConfig) -> s3.ReplicationRule:
         return s3.ReplicationRule(
             id=REPLICATION_RULE_ID,
             priority=1,
@@ -246,7 +246,12 @@ class DataBuckets(Construct):
             kms_key=kms.Key.from_key_arn(self, "ReplicaKey", destination.kms_alias_arn),
             sse_kms_encrypted_objects=True,
             delete_marker_replication=True,
-            replication_time_control=s3.ReplicationTimeValue.FIFTEEN_MINUTES,
+            replication_time_control=(
+                s3.ReplicationTimeValue.FIFTEEN_MINUTES
+                if settings.replication_time_control
+                else None
+            ),
+            # Metrics with or without RTC: the replication alarms read them.
             metrics=s3.ReplicationTimeValue.FIFTEEN_MINUTES,
         )
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import gzip
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
@@ -25,9 +25,22 @@ from tapstack.web.runtime import server as web_server
 
 SERVER_SOURCE = Path(__file__).parent / "runtime" / "server.py"
 SERVER_PATH = "/opt/tapstack/server.py"
+#: The Amazon RDS CA bundle the loader ships (tools/update_rds_ca_bundle.py refreshes it);
+#: the instances verify their database's certificate against the same file.
+RDS_CA_BUNDLE = Path(__file__).parents[1] / "loader" / "runtime" / "certs" / "rds-ca-bundle.pem"
+RDS_CA_PATH = "/etc/tapstack/rds-ca-bundle.pem"
+#: EC2's limit on user data, in bytes before base64 encoding.
+USER_DATA_LIMIT = 16 * 1024
 #: The paths the server answers on: Route 53 checks HEALTH_PATH, the target group LIVENESS_PATH.
 HEALTH_PATH = web_server.HEALTH_PATH
 LIVENESS_PATH = web_server.LIVENESS_PATH
+
+#: The HTTPS listener's TLS policy: TLS 1.3, and TLS 1.2 with forward-secret AEAD ciphers
+#: only, with hybrid post-quantum key exchange (ML-KEM) offered. AWS recommends it for new
+#: listeners and makes it the console's default; CloudFormation's default would be
+#: ELBSecurityPolicy-2016-08 (TLS 1.0)
+#: (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html).
+TLS_POLICY = elbv2.SslPolicy.TLS13_12_RES_PQ
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,11 @@ class ServerEnvironment:
         database_port: the database's port.
         probe_user: the account the probe logs in as, so that every probe completes the
             MySQL handshake (see the server's module docstring); no such account need exist.
+        database_name: the schema holding the loader's ``events`` table.
+        read_user: the read-only account ``GET /events`` logs in as with an IAM token
+            (created by ``bootstrap-database``); ``None`` for no event reads.
+        database_resource_id: the instance's ``DbiResourceId`` (may be a token): the
+            instances may ``rds-db:connect`` as ``read_user`` on this instance only.
     """
 
     project: str
@@ -51,12 +69,20 @@ class ServerEnvironment:
     database_host: str | None = None
     database_port: int = 3306
     probe_user: str = "tapstack_health"
+    database_name: str | None = None
+    read_user: str | None = None
+    database_resource_id: str | None = None
 
     def __post_init__(self) -> None:
         roles = tuple(Role)
         if self.role not in roles:
             allowed = " or ".join(repr(r.value) for r in roles)
             raise ValueError(f"role must be {allowed}, got {self.role!r}")
+        if self.read_user is not None:
+            needs = ("database_host", "database_name", "database_resource_id")
+            missing = [name for name in needs if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"read_user {self.read_user!r} needs {', '.join(missing)}")
 
     def variables(self, port: int) -> list[str]:
         """``NAME=value`` lines for the server listening on ``port``."""
@@ -72,6 +98,13 @@ class ServerEnvironment:
                 f"{web_server.ENV_DB_PORT}={self.database_port}",
                 f"{web_server.ENV_DB_PROBE_USER}={self.probe_user}",
             ]
+        if self.read_user is not None:
+            variables += [
+                f"{web_server.ENV_DB_NAME}={self.database_name}",
+                f"{web_server.ENV_DB_READ_USER}={self.read_user}",
+                f"{web_server.ENV_DB_AUTH}={web_server.AUTH_IAM}",
+                f"{web_server.ENV_DB_TLS_CA}={RDS_CA_PATH}",
+            ]
         return variables
 
 
@@ -84,33 +117,47 @@ class AccessLogs:
     prefix: str = "alb"
 
 
-def server_payload() -> str:
-    """The server source, gzipped and base64-encoded in 76-column lines.
+@dataclass(frozen=True)
+class ShippedFile:
+    """A file the instances fetch at boot from the CDK asset bucket: where it is, its
+    SHA-256 (checked before it is installed) and where it goes."""
 
-    EC2 caps user data at 16 KB before encoding; compressed, the server takes
-    about a third of that. ``mtime=0`` keeps the bytes (and so the launch
-    template) identical between syntheses.
-    """
-    compressed = gzip.compress(SERVER_SOURCE.read_bytes(), compresslevel=9, mtime=0)
-    return base64.encodebytes(compressed).decode("ascii").strip()
+    s3_url: str
+    sha256: str
+    path: str
 
 
-def render_user_data(server: ServerEnvironment, *, port: int) -> str:
-    """The boot script: install the web server and run it under systemd.
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
-    The server is one standard-library file, so it travels inside the user
-    data; instances need no access to an asset bucket to start serving.
+
+def render_user_data(server: ServerEnvironment, *, port: int, files: list[ShippedFile]) -> str:
+    """The boot script: fetch the web server (and the RDS CA bundle), check each against
+    the hash synthesis computed, and run the server under systemd.
+
+    The files come from the CDK asset bucket in the region (through the VPC's S3 gateway
+    endpoint), not inside the user data: the server outgrew EC2's 16 KB limit once it read
+    the database itself. A file whose hash differs stops the boot (``set -e``), so an
+    instance never runs anything but the code that was synthesized.
     """
     env_lines = "\n".join(f"Environment={line}" for line in server.variables(port))
+    fetches = "\n".join(f"fetch {f.s3_url} {f.sha256} {f.path}" for f in files)
     return f"""#!/bin/bash
 set -euo pipefail
 dnf install -y python3
 useradd --system --no-create-home --shell /sbin/nologin tapstack || true
 install -d -m 0755 /opt/tapstack /etc/tapstack
-base64 -d <<'TAPSTACK_SERVER_EOF' | gunzip > {SERVER_PATH}
-{server_payload()}
-TAPSTACK_SERVER_EOF
-chmod 0644 {SERVER_PATH}
+fetch() {{
+  for attempt in 1 2 3 4 5; do
+    aws s3 cp --only-show-errors --region {server.region} "$1" "$3.part" && break
+    [ "$attempt" = 5 ] && return 1
+    sleep 5
+  done
+  echo "$2  $3.part" | sha256sum --check --quiet
+  chmod 0644 "$3.part"
+  mv "$3.part" "$3"
+}}
+{fetches}
 cat > /etc/systemd/system/tapstack-web.service <<'TAPSTACK_UNIT_EOF'
 [Unit]
 Description=TapStack web server
@@ -152,10 +199,14 @@ class WebTier(Construct):
         launch_template: the instances' launch template.
         target_group: the ALB target group (health check on ``/livez``).
         instance_security_group: the instances' security group.
-        instance_role: the instances' role (SSM management only).
+        instance_role: the instances' role: SSM management, reading its two boot files,
+            and ``rds-db:connect`` as the read-only account on this region's instance.
+        shipped_files: what the instances fetch at boot (the server, the RDS CA bundle).
         alb_security_group: the load balancer's security group.
         web_acl: the WAF web ACL, or ``None`` when switched off.
-        uses_tls: whether the ALB serves HTTPS.
+        uses_tls: whether the ALB serves HTTPS: with ``certificate_arn`` (a certificate of
+            the load balancer's region) 443 serves it with :data:`TLS_POLICY` and 80 only
+            redirects (301); without, 80 serves plain HTTP.
     """
 
     def __init__(
@@ -181,6 +232,9 @@ class WebTier(Construct):
             vpc, vpc_cidr, settings, server
         )
         self.instance_role = self._instance_role()
+        self.shipped_files = self._ship_files(server)
+        if server.read_user is not None:
+            self._allow_reads(server)
         self.launch_template = self._launch_template(settings, server)
         self.auto_scaling_group = self._auto_scaling_group(vpc, settings)
         self.load_balancer = self._load_balancer(vpc, access_logs, removal_policy)
@@ -226,8 +280,9 @@ class WebTier(Construct):
         acknowledge(
             group,
             "AwsSolutions-EC23",
-            "Internet-facing load balancer: HTTP (and HTTPS when configured) from anywhere is "
-            "its purpose; the instances behind it admit only this group",
+            "Internet-facing load balancer: HTTPS from anywhere is its purpose, and HTTP only "
+            "redirects to it (or, with web.https false, serves); the instances behind it "
+            "admit only this group",
         )
         if self.uses_tls:
             group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS")
@@ -256,7 +311,7 @@ class WebTier(Construct):
             group.add_egress_rule(
                 ec2.Peer.ipv4(vpc_cidr),
                 ec2.Port.tcp(server.database_port),
-                "MySQL inside the VPC (health check)",
+                "MySQL inside the VPC (health check and event reads)",
             )
         if settings.ssh_allowed_cidr is not None:
             cidr = settings.ssh_allowed_cidr
@@ -269,7 +324,7 @@ class WebTier(Construct):
             self,
             "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description="Web servers: SSM management only",
+            description="Web servers: SSM management, boot files, event reads",
             managed_policies=[
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
             ],
@@ -280,7 +335,43 @@ class WebTier(Construct):
             "Session Manager replaces SSH; this AWS-managed policy is the documented minimum "
             "for the SSM agent and is kept current by AWS",
         )
+        acknowledge(
+            role,
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            "The instances' statements (their two boot files, rds-db:connect as the read-only "
+            "account) belong to this one role; inline keeps them from any other principal",
+        )
         return role
+
+    def _ship_files(self, server: ServerEnvironment) -> list[ShippedFile]:
+        """The server and the CA bundle as assets the role may read, object by object."""
+        shipped, objects = [], []
+        for construct_id, source, path in (
+            ("ServerCode", SERVER_SOURCE, SERVER_PATH),
+            ("RdsCaBundle", RDS_CA_BUNDLE, RDS_CA_PATH),
+        ):
+            asset = s3_assets.Asset(self, construct_id, path=str(source))
+            shipped.append(ShippedFile(asset.s3_object_url, sha256_of(source), path))
+            objects.append(asset.bucket.arn_for_objects(asset.s3_object_key))
+        self.instance_role.add_to_policy(
+            iam.PolicyStatement(sid="FetchBootFiles", actions=["s3:GetObject"], resources=objects)
+        )
+        return shipped
+
+    def _allow_reads(self, server: ServerEnvironment) -> None:
+        """``rds-db:connect`` as the read-only account on this region's instance, nothing else
+        (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html)."""
+        stack = Stack.of(self)
+        self.instance_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ConnectAsReader",
+                actions=["rds-db:connect"],
+                resources=[
+                    f"arn:aws:rds-db:{stack.region}:{stack.account}:dbuser:"
+                    f"{server.database_resource_id}/{server.read_user}"
+                ],
+            )
+        )
 
     def _launch_template(
         self, settings: WebConfig, server: ServerEnvironment
@@ -291,9 +382,14 @@ class WebTier(Construct):
             "LaunchTemplate",
             machine_image=ec2.MachineImage.latest_amazon_linux2023(cpu_type=cpu),
             instance_type=ec2.InstanceType(settings.instance_type),
+            cpu_credits=ec2.CpuCredits(settings.cpu_credits.upper())
+            if settings.cpu_credits
+            else None,
             role=self.instance_role,
             security_group=self.instance_security_group,
-            user_data=ec2.UserData.custom(render_user_data(server, port=settings.app_port)),
+            user_data=ec2.UserData.custom(
+                render_user_data(server, port=settings.app_port, files=self.shipped_files)
+            ),
             require_imdsv2=True,
             http_put_response_hop_limit=1,
             key_pair=(
@@ -418,8 +514,8 @@ class WebTier(Construct):
                 open=False,
             )
             reason = (
-                "No certificate is configured for this region (certificate_arn unset), so the "
-                "listener serves plain HTTP; set one to serve HTTPS and redirect HTTP to it"
+                "web.https is false: the configuration opted out of HTTPS (with a warning), so "
+                "the listener serves plain HTTP; the default serves HTTPS and redirects to it"
             )
             for finding in (
                 "NIST.800.53.R5-ALBHttpToHttpsRedirection",
@@ -432,7 +528,7 @@ class WebTier(Construct):
             port=443,
             protocol=elbv2.ApplicationProtocol.HTTPS,
             certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
-            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+            ssl_policy=TLS_POLICY,
             default_target_groups=[self.target_group],
             open=False,
         )
@@ -448,8 +544,8 @@ class WebTier(Construct):
         acknowledge(
             redirect,
             "NIST.800.53.R5-ELBv2ACMCertificateRequired",
-            "This HTTP listener only redirects to the HTTPS listener on 443, which serves "
-            "the configured ACM certificate",
+            "This HTTP listener only redirects (301) to the HTTPS listener on 443, which "
+            "serves the region's ACM certificate; a redirect has no certificate to serve",
         )
 
 

@@ -52,12 +52,14 @@ from importlib import metadata
 from types import ModuleType
 
 from tapstack_lab.moto_patches import (
+    acm_certificate_dns_validation,
     elbv2_canonical_hosted_zone_id,
     failed_resource_fails_stack,
     kms_key_properties,
     outputs_resolved_one_by_one,
     rds_cross_region_replica_subnet_group,
     rds_instance_properties,
+    route53_health_check_properties,
     ssm_parameter_tags,
     subnet_route_table_association,
     unsupported_getatt_placeholder,
@@ -79,6 +81,8 @@ PATCHES: tuple[ModuleType, ...] = (
     rds_cross_region_replica_subnet_group,
     subnet_route_table_association,
     elbv2_canonical_hosted_zone_id,
+    acm_certificate_dns_validation,
+    route53_health_check_properties,
 )
 
 

@@ -58,13 +58,38 @@ def test_health_check_probes_the_deep_health_endpoint(target: Target, region: Re
     route53 = target.client("route53", target.config.primary.region)
     check = route53.get_health_check(HealthCheckId=region.output("HealthCheckId"))["HealthCheck"]
     config = check["HealthCheckConfig"]
-    tls = region.config.certificate_arn is not None
+    tls = target.config.web.https
     assert config["Type"] == ("HTTPS" if tls else "HTTP")
     assert config["ResourcePath"] == "/health"
     assert config["RequestInterval"] == dns.health_check_interval_seconds
     assert config["FailureThreshold"] == dns.health_check_failure_threshold
     probed = _normalised(config["FullyQualifiedDomainName"])
-    assert probed in {
-        _normalised(region.load_balancer["DNSName"]),
-        f"{region.name}.{dns.fqdn}".lower(),
-    }, probed
+    if tls:
+        # SNI on the regional name, which the region's certificate carries.
+        assert config["EnableSNI"] is True
+        assert config["Port"] == 443
+        assert probed == f"{region.name}.{dns.fqdn}".lower()
+    else:
+        assert probed == _normalised(region.load_balancer["DNSName"])
+
+
+def test_the_managed_certificates_validation_records_are_in_the_zone(
+    target: Target, region: Region
+) -> None:
+    """CloudFormation wrote ACM's validation CNAME of every name into the zone; ACM renews
+    the certificate by finding them there again."""
+    if not target.config.manages_certificate(region.config):
+        pytest.skip("no certificate managed by the app in this region")
+    (https,) = [listener for listener in region.listeners if listener["Port"] == 443]
+    (arn,) = [c["CertificateArn"] for c in https["Certificates"]]
+    described = region.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    route53 = target.client("route53", target.config.primary.region)
+    records = route53.list_resource_record_sets(HostedZoneId=_zone_id(target))
+    cnames = {
+        (r["Name"].lower(), r["ResourceRecords"][0]["Value"].lower())
+        for r in records["ResourceRecordSets"]
+        if r["Type"] == "CNAME"
+    }
+    for option in described["DomainValidationOptions"]:
+        record = option["ResourceRecord"]
+        assert (record["Name"].lower(), record["Value"].lower()) in cnames, option["DomainName"]

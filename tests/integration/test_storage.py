@@ -64,6 +64,7 @@ def test_primary_data_bucket_replicates_to_the_secondary(
     assert rules, config
     destination = rules[0]["Destination"]
     assert destination["Bucket"] == f"arn:aws:s3:::{secondary.names.data_bucket}"
-    assert destination.get("ReplicationTime", {}).get("Status") == "Enabled"
+    rtc = destination.get("ReplicationTime", {}).get("Status") == "Enabled"
+    assert rtc is primary.names.config.storage.replication_time_control
     kms = destination.get("EncryptionConfiguration", {}).get("ReplicaKmsKeyID", "")
     assert kms.split(":")[3] == secondary.name

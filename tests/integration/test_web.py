@@ -25,7 +25,7 @@ def test_load_balancer_is_internet_facing_in_the_public_subnets(region: Region) 
 
 
 def test_listener_forwards_to_the_web_target_group(region: Region) -> None:
-    tls = region.config.certificate_arn is not None
+    tls = region.target.config.web.https
     ports = {listener["Port"]: listener for listener in region.listeners}
     forwarding = ports[443] if tls else ports[80]
     assert forwarding["Protocol"] == ("HTTPS" if tls else "HTTP")
@@ -33,8 +33,27 @@ def test_listener_forwards_to_the_web_target_group(region: Region) -> None:
     assert actions[0]["Type"] == "forward"
     assert actions[0]["TargetGroupArn"] in {tg["TargetGroupArn"] for tg in region.target_groups}
     if tls:
+        assert forwarding["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
         redirect = ports[80]["DefaultActions"][0]
         assert redirect["Type"] == "redirect"
+        assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+        assert redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
+
+
+def test_https_listener_serves_an_issued_certificate_of_its_region_for_the_app_name(
+    region: Region,
+) -> None:
+    """The region's own certificate (brought, or requested and validated by CloudFormation):
+    issued, in the load balancer's region, naming the app's failover name."""
+    if not region.target.config.web.https:
+        pytest.skip("web.https is false: no HTTPS listener")
+    (https,) = [listener for listener in region.listeners if listener["Port"] == 443]
+    (arn,) = [c["CertificateArn"] for c in https["Certificates"]]
+    assert arn.split(":")[3] == region.name
+    certificate = region.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    assert certificate["Status"] == "ISSUED"
+    names = {certificate["DomainName"], *certificate.get("SubjectAlternativeNames", [])}
+    assert region.target.config.dns.fqdn in names
 
 
 def test_target_group_health_check_is_the_liveness_endpoint(region: Region) -> None:

@@ -85,11 +85,19 @@ def test_the_replica_is_described_as_the_provider_describes_one(pair: Replicated
     assert replica.identifier == f"lab-{REPLICA}-g0"
 
 
+def wait_for_acknowledged(load: InsertLoad, count: int, timeout: float = 60.0) -> None:
+    """Wait for the load to have at least ``count`` acknowledged rows (a busy machine is slow)."""
+    deadline = time.monotonic() + timeout
+    while len(load.acknowledged_ids()) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} rows acknowledged in {timeout} s"
+        time.sleep(0.05)
+
+
 def test_wait_caught_up_under_load_covers_every_row_acknowledged_before_it(
     pair: ReplicatedPair,
 ) -> None:
     with InsertLoad(lambda: pair.connect(WRITER), table=TABLE, rate=200) as load:
-        time.sleep(0.7)
+        wait_for_acknowledged(load, 51)
         acknowledged_before = load.acknowledged_ids()
         pair.wait_caught_up(timeout=20)
         on_replica = ids_on(pair, REPLICA)
@@ -103,7 +111,7 @@ def test_wait_caught_up_under_load_covers_every_row_acknowledged_before_it(
 def test_a_planned_switchover_loses_no_acknowledged_row(pair: ReplicatedPair) -> None:
     load = InsertLoad(lambda: pair.connect(WRITER), table=TABLE, rate=200, first_id=100_000)
     with load:
-        time.sleep(1.0)
+        wait_for_acknowledged(load, 101)
     # Writes stopped (the switchover pauses them): catching up is then complete.
 
     lag = pair.wait_caught_up(timeout=20)[REPLICA]
@@ -174,6 +182,9 @@ class Failover:
     killed_status: str = ""
     snapshot: Path | None = None
     rows_after_rebuild: range = range(0)
+    replica_after_kill: str | None = None
+    #: At the rebuild's switch: (the new server's port, whether the old server still ran).
+    at_switch: list[tuple[int, bool]] = field(default_factory=list)
 
     @property
     def missing(self) -> set[int]:
@@ -187,11 +198,15 @@ def failover(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Failover]:
         create_table(pair, WRITER)
         load = InsertLoad(lambda: pair.connect(WRITER), table=TABLE, rate=200)
         with load:
-            time.sleep(1.0)
+            wait_for_acknowledged(load, 100)
             pair.kill(WRITER)  # mid-load: an unplanned region loss
         seen = Failover(pair=pair, acknowledged=set(load.acknowledged))
         seen.writers_after_kill = pair.writers()
         seen.killed_status = pair.describe(WRITER).status
+        deadline = time.monotonic() + 10
+        while pair.lag()[REPLICA].io_running and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the replica notices its source is gone
+        seen.replica_after_kill = pair.describe(REPLICA).replication
 
         pair.promote(REPLICA)
         seen.writers_after_promote = pair.writers()
@@ -201,7 +216,12 @@ def failover(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Failover]:
         seen.writers_after_restart = pair.writers()
         seen.on_restarted = ids_on(pair, WRITER)
 
-        seen.snapshot = pair.rebuild_as_replica(WRITER, source=REPLICA)
+        stale = pair.server(WRITER)
+        seen.snapshot = pair.rebuild_as_replica(
+            WRITER,
+            source=REPLICA,
+            switch=lambda: seen.at_switch.append((pair.endpoint(WRITER)[1], stale.running)),
+        )
         seen.writers_after_rebuild = pair.writers()
         seen.rows_after_rebuild = range(1_000_000, 1_000_050)
         insert(pair, REPLICA, seen.rows_after_rebuild)
@@ -230,6 +250,12 @@ def test_the_promoted_replica_has_a_gapless_prefix_and_loses_only_the_newest_row
     assert len(failover.missing) <= 50
 
 
+def test_a_replica_whose_source_is_lost_is_connecting_not_in_error(failover: Failover) -> None:
+    # An IO error alone (the source does not answer) is what a region loss looks like; only
+    # an applier stopped on an error is a gap that a failover must refuse to hide.
+    assert failover.replica_after_kill == "connecting"
+
+
 def test_the_lost_writer_returns_writable_with_every_row_it_acknowledged(
     failover: Failover,
 ) -> None:
@@ -245,12 +271,23 @@ def test_rebuilding_the_lost_writer_leaves_one_writer_and_keeps_its_data_aside(
     assert failover.snapshot is not None and failover.snapshot.parent == pair.snapshot_dir
     assert pair.snapshots == [failover.snapshot]
     assert (failover.snapshot / "lab" / "events.ibd").is_file()
+    # Its users moved to the new server while the old one still ran, as CloudFormation
+    # creates a replacement before it deletes the old instance.
+    assert failover.at_switch == [(pair.endpoint(WRITER)[1], True)]
     rebuilt = pair.describe(WRITER)
     assert (rebuilt.identifier, rebuilt.source, rebuilt.replication) == (
         f"lab-{WRITER}-g1",
         REPLICA,
         "replicating",
     )
+
+
+def test_a_rebuild_must_make_a_younger_generation(failover: Failover) -> None:
+    with pytest.raises(
+        ReplicationError, match=r"cannot rebuild us-east-1 as generation 1: it runs generation 1"
+    ):
+        failover.pair.rebuild_as_replica(WRITER, source=REPLICA, generation=1)
+    assert failover.pair.generation(WRITER) == 1
 
 
 def test_the_rebuilt_replica_holds_the_writers_rows_and_replicates_new_ones(

@@ -19,6 +19,7 @@ from tapstack_lab.route53_model import (
     ALIAS_TTL_SECONDS,
     AnswerChanged,
     CachingResolver,
+    HealthCheckSettingChanged,
     HealthCheckSettings,
     ProbeOutcome,
     Prober,
@@ -294,6 +295,50 @@ def test_a_disabled_and_inverted_check_is_unhealthy() -> None:
     assert model.answer().role is Role.SECONDARY
 
 
+# --- the drain: a resource path the server never serves ----------------------------------------
+
+DRAINED_URL = "http://127.0.0.1:8001/tapstack-drained"
+
+
+def test_a_drained_check_turns_unhealthy_within_the_threshold_and_back_once_restored() -> None:
+    # UpdateHealthCheck's ResourcePath: the checkers request the new path from then on.
+    # https://docs.aws.amazon.com/Route53/latest/APIReference/API_UpdateHealthCheck.html
+    endpoints = FakeEndpoints()
+    endpoints.down(DRAINED_URL, 0)  # the server never serves the drain path
+    model = prober(endpoints)
+    model.step(55)
+    model.set_resource_path("us-east-1", "/tapstack-drained", at=60)
+    assert model.resource_path("us-east-1") == "/tapstack-drained"
+    model.step(150)
+    detection = model.timeline.detection_seconds("us-east-1", 60)
+    assert detection is not None
+    assert detection <= expected_detection_seconds(10, 3).latest
+    assert model.answer().role is Role.SECONDARY
+    model.set_resource_path("us-east-1", "/health", at=150)
+    model.step(250)
+    assert model.healthy("us-east-1")
+    assert model.answer().role is Role.PRIMARY
+    assert [e.path for e in model.timeline if isinstance(e, HealthCheckSettingChanged)] == [
+        "/tapstack-drained",
+        "/health",
+    ]
+
+
+def test_a_drained_check_stays_unhealthy_when_its_endpoint_fails_too() -> None:
+    endpoints = FakeEndpoints()
+    endpoints.down(PRIMARY_URL, 0)
+    endpoints.down(DRAINED_URL, 0)
+    model = prober(endpoints)
+    model.set_resource_path("us-east-1", "/tapstack-drained", at=0)
+    model.step(200)
+    assert not model.healthy("us-east-1")  # unlike an inverted check
+
+
+def test_a_resource_path_must_be_absolute() -> None:
+    with pytest.raises(ValueError, match=r"path: 'health' must start with /"):
+        prober(FakeEndpoints()).set_resource_path("us-east-1", "health")
+
+
 def test_an_unknown_region_is_refused() -> None:
     with pytest.raises(ValueError, match=r"region: 'eu-west-1' is not one of"):
         prober(FakeEndpoints()).set_inverted("eu-west-1", True)
@@ -411,6 +456,20 @@ def test_a_continuously_resolving_client_sees_the_answer_of_its_last_refresh() -
     assert isinstance(seen(180, 60, first_query=0), AnswerChanged)
     assert seen(180, 60, first_query=0).role is Role.SECONDARY  # type: ignore[union-attr]
     assert seen(-1, 60, first_query=0) is None
+
+
+def test_a_resolver_primed_with_an_age_expires_its_first_answer_that_much_sooner() -> None:
+    answers = iter(["a", "b", "c"])
+    client = CachingResolver(60, lambda _now: next(answers), age=20)
+    assert client.resolve(100) == "a"
+    assert client.expires == 140
+    assert client.resolve(140) == "b"
+    assert client.expires == 200  # later answers are kept for the whole TTL
+
+
+def test_a_resolver_age_beyond_the_ttl_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"age: 61 must be between 0 and the ttl 60"):
+        CachingResolver(60, lambda _now: "a", age=61)
 
 
 def test_a_resolver_with_a_zero_ttl_asks_every_time() -> None:

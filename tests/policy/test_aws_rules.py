@@ -3,9 +3,10 @@
 The emulator proves wiring and order; it accepts names, combinations and policies that
 CloudFormation, IAM, KMS, RDS, S3 and Route 53 refuse. Each test here encodes one such rule,
 cites where AWS states it, and runs on every synthesized shape: the default configuration,
-the variant (destroy mode, TLS, an existing zone), a second environment, the longest
-names the configuration accepts, and the writer moved to the secondary region. A rule
-that only a real deploy can prove is listed in the README's real-AWS section instead.
+the variant (destroy mode, a brought certificate, an existing zone), a second environment,
+the longest names the configuration accepts, the writer moved to the secondary region, and
+HTTPS switched off. A rule that only a real deploy can prove is listed in the README's
+real-AWS section instead.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ SHAPES = (
     "synth_second_environment",
     "synth_longest_names",
     "synth_writer_secondary",
+    "synth_http_only",
 )
 
 
@@ -178,6 +180,54 @@ def test_record_names_fit_dns(app: Synthesized) -> None:
             name = resource["Properties"]["Name"].rstrip(".")
             assert len(name) <= 253, name
             assert all(1 <= len(label) <= 63 for label in name.split(".")), name
+
+
+# --- ACM and the load balancers' listeners ---------------------------------------------------
+
+
+def _stack_regions(app: Synthesized) -> dict[str, str]:
+    prefix = f"{app.built.primary.config.prefix}-"
+    return {stack.stack_name.removeprefix(prefix): stack.region for stack in app.built.stacks}
+
+
+def test_certificates_are_requested_the_way_acm_issues_them(app: Synthesized) -> None:
+    """The first name (common name) has at most 64 characters, every name at most 253
+    (https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html); DNS
+    validation with one DomainValidationOption per name, each naming the hosted zone, so that
+    CloudFormation writes the validation records itself
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-certificatemanager-certificate-domainvalidationoption.html)."""
+    for kind, logical_id, resource in _resources(app):
+        if resource["Type"] != "AWS::CertificateManager::Certificate":
+            continue
+        props = resource["Properties"]
+        names = [props["DomainName"], *props.get("SubjectAlternativeNames", [])]
+        assert len(props["DomainName"]) <= 64, (kind, logical_id)
+        assert all(len(name) <= 253 for name in names), (kind, logical_id)
+        assert props["ValidationMethod"] == "DNS"
+        options = props["DomainValidationOptions"]
+        assert sorted(o["DomainName"] for o in options) == sorted(names), (kind, logical_id)
+        assert all("HostedZoneId" in o for o in options), (kind, logical_id)
+
+
+def test_every_https_listener_serves_a_certificate_of_its_own_region(app: Synthesized) -> None:
+    """ACM certificates are regional: a load balancer serves only one of its own region
+    (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html). A listener names its
+    stack's own certificate, or a brought one whose ARN is of the stack's region."""
+    regions = _stack_regions(app)
+    for kind, logical_id, resource in _resources(app):
+        props = resource.get("Properties", {})
+        if resource["Type"] != "AWS::ElasticLoadBalancingV2::Listener":
+            continue
+        if props["Protocol"] != "HTTPS":
+            assert "Certificates" not in props, (kind, logical_id)
+            continue
+        for certificate in props["Certificates"]:
+            arn = certificate["CertificateArn"]
+            if isinstance(arn, str):
+                assert arn.split(":")[3] == regions[kind], (kind, logical_id, arn)
+            else:
+                own = app.templates[kind]["Resources"][arn["Ref"]]
+                assert own["Type"] == "AWS::CertificateManager::Certificate", (kind, logical_id)
 
 
 # --- IAM, KMS, Secrets Manager ----------------------------------------------------------------

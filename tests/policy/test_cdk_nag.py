@@ -13,7 +13,14 @@ from aws_cdk import aws_s3 as s3
 from tapstack.compliance import acknowledge, acknowledgements, register_policy_packs
 from tests.support import ROOT, Synthesized
 
-SYNTHESES = ["synth", "synth_writer_secondary"]
+#: The production profile, with the writer in either region, the lean profile, and HTTPS off.
+SYNTHESES = ["synth", "synth_writer_secondary", "synth_lean", "synth_http_only"]
+
+#: What cdk-nag finds on a listener that serves plain HTTP.
+PLAIN_HTTP_FINDINGS = (
+    "NIST.800.53.R5-ALBHttpToHttpsRedirection",
+    "NIST.800.53.R5-ELBv2ACMCertificateRequired",
+)
 
 
 @pytest.mark.parametrize("shape", SYNTHESES)
@@ -77,13 +84,49 @@ def test_acknowledging_needs_a_real_reason_and_a_known_pack() -> None:
 
 
 def test_every_acknowledged_finding_is_documented(
-    synth: Synthesized, synth_variant: Synthesized, synth_writer_secondary: Synthesized
+    synth: Synthesized,
+    synth_variant: Synthesized,
+    synth_writer_secondary: Synthesized,
+    synth_http_only: Synthesized,
 ) -> None:
     documented = (ROOT / "docs" / "acknowledged-findings.md").read_text()
     findings = {
         a.finding.replace("us-east-1", "REGION").replace("us-west-2", "REGION")
-        for s in (synth, synth_variant, synth_writer_secondary)
+        for s in (synth, synth_variant, synth_writer_secondary, synth_http_only)
         for a in acknowledgements(s.built.app)
     }
     missing = sorted(f for f in findings if f"`{f}`" not in documented)
     assert missing == [], "document these in docs/acknowledged-findings.md"
+
+
+def _listener_acknowledgements(synth: Synthesized) -> set[tuple[str, str]]:
+    return {
+        (a.path.split("/", 1)[1], a.finding)
+        for a in acknowledgements(synth.built.app)
+        if "/Web/LoadBalancer/Http" in a.path
+    }
+
+
+def test_the_default_configuration_acknowledges_no_plain_http_listener(
+    synth: Synthesized,
+) -> None:
+    """HTTPS by default: the only listener finding left is the redirect's missing
+    certificate (a redirect serves none), never one for serving plain HTTP."""
+    assert _listener_acknowledgements(synth) == {
+        ("Web/LoadBalancer/HttpListener", "NIST.800.53.R5-ELBv2ACMCertificateRequired")
+    }
+    reasons = [
+        a.reason for a in acknowledgements(synth.built.app) if "/Web/LoadBalancer/Http" in a.path
+    ]
+    assert all("only redirects" in reason for reason in reasons), reasons
+
+
+def test_with_https_off_the_plain_http_findings_are_acknowledged_as_the_opt_out(
+    synth_http_only: Synthesized,
+) -> None:
+    assert _listener_acknowledgements(synth_http_only) == {
+        ("Web/LoadBalancer/HttpListener", finding) for finding in PLAIN_HTTP_FINDINGS
+    }
+    for ack in acknowledgements(synth_http_only.built.app):
+        if ack.finding in PLAIN_HTTP_FINDINGS:
+            assert ack.reason.startswith("web.https is false"), ack

@@ -12,7 +12,7 @@ import pytest
 from tests.support import ROOT, Synthesized
 
 
-@pytest.mark.parametrize("shape", ["synth", "synth_writer_secondary"])
+@pytest.mark.parametrize("shape", ["synth", "synth_writer_secondary", "synth_lean"])
 def test_cfn_lint_reports_no_findings(request: pytest.FixtureRequest, shape: str) -> None:
     synth: Synthesized = request.getfixturevalue(shape)
     templates = sorted(str(p) for p in synth.outdir.glob("*.template.json"))

@@ -219,7 +219,8 @@ def test_only_the_load_balancer_takes_traffic_from_the_internet(
     for logical_id, rule in synth.resources(kind, "AWS::EC2::SecurityGroupIngress").items():
         props = rule["Properties"]
         assert props.get("CidrIp") != "0.0.0.0/0" and props.get("CidrIpv6") != "::/0", logical_id
-    assert open_rules == [("WebAlbSecurityGroup7BA6FBB1", 80)]
+    # 443 serves HTTPS; 80 only redirects to it.
+    assert open_rules == [("WebAlbSecurityGroup7BA6FBB1", 80), ("WebAlbSecurityGroup7BA6FBB1", 443)]
 
 
 @pytest.mark.parametrize("kind", REGIONAL)

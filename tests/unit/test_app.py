@@ -104,9 +104,15 @@ def test_output_keys_are_unique_across_stacks(synth: Synthesized) -> None:
     assert len(keys) == len(set(keys)), "outputs are flattened across stacks"
 
 
-def test_application_url_is_the_failover_record(synth: Synthesized) -> None:
+def test_application_url_is_the_failover_record_over_https(synth: Synthesized) -> None:
     output = synth.templates["primary"]["Outputs"]["ApplicationUrl"]
-    assert output["Value"] == "http://app.tapstack.example.com/"
+    assert output["Value"] == "https://app.tapstack.example.com/"
+
+
+def test_with_https_off_the_urls_are_plain_http(synth_http_only: Synthesized) -> None:
+    outputs = synth_http_only.templates["primary"]["Outputs"]
+    assert outputs["ApplicationUrl"]["Value"] == "http://app.tapstack.example.com/"
+    assert outputs["PrimaryRegionalUrl"]["Value"] == "http://us-east-1.app.tapstack.example.com/"
 
 
 TAGGABLE = (
@@ -117,6 +123,7 @@ TAGGABLE = (
     "AWS::IAM::Role",
     "AWS::Route53::HealthCheck",
     "AWS::EC2::NatGateway",
+    "AWS::CertificateManager::Certificate",
 )
 
 

@@ -87,6 +87,13 @@ def test_configuration_is_frozen() -> None:
         (("web", "ssh_allowed_cidr"), "203.0.113.0/24", r"must be a single address"),
         (("web", "ssh_allowed_cidr"), "not-an-ip", r"single address in CIDR form"),
         (("web", "instance_type"), "huge", r"web\.instance_type = 'huge'"),
+        (("web", "database_user"), "Reader", r"web\.database_user = 'Reader': must start with"),
+        (
+            ("web", "database_user"),
+            "tapstack_loader",
+            r"web\.database_user: 'tapstack_loader' is also loader\.database_user; the web "
+            r"tier's account is read-only",
+        ),
         (("account",), "12345", r"account = '12345': must be a 12-digit"),
         (("account",), "12345678901a", r"must be a 12-digit"),
         (
@@ -214,10 +221,53 @@ def test_a_single_ipv6_address_is_accepted_for_ssh() -> None:
 
 def test_graviton_instance_types_are_recognised_as_arm() -> None:
     data = default_config_data()
-    data["web"]["instance_type"] = "m7g.large"
+    data["web"].update(instance_type="m7g.large", cpu_credits=None)
     assert parse_config(data).web.is_arm
     data["web"]["instance_type"] = "m7i.large"
     assert not parse_config(data).web.is_arm
+
+
+def test_the_default_web_instance_is_a_micro_graviton_type() -> None:
+    """t4g.micro: 1 GiB and two vCPUs like t3.micro (t2.micro: one), cheaper than both."""
+    web = parse_config(default_config_data()).web
+    assert (web.instance_type, web.is_arm, web.is_burstable) == ("t4g.micro", True, True)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "cpu_credits", "mode"),
+    [
+        ("t2.micro", None, "standard"),
+        ("t3.micro", None, "unlimited"),
+        ("t4g.micro", None, "unlimited"),
+        ("t4g.micro", "standard", "standard"),
+        ("t2.micro", "unlimited", "unlimited"),
+        ("m7g.large", None, None),
+    ],
+)
+def test_the_credit_mode_is_the_configured_one_else_the_familys_aws_default(
+    instance_type: str, cpu_credits: str | None, mode: str | None
+) -> None:
+    """https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-performance-instances-unlimited-mode-concepts.html:
+    T4g and T3 launch as unlimited by default, T2 as standard."""
+    data = default_config_data()
+    data["web"].update(instance_type=instance_type, cpu_credits=cpu_credits)
+    assert parse_config(data).web.credit_mode == mode
+
+
+def test_a_credit_mode_for_a_type_without_credits_is_refused() -> None:
+    data = default_config_data()
+    data["web"].update(instance_type="m7g.large", cpu_credits="standard")
+    assert re.search(
+        r"web\.cpu_credits: 'standard' with web\.instance_type 'm7g\.large': credit modes "
+        r"exist only for burstable types \(t2, t3, t3a, t4g\)",
+        rejected(data),
+    )
+
+
+def test_an_unknown_credit_mode_is_refused() -> None:
+    data = default_config_data()
+    data["web"]["cpu_credits"] = "turbo"
+    assert "web.cpu_credits = 'turbo'" in rejected(data)
 
 
 def test_synth_with_a_bad_file_exits_non_zero_without_a_traceback(tmp_path: Path) -> None:
@@ -627,3 +677,67 @@ def test_the_storage_limit_may_be_exactly_ten_percent_above_the_allocation() -> 
     data = default_config_data()
     data["database"].update(allocated_storage_gib=20, max_allocated_storage_gib=22)
     assert parse_config(data).database.max_allocated_storage_gib == 22
+
+
+def _certificate(region: str) -> str:
+    return f"arn:aws:acm:{region}:123456789012:certificate/0f5e1c7e-1111-2222-3333-444455556666"
+
+
+def test_https_is_on_by_default_and_the_app_manages_both_certificates() -> None:
+    config = parse_config(default_config_data())
+    assert config.web.https is True
+    assert config.manages_certificate(config.primary)
+    assert config.manages_certificate(config.secondary)
+
+
+def test_a_brought_certificate_replaces_the_managed_one_in_its_region_only() -> None:
+    data = default_config_data()
+    data["primary"]["certificate_arn"] = _certificate("us-east-1")
+    config = parse_config(data)
+    assert not config.manages_certificate(config.primary)
+    assert config.manages_certificate(config.secondary)
+
+
+def test_https_off_is_accepted_with_a_warning_and_manages_no_certificate() -> None:
+    data = default_config_data()
+    data["web"]["https"] = False
+    with pytest.warns(TapStackConfigWarning, match=r"web\.https is false: .* plain HTTP"):
+        config = parse_config(data)
+    assert not config.manages_certificate(config.primary)
+    assert not config.manages_certificate(config.secondary)
+
+
+def test_a_certificate_with_https_off_is_refused() -> None:
+    data = default_config_data()
+    data["web"]["https"] = False
+    data["secondary"]["certificate_arn"] = _certificate("us-west-2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TapStackConfigWarning)
+        message = rejected(data)
+    assert re.search(
+        r"secondary\.certificate_arn is set but web\.https is false: .* set web\.https: true",
+        message,
+    ), message
+
+
+def test_an_app_name_too_long_for_a_managed_certificate_is_refused() -> None:
+    """ACM: a certificate's first name "cannot exceed 64 octets"
+    (https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html)."""
+    data = default_config_data()
+    data["dns"]["record_name"] = "r" * 50  # r...r.tapstack.example.com: 71 characters
+    data["primary"]["certificate_arn"] = _certificate("us-east-1")
+    message = rejected(data)
+    assert re.search(
+        r"dns\.record_name, dns\.domain_name: the app's name r+\.\.\. has 71 characters, and "
+        r"ACM allows at most 64 .* the certificate of secondary cannot be requested; .*"
+        r"bring certificates \(certificate_arn\)",
+        message,
+    ), message
+
+
+def test_an_app_name_too_long_for_acm_is_fine_with_certificates_brought_for_both_regions() -> None:
+    data = default_config_data()
+    data["dns"]["record_name"] = "r" * 50
+    data["primary"]["certificate_arn"] = _certificate("us-east-1")
+    data["secondary"]["certificate_arn"] = _certificate("us-west-2")
+    assert parse_config(data).dns.fqdn.startswith("r" * 50)

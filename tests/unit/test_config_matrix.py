@@ -23,20 +23,21 @@ from tapstack.config import (
     TapStackConfigWarning,
     parse_config,
 )
-from tests.support import ROOT, Synthesized, default_config_data, synthesize
+from tests.support import ROOT, Synthesized, default_config_data, http_only_data, synthesize
 
-DEV_CONFIG = ROOT / "config" / "dev.yaml"
+LEAN_CONFIG = ROOT / "config" / "lean.yaml"
 ACCOUNT = "210987654321"  # real-looking, with no cached lookups anywhere
 
 
-def _dev() -> dict[str, Any]:
-    """config/dev.yaml as shipped: single-AZ, destroy, no WAF, no interface endpoints."""
-    return yaml.safe_load(DEV_CONFIG.read_text())
+def _lean() -> dict[str, Any]:
+    """config/lean.yaml as shipped: single-AZ, destroy, no WAF, no interface endpoints,
+    standard credits, standard health checks without latency, no S3 RTC."""
+    return yaml.safe_load(LEAN_CONFIG.read_text())
 
 
 def _everything_else() -> dict[str, Any]:
     """A real-looking account in two regions other than us-east-1, with every option the
-    default and dev configurations leave alone turned the other way."""
+    default and lean configurations leave alone turned the other way."""
     data = default_config_data()
     certificate = "arn:aws:acm:{}:" + ACCOUNT + ":certificate/0f5e1c7e-1111-2222-3333-44445555666{}"
     data.update(
@@ -69,6 +70,7 @@ def _everything_else() -> dict[str, Any]:
             "ssh_allowed_cidr": "203.0.113.10/32",
             "key_pair_name": "ops-key",
             "root_volume_gib": 30,
+            "database_user": "shop_reader",
         },
         dns={
             "domain_name": "shop.example.org",
@@ -143,22 +145,26 @@ def _regions_swapped() -> dict[str, Any]:
 
 
 VARIANTS: dict[str, Callable[[], dict[str, Any]]] = {
-    "dev": _dev,
+    "lean": _lean,  # synthesized once per session (tests/conftest.py: synth_lean)
     "everything-else": _everything_else,
     "writer-moved-single-az": _writer_moved_single_az,
     "regions-swapped": _regions_swapped,
+    "http-only": http_only_data,
 }
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Synthesized]]:
+def matrix(
+    tmp_path_factory: pytest.TempPathFactory, synth_lean: Synthesized
+) -> Iterator[dict[str, Synthesized]]:
     """Each variant synthesized once; the total time is printed (``-s``), to keep it fast."""
     started = time.monotonic()
-    built = {}
+    built = {"lean": synth_lean}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TapStackConfigWarning)  # MySQL 8.0, no us-east-1
+        warnings.simplefilter("ignore", TapStackConfigWarning)  # MySQL 8.0, no us-east-1, HTTP only
         for name, data in VARIANTS.items():
-            built[name] = synthesize(data(), tmp_path_factory.mktemp(f"cdk.out.{name}"))
+            if name not in built:
+                built[name] = synthesize(data(), tmp_path_factory.mktemp(f"cdk.out.{name}"))
     print(f"\nconfiguration matrix: {len(built)} syntheses in {time.monotonic() - started:.1f} s")
     yield built
 
@@ -256,9 +262,9 @@ MULTI_AZ_FINDINGS = {"AwsSolutions-RDS3", "NIST.800.53.R5-RDSMultiAZSupport"}
 def test_a_single_az_writer_is_built_and_acknowledged_only_when_configured(
     matrix: dict[str, Synthesized], synth: Synthesized
 ) -> None:
-    dev = matrix["dev"]
-    assert _db(dev, "primary")["Properties"]["MultiAZ"] is False
-    assert _acknowledged(dev, "tapstack-dev-primary/Database/Instance") >= MULTI_AZ_FINDINGS
+    lean = matrix["lean"]
+    assert _db(lean, "primary")["Properties"]["MultiAZ"] is False
+    assert _acknowledged(lean, "tapstack-dev-primary/Database/Instance") >= MULTI_AZ_FINDINGS
     moved = matrix["writer-moved-single-az"]
     assert _db(moved, "secondary")["Properties"]["MultiAZ"] is False
     assert _acknowledged(moved, "tapstack-prod-secondary/Database/Instance") >= MULTI_AZ_FINDINGS
@@ -293,20 +299,9 @@ def test_unpinned_zones_are_the_accounts_first_two_selected_at_deploy_time(
     }
 
 
-def test_the_dev_configuration_is_lean(matrix: dict[str, Synthesized]) -> None:
-    dev = matrix["dev"]
-    for kind in ("primary", "secondary"):
-        endpoints = dev.resources(kind, "AWS::EC2::VPCEndpoint").values()
-        assert [e["Properties"].get("VpcEndpointType") for e in endpoints] == ["Gateway"]
-        assert len(dev.resources(kind, "AWS::EC2::NatGateway")) == 1
-        assert dev.resources(kind, "AWS::WAFv2::WebACL") == {}
-        assert _db(dev, kind)["DeletionPolicy"] == "Delete"
-    assert _db(dev, "primary")["Properties"]["DBInstanceClass"] == "db.t4g.micro"
-
-
-def test_the_dev_configuration_passes_check_config(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_lean_configuration_passes_check_config(capsys: pytest.CaptureFixture[str]) -> None:
     from tapstack.cli import main
 
-    assert main(["--config", str(DEV_CONFIG), "check-config"]) == 0
+    assert main(["--config", str(LEAN_CONFIG), "check-config"]) == 0
     out = capsys.readouterr().out
     assert "warning" not in out and "tapstack-dev" in out

@@ -39,6 +39,10 @@ LOCKED: dict[str, dict[str, str]] = {
         "WebAutoScalingGroupASG148BE4DD": "AWS::AutoScaling::AutoScalingGroup",
         "WebLoadBalancer8E8983B1": "AWS::ElasticLoadBalancingV2::LoadBalancer",
         "WebLoadBalancerHttpListener6E69E303": "AWS::ElasticLoadBalancingV2::Listener",
+        # A renamed listener is created before the old one is deleted: a second listener
+        # on 443 fails (DuplicateListener).
+        "WebLoadBalancerHttpsListenerF5A68E98": "AWS::ElasticLoadBalancingV2::Listener",
+        "CertificateBDDE2430": "AWS::CertificateManager::Certificate",
         "WebTargetGroupFE6444AE": "AWS::ElasticLoadBalancingV2::TargetGroup",
         "FailoverHealthCheckB7C7DF10": "AWS::Route53::HealthCheck",
         "FailoverRecord9E9280D2": "AWS::Route53::RecordSet",

@@ -158,8 +158,8 @@ def test_a_clean_bootstrapped_account_passes_with_zero_problems(
     bootstrap(aws)
     result = preflight(clean_config, assembly, aws)
     assert result.problems == [], messages(result.problems)
-    assert result.checks_run == len(CHECKS) == 12
-    assert result.lines()[-1].startswith("preflight: ok (12 checks")
+    assert result.checks_run == len(CHECKS) == 13
+    assert result.lines()[-1].startswith("preflight: ok (13 checks")
     # What moto cannot answer is a warning saying so, never a silent pass.
     assert {w.check for w in result.warnings} == {"rds", "lambda-concurrency"}
     assert all("could not check" in w.message for w in result.warnings)
@@ -196,7 +196,7 @@ def test_the_command_exits_0_on_a_clean_account_and_1_with_a_problem(
     bootstrap(aws)
     code, out = _run_cli(monkeypatch, capsys, tmp_path, emulator.environment(PRIMARY), assembly)
     assert code == 0, out
-    assert out.strip().splitlines()[-1].startswith("preflight: ok (12 checks")
+    assert out.strip().splitlines()[-1].startswith("preflight: ok (13 checks")
     assert "✗" not in out
 
     aws("s3", PRIMARY).create_bucket(Bucket=f"tapstack-prod-data-{CLEAN_ACCOUNT}-{PRIMARY}")
@@ -638,6 +638,71 @@ def test_a_replica_already_on_the_configured_version_passes(aws, clean_config, a
 
 def test_no_replica_yet_is_a_first_deploy_and_passes(aws, clean_config, assembly) -> None:
     assert preflight(clean_config, assembly, aws, "upgrade-order").problems == []
+
+
+# --- certificates the user brings ----------------------------------------------
+
+#: moto issues a certificate at once when a private CA signs it (it checks no CA).
+PRIVATE_CA = f"arn:aws:acm-pca:{PRIMARY}:{CLEAN_ACCOUNT}:certificate-authority/0f5e1c7e-1111"
+
+
+def _with_certificate(config: TapStackConfig, arn: str) -> TapStackConfig:
+    return config.model_copy(
+        update={"primary": config.primary.model_copy(update={"certificate_arn": arn})}
+    )
+
+
+def _certificate(aws: ClientFactory, *names: str, issued: bool = True) -> str:
+    extra = {"CertificateAuthorityArn": PRIVATE_CA} if issued else {"ValidationMethod": "DNS"}
+    requested = aws("acm", PRIMARY).request_certificate(
+        DomainName=names[0], SubjectAlternativeNames=list(names), **extra
+    )
+    return str(requested["CertificateArn"])
+
+
+def test_an_issued_certificate_for_both_names_passes(aws, clean_config, assembly) -> None:
+    arn = _certificate(aws, f"app.{CLEAN_DOMAIN}", f"{PRIMARY}.app.{CLEAN_DOMAIN}")
+    result = preflight(_with_certificate(clean_config, arn), assembly, aws, "certificates")
+    assert result.problems == [] and result.warnings == []
+
+
+def test_a_wildcard_certificate_covers_the_app_name(aws, clean_config, assembly) -> None:
+    arn = _certificate(aws, f"*.{CLEAN_DOMAIN}")
+    result = preflight(_with_certificate(clean_config, arn), assembly, aws, "certificates")
+    assert result.problems == []
+    # *.<domain> does not cover <region>.app.<domain>: the health checks' SNI misses.
+    [warned] = result.warnings
+    assert f"does not name {PRIMARY}.app.{CLEAN_DOMAIN}" in warned.message
+
+
+def test_a_certificate_still_pending_validation_is_refused(aws, clean_config, assembly) -> None:
+    arn = _certificate(aws, f"app.{CLEAN_DOMAIN}", f"{PRIMARY}.app.{CLEAN_DOMAIN}", issued=False)
+    [problem] = preflight(
+        _with_certificate(clean_config, arn), assembly, aws, "certificates"
+    ).problems
+    assert problem.message == (
+        "primary.certificate_arn: the certificate is PENDING_VALIDATION, and a load balancer "
+        "serves only an issued certificate"
+    )
+
+
+def test_a_certificate_for_another_name_is_refused(aws, clean_config, assembly) -> None:
+    arn = _certificate(aws, "shop.example.org")
+    found = preflight(_with_certificate(clean_config, arn), assembly, aws, "certificates")
+    [problem] = found.problems
+    assert problem.message == (
+        f"primary.certificate_arn: the certificate names shop.example.org, not "
+        f"app.{CLEAN_DOMAIN}: browsers would refuse the connection"
+    )
+
+
+def test_a_certificate_that_does_not_exist_is_refused(aws, clean_config, assembly) -> None:
+    arn = f"arn:aws:acm:{PRIMARY}:{CLEAN_ACCOUNT}:certificate/0f5e1c7e-1111-2222-3333-444455556666"
+    [problem] = preflight(
+        _with_certificate(clean_config, arn), assembly, aws, "certificates"
+    ).problems
+    assert problem.message == f"primary.certificate_arn: {arn} does not exist in {PRIMARY}"
+    assert problem.fix.startswith(f"request or import it in ACM in {PRIMARY}")
 
 
 # --- Availability Zones of existing subnets ----------------------------------

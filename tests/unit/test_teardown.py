@@ -35,6 +35,7 @@ from tapstack.teardown import (
     TeardownError,
     TeardownPlan,
     delete_recovery_points,
+    delete_validation_records,
     destroy,
     empty_bucket,
     teardown_plan,
@@ -864,3 +865,76 @@ def test_the_command_with_yes_runs_cdk_destroy(
 
     assert calls == [list(CDK_DESTROY_ARGUMENTS)]
     assert code == EXIT_OK, capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------
+# certificate validation records in the app's zone
+# ---------------------------------------------------------------------------
+
+
+def test_destroy_mode_plans_to_delete_the_validation_records_of_every_managed_name() -> None:
+    plan = teardown_plan(_config("tnames"))
+    assert plan.zone_stack is not None and plan.zone_stack.name == "tapstack-tnames-dns"
+    assert plan.validated_names == (
+        "app.tapstack.example.com",
+        "us-east-1.app.tapstack.example.com",
+        "us-west-2.app.tapstack.example.com",
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "dns"),
+    [("retain", {}), ("destroy", {"hosted_zone_id": "Z0123456789ABCDEFGHIJ"})],
+)
+def test_records_stay_in_a_retained_zone_and_in_a_zone_the_user_brings(
+    mode: str, dns: dict[str, str]
+) -> None:
+    plan = teardown_plan(_config("tkeep", mode, **dns))
+    assert plan.zone_stack is None
+    assert plan.validated_names == ()
+
+
+def _record(name: str, value: str) -> dict[str, Any]:
+    return {
+        "Action": "CREATE",
+        "ResourceRecordSet": {
+            "Name": name,
+            "Type": "CNAME",
+            "TTL": 300,
+            "ResourceRecords": [{"Value": value}],
+        },
+    }
+
+
+def test_the_validation_records_are_deleted_and_every_other_record_stays(aws: Aws) -> None:
+    """CloudFormation leaves them when it deletes the certificates, and Route 53 refuses to
+    delete a zone that holds them (HostedZoneNotEmpty)."""
+    plan = teardown_plan(_config("tzone"))
+    assert plan.zone_stack is not None
+    route53 = aws("route53", PRIMARY)
+    zone = route53.create_hosted_zone(Name="tapstack.example.com", CallerReference="tzone")
+    zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    validation = "_c9edd76ee4a0e2a74388032f3861cc50.ykybfrwcxw.acm-validations.aws."
+    doomed = [f"_d930b28be6c5927595552b219965053e.{name}." for name in plan.validated_names]
+    kept = [
+        "_d930b28be6c5927595552b219965053e.other.tapstack.example.com.",  # not the app's
+        "www.tapstack.example.com.",
+    ]
+    changes = [_record(name, validation) for name in doomed + kept[:1]]
+    changes.append(_record(kept[1], "example.net."))
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    cfn = aws("cloudformation", PRIMARY)
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {"HostedZoneId": {"Value": zone_id}},
+    }
+    cfn.create_stack(StackName=plan.zone_stack.name, TemplateBody=json.dumps(template))
+
+    deleted = delete_validation_records(cfn, route53, plan.zone_stack.name, plan.validated_names)
+
+    assert deleted == 3
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    assert sorted(r["Name"] for r in records if r["Type"] == "CNAME") == sorted(kept)
+    # Once the stack is gone there is nothing left to do.
+    cfn.delete_stack(StackName=plan.zone_stack.name)
+    assert delete_validation_records(cfn, route53, plan.zone_stack.name, plan.validated_names) == 0

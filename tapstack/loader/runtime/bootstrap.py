@@ -18,6 +18,11 @@ The loader user gets ``SELECT, INSERT, UPDATE`` on the loader's database and not
 upserts are ``INSERT ... ON DUPLICATE KEY UPDATE`` (no ``DELETE``, no ``FILE``, no
 ``LOAD DATA``), the manifest is read and updated, and named locks, ``SHOW VARIABLES`` and
 ``information_schema`` need no privilege.
+
+With ``reader_user`` (``DB_READ_USER``: the web tier's account) it also creates that account,
+authenticated the same way, with ``SELECT`` on the events table alone: the web servers read
+events and nothing else (not the manifest). Accounts and grants replicate, so the standby's
+read replica has it too.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from .schema import EVENTS, MANIFEST_TABLE, REFUSED_TABLE, Table, manifest_ddl, 
 
 __all__ = [
     "LOADER_PRIVILEGES",
+    "READER_PRIVILEGES",
     "IamAuthentication",
     "PasswordAuthentication",
     "bootstrap_database",
@@ -46,6 +52,7 @@ __all__ = [
 ]
 
 LOADER_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")
+READER_PRIVILEGES = ("SELECT",)
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _USER = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 
@@ -80,13 +87,20 @@ def bootstrap_database(
     auth: Authentication,
     table: Table = EVENTS,
     user_host: str = "%",
+    reader_user: str | None = None,
+    reader_auth: Authentication | None = None,
 ) -> dict[str, Any]:
-    """Create database, tables and loader user if missing; grant the loader's privileges.
+    """Create database, tables and loader user if missing; grant the loader's privileges;
+    with ``reader_user``, the read-only account too (``reader_auth``, default ``auth``).
 
     ``conn`` is an administrative connection (autocommit on). Returns a summary.
     """
     database = _identifier(database, _NAME, "database name")
     loader_user = _identifier(loader_user, _USER, "loader user name")
+    if reader_user is not None:
+        reader_user = _identifier(reader_user, _USER, "reader user name")
+        if reader_user == loader_user:
+            raise ValueError(f"the reader {reader_user!r} must be another account than the loader")
     reason = read_only_reason(conn)
     if reason is not None:
         return {"status": "skipped", "reason": f"{reason}: {REPLICA_EXPLANATION}"}
@@ -105,19 +119,16 @@ def bootstrap_database(
         cursor.execute(manifest_ddl())
         cursor.execute(refused_ddl())
         account = (loader_user, user_host)
-        cursor.execute(
-            "CREATE USER IF NOT EXISTS %s@%s" + _authentication_clause(auth, dialect),
-            account + _authentication_args(auth),
-        )
-        # ALTER as well, so a user that existed with another method converges to this one.
-        cursor.execute(
-            "ALTER USER %s@%s" + _authentication_clause(auth, dialect),
-            account + _authentication_args(auth),
-        )
+        _create_account(cursor, account, auth, dialect)
         cursor.execute(f"GRANT {', '.join(LOADER_PRIVILEGES)} ON `{database}`.* TO %s@%s", account)
+        if reader_user is not None:
+            reader = (reader_user, user_host)
+            _create_account(cursor, reader, reader_auth or auth, dialect)
+            privileges = ", ".join(READER_PRIVILEGES)
+            cursor.execute(f"GRANT {privileges} ON `{database}`.`{table.name}` TO %s@%s", reader)
     conn.commit()
     check_schema(conn, table)
-    return {
+    summary = {
         "status": "ok",
         "database": database,
         "tables": [table.name, MANIFEST_TABLE, REFUSED_TABLE],
@@ -126,6 +137,24 @@ def bootstrap_database(
         "authentication": "iam" if isinstance(auth, IamAuthentication) else "password",
         "privileges": list(LOADER_PRIVILEGES),
     }
+    if reader_user is not None:
+        summary["reader"] = f"{reader_user}@{user_host}"
+        summary["reader_privileges"] = [f"{p} ON {table.name}" for p in READER_PRIVILEGES]
+    return summary
+
+
+def _create_account(
+    cursor: Any, account: tuple[str, str], auth: Authentication, dialect: Dialect
+) -> None:
+    cursor.execute(
+        "CREATE USER IF NOT EXISTS %s@%s" + _authentication_clause(auth, dialect),
+        account + _authentication_args(auth),
+    )
+    # ALTER as well, so a user that existed with another method converges to this one.
+    cursor.execute(
+        "ALTER USER %s@%s" + _authentication_clause(auth, dialect),
+        account + _authentication_args(auth),
+    )
 
 
 def _authentication_clause(auth: Authentication, dialect: Dialect) -> str:
@@ -162,13 +191,18 @@ def run_bootstrap(
     connect_as: Callable[[str, str], Any],
     database: str,
     loader_user: str,
+    reader_user: str | None = None,
 ) -> dict[str, Any]:
-    """The Lambda bootstrap action: master credentials from Secrets Manager, IAM user."""
+    """The Lambda bootstrap action: master credentials from Secrets Manager, IAM users."""
     username, password = master_credentials(secrets_client, secret_arn)
     conn = connect_as(username, password)
     try:
         return bootstrap_database(
-            conn, database=database, loader_user=loader_user, auth=IamAuthentication()
+            conn,
+            database=database,
+            loader_user=loader_user,
+            auth=IamAuthentication(),
+            reader_user=reader_user,
         )
     finally:
         conn.close()

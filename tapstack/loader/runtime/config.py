@@ -35,6 +35,7 @@ from .contract import (
     ENV_DB_NAME,
     ENV_DB_PORT,
     ENV_DB_READ_TIMEOUT,
+    ENV_DB_READ_USER,
     ENV_DB_USER,
     ENV_LOCK_TIMEOUT_SECONDS,
     ENV_LOG_LEVEL,
@@ -85,6 +86,8 @@ class Settings:
     #: Set by Lambda; signs the IAM authentication tokens.
     region: str = setting(ENV_AWS_REGION)
     db_port: int = setting(ENV_DB_PORT, 3306, minimum=1)
+    #: The web tier's read-only account, which ``bootstrap`` creates (unset: it does not).
+    db_read_user: str | None = setting(ENV_DB_READ_USER, None)
     #: Master-user secret, by name (replicated to both regions); only ``bootstrap`` reads it.
     master_secret_id: str | None = setting(ENV_DB_MASTER_SECRET_ID, None)
     #: Records per transaction.

@@ -65,6 +65,8 @@ ENV_DB_HOST = "DB_HOST"
 ENV_DB_PORT = "DB_PORT"
 ENV_DB_NAME = "DB_NAME"
 ENV_DB_USER = "DB_USER"
+#: The web tier's read-only account; the bootstrap action creates it (unset: it does not).
+ENV_DB_READ_USER = "DB_READ_USER"
 ENV_DB_MASTER_SECRET_ID = "DB_MASTER_SECRET_ID"  # noqa: S105 (a variable name, no secret)
 ENV_BATCH_SIZE = "BATCH_SIZE"
 ENV_ROLE = "ROLE"

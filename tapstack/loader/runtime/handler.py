@@ -125,6 +125,7 @@ def _bootstrap(settings: Settings) -> dict[str, Any]:
         connect_as=connect_as,
         database=settings.db_name,
         loader_user=settings.db_user,
+        reader_user=settings.db_read_user,
     )
 
 

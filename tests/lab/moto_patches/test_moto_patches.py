@@ -49,10 +49,13 @@ def test_applying_twice_changes_nothing_more() -> None:
 import tapstack_lab.moto_patches as patches
 from moto.cloudformation import models, parsing
 from moto.rds.models import DBInstance, RDSBackend
+from moto.route53.models import HealthCheck
 def installed():
     return (parsing.clean_json, parsing.parse_output, models.Stack.create_resources,
             DBInstance.create_from_cloudformation_json.__func__,
-            RDSBackend.create_db_instance_read_replica)
+            RDSBackend.create_db_instance_read_replica,
+            parsing.get_model_map()["AWS::CertificateManager::Certificate"],
+            HealthCheck.create_from_cloudformation_json.__func__)
 patches.apply_all()
 first = installed()
 patches.apply_all()

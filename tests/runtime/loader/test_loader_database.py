@@ -251,6 +251,99 @@ def test_bootstrap_is_idempotent_and_grants_only_select_insert_update(mariadb):
             cursor.execute("DROP USER %s@'%%'", (user,))
 
 
+def test_bootstrap_creates_the_web_tiers_reader_with_select_on_events_only(mariadb):
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    loader, reader = f"u_{uuid.uuid4().hex[:8]}", f"r_{uuid.uuid4().hex[:8]}"
+    root = mariadb.connect()
+    try:
+        results = [
+            bootstrap_database(
+                root,
+                database=name,
+                loader_user=loader,
+                auth=PasswordAuthentication("pw-1"),
+                reader_user=reader,
+                reader_auth=PasswordAuthentication("reader-pw"),
+            )
+            for _ in range(2)
+        ]
+        with root.cursor() as cursor:
+            cursor.execute(f"INSERT INTO `{name}`.events VALUES ('e1', NOW(), 't', '{{}}')")
+            cursor.execute("SHOW GRANTS FOR %s@'%%'", (reader,))
+            grants = [row[0] for row in cursor.fetchall()]
+    finally:
+        root.close()
+    try:
+        assert results[0] == results[1], "idempotent"
+        assert results[0]["reader"] == f"{reader}@%"
+        assert results[0]["reader_privileges"] == ["SELECT ON events"]
+        assert grants[1:] == [f"GRANT SELECT ON `{name}`.`events` TO `{reader}`@`%`"]
+        conn = mariadb.connect(name, user=reader, password="reader-pw")
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT id FROM events")
+                assert cursor.fetchall() == (("e1",),)
+                for statement in (
+                    "SELECT * FROM tapstack_load_manifest",
+                    "INSERT INTO events VALUES ('e2', NOW(), 't', '{}')",
+                    "UPDATE events SET type = 'x'",
+                ):
+                    with pytest.raises(pymysql.err.OperationalError) as denied:
+                        cursor.execute(statement)
+                    assert denied.value.args[0] == 1142, statement  # command denied
+        finally:
+            conn.close()
+    finally:
+        mariadb.drop_database(name)
+        with mariadb.root_cursor() as cursor:
+            cursor.execute("DROP USER %s@'%%', %s@'%%'", (loader, reader))
+
+
+def test_the_reader_is_authenticated_like_the_loader_unless_told_otherwise(mariadb):
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    loader, reader = f"u_{uuid.uuid4().hex[:8]}", f"r_{uuid.uuid4().hex[:8]}"
+    root = mariadb.connect()
+    try:
+        bootstrap_database(
+            root,
+            database=name,
+            loader_user=loader,
+            auth=PasswordAuthentication("shared-pw"),
+            reader_user=reader,
+        )
+    finally:
+        root.close()
+    try:
+        mariadb.connect(name, user=reader, password="shared-pw").close()
+    finally:
+        mariadb.drop_database(name)
+        with mariadb.root_cursor() as cursor:
+            cursor.execute("DROP USER %s@'%%', %s@'%%'", (loader, reader))
+
+
+def test_the_reader_must_be_another_account_than_the_loader(mariadb):
+    root = mariadb.connect()
+    try:
+        with pytest.raises(ValueError, match="reader 'same' must be another account"):
+            bootstrap_database(
+                root,
+                database="never_created",
+                loader_user="same",
+                auth=PasswordAuthentication("p"),
+                reader_user="same",
+            )
+        with pytest.raises(ValueError, match="reader user name"):
+            bootstrap_database(
+                root,
+                database="never_created",
+                loader_user="loader",
+                auth=PasswordAuthentication("p"),
+                reader_user="r'; DROP USER root; --",
+            )
+    finally:
+        root.close()
+
+
 def test_bootstrap_does_nothing_on_a_read_only_replica(mariadb, read_only_server):
     root = mariadb.connect()
     try:

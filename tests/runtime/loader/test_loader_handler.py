@@ -198,10 +198,13 @@ def test_settings_come_from_the_environment_and_report_what_is_missing():
             "DB_PORT": "3307",
             "BATCH_SIZE": "2500",
             "DB_MASTER_SECRET_ID": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:m",
+            "DB_READ_USER": "tapstack_reader",
             "LOG_LEVEL": " debug ",
             "MAX_DECOMPRESSED_BYTES": "1048576",
         }
     )
+    assert settings.db_read_user == "tapstack_reader"
+    assert Settings.from_env(REQUIRED).db_read_user is None  # no reader unless named
     assert (settings.db_port, settings.batch_size, settings.lock_timeout) == (3307, 2500, None)
     assert settings.max_decompressed_bytes == 1 << 20
     assert Settings.from_env(REQUIRED).max_decompressed_bytes == 4 << 30
@@ -377,6 +380,18 @@ def test_the_bootstrap_action_reads_the_master_secret_and_creates_the_schema_ove
         assert tables == ["events", "tapstack_load_manifest", "tapstack_load_refused"]
     finally:
         mariadb.drop_database(name)
+
+
+def test_the_bootstrap_action_creates_the_reader_named_by_db_read_user(monkeypatch):
+    """The IAM statements cannot run on MariaDB (above): this shows the action hands the
+    reader's name to the same bootstrap that test_loader_database runs for real."""
+    received = {}
+    monkeypatch.setattr(lambda_handler, "run_bootstrap", lambda **kwargs: received.update(kwargs))
+    monkeypatch.setattr(lambda_handler.boto3, "client", lambda *args, **kwargs: object())
+    env = {**REQUIRED, "DB_MASTER_SECRET_ID": "m", "DB_READ_USER": "tapstack_reader"}
+    lambda_handler._bootstrap(Settings.from_env(env))
+    assert (received["loader_user"], received["reader_user"]) == ("u", "tapstack_reader")
+    assert received["database"] == "d"
 
 
 def test_the_lock_wait_stays_five_seconds_below_the_database_read_timeout():

@@ -679,6 +679,33 @@ def test_methods_other_than_get_and_head_return_405(settings, method):
     assert json.loads(body) == {"error": "method not allowed"}
 
 
+# --------------------------------------------------------------------------- HSTS
+
+
+@pytest.mark.parametrize("proto", ["https", "HTTPS", " https "])
+@pytest.mark.parametrize("path", ["/", "/health", "/livez", "/nope"])
+def test_requests_that_reached_the_load_balancer_over_https_get_hsts(settings, proto, path):
+    with serving(settings) as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.server_port, timeout=5)
+        conn.request("GET", path, headers={"X-Forwarded-Proto": proto})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+@pytest.mark.parametrize("headers", [{"X-Forwarded-Proto": "http"}, {}])
+def test_plain_http_requests_never_get_hsts(settings, headers):
+    """RFC 6797 section 7.2: an HSTS host must not include the header over non-secure transport."""
+    with serving(settings) as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.server_port, timeout=5)
+        conn.request("GET", "/", headers=headers)
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+    assert "Strict-Transport-Security" not in response.headers
+
+
 # --------------------------------------------------------------------------- logging, robustness
 
 
@@ -764,6 +791,8 @@ def test_settings_from_env_applies_the_documented_defaults():
     assert settings.maintenance_file == "/etc/tapstack/maintenance"
     assert settings.db_host is None and settings.instance_id is None
     assert settings.project == "TapStack"
+    assert settings.db_read_user is None  # no /events unless configured
+    assert (settings.db_auth, settings.db_read_timeout, settings.db_tls_ca) == ("iam", 3.0, None)
 
 
 def test_settings_from_env_reads_every_variable():
@@ -801,6 +830,75 @@ def test_settings_from_env_reads_every_variable():
         instance_id="i-abc",
         imds_url="http://127.0.0.1:1",
     )
+
+
+def read_env(tmp_path, **overrides: str) -> dict[str, str]:
+    ca, password = tmp_path / "ca.pem", tmp_path / "password"
+    ca.write_text("a CA bundle")
+    password.write_text("secret\n")
+    env = {
+        "TAPSTACK_REGION": "us-east-1",
+        "TAPSTACK_ROLE": "standby",
+        "TAPSTACK_DB_HOST": "db.internal",
+        "TAPSTACK_DB_NAME": "tapstack",
+        "TAPSTACK_DB_READ_USER": "tapstack_reader",
+        "TAPSTACK_DB_TLS_CA": str(ca),
+        "TAPSTACK_DB_PASSWORD_FILE": str(password),
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def test_settings_from_env_reads_the_event_read_variables(tmp_path):
+    env = read_env(tmp_path, TAPSTACK_DB_AUTH="password", TAPSTACK_DB_READ_TIMEOUT="1.5")
+    settings = server.Settings.from_env(env)
+    assert (settings.db_name, settings.db_read_user) == ("tapstack", "tapstack_reader")
+    assert (settings.db_auth, settings.db_read_timeout) == ("password", 1.5)
+    assert settings.db_tls_ca == env["TAPSTACK_DB_TLS_CA"]
+    assert settings.db_password_file == env["TAPSTACK_DB_PASSWORD_FILE"]
+
+
+def test_iam_authentication_is_the_default_and_needs_no_password_file(tmp_path):
+    settings = server.Settings.from_env(read_env(tmp_path, TAPSTACK_DB_PASSWORD_FILE=None))
+    assert settings.db_auth == "iam"
+
+
+def test_password_authentication_may_go_without_tls(tmp_path):
+    env = read_env(tmp_path, TAPSTACK_DB_AUTH="password", TAPSTACK_DB_TLS_CA=None)
+    assert server.Settings.from_env(env).db_tls_ca is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"TAPSTACK_DB_AUTH": "kerberos"}, "TAPSTACK_DB_AUTH must be 'iam' or 'password'"),
+        ({"TAPSTACK_DB_TLS_CA": None}, "with TAPSTACK_DB_AUTH=iam needs TAPSTACK_DB_TLS_CA"),
+        (
+            {"TAPSTACK_DB_AUTH": "password", "TAPSTACK_DB_PASSWORD_FILE": None},
+            "TAPSTACK_DB_AUTH=password needs TAPSTACK_DB_PASSWORD_FILE",
+        ),
+        ({"TAPSTACK_DB_HOST": None}, "needs TAPSTACK_DB_HOST"),
+        ({"TAPSTACK_DB_NAME": None}, "needs TAPSTACK_DB_NAME"),
+        ({"TAPSTACK_DB_NAME": "tap`stack"}, "TAPSTACK_DB_NAME must be a database name"),
+        ({"TAPSTACK_DB_READ_USER": "r" * 33}, "TAPSTACK_DB_READ_USER must be a MySQL user"),
+        ({"TAPSTACK_DB_TLS_CA": "/nonexistent/ca.pem"}, "TAPSTACK_DB_TLS_CA: cannot read"),
+        (
+            {"TAPSTACK_DB_AUTH": "password", "TAPSTACK_DB_PASSWORD_FILE": "/nonexistent/pw"},
+            "TAPSTACK_DB_PASSWORD_FILE: cannot read",
+        ),
+        ({"TAPSTACK_DB_READ_TIMEOUT": "0"}, "TAPSTACK_DB_READ_TIMEOUT must be a positive"),
+    ],
+)
+def test_settings_from_env_rejects_unusable_read_settings(tmp_path, overrides, message):
+    with pytest.raises(server.SettingsError, match=message):
+        server.Settings.from_env(read_env(tmp_path, **overrides))
+
+
+def test_main_returns_2_when_the_ca_bundle_holds_no_certificate(tmp_path, monkeypatch, capsys):
+    for name, value in read_env(tmp_path, TAPSTACK_PORT="0", TAPSTACK_INSTANCE_ID="i-1").items():
+        monkeypatch.setenv(name, value)
+    assert server.main([]) == 2
+    assert "TAPSTACK_DB_TLS_CA: no CA bundle in" in capsys.readouterr().err
 
 
 def test_the_variables_the_server_reads_are_exactly_its_env_constants():

@@ -327,3 +327,37 @@ def test_without_the_generation_bump_synthesis_fails_with_the_reason() -> None:
     )
     with pytest.raises(ValueError, match=message):
         build_app(unchecked, app=cdk.App())
+
+
+def test_every_shape_of_the_database_accepts_iam_authentication(
+    synth: Synthesized, synth_writer_secondary: Synthesized
+) -> None:
+    """The loader and the web tier log in with IAM tokens, whatever the instance's shape
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Enabling.html):
+    a replica does not inherit the setting from its source."""
+    for app in (synth, synth_writer_secondary):
+        for kind in ("primary", "secondary"):
+            props = app.one(kind, "AWS::RDS::DBInstance")["Properties"]
+            assert props["EnableIAMDatabaseAuthentication"] is True, (app.outdir, kind)
+
+
+@pytest.mark.parametrize("kind", ["primary", "secondary"])
+def test_the_web_tier_reads_its_own_regions_instance_whatever_its_shape(
+    synth: Synthesized, synth_writer_secondary: Synthesized, kind: str
+) -> None:
+    """The writer region's servers read the writer database, the standby's their replica:
+    the endpoint they connect to and the instance IAM lets them connect to are this stack's."""
+    for app in (synth, synth_writer_secondary):
+        (instance,) = app.resources(kind, "AWS::RDS::DBInstance")
+        user_data = json.dumps(
+            app.one(kind, "AWS::EC2::LaunchTemplate")["Properties"]["LaunchTemplateData"]
+        )
+        assert json.dumps({"Fn::GetAtt": [instance, "Endpoint.Address"]}) in user_data
+        policies = app.resources(kind, "AWS::IAM::Policy")
+        (web,) = [v for k, v in policies.items() if k.startswith("WebInstanceRoleDefaultPolicy")]
+        (connect,) = [
+            s
+            for s in web["Properties"]["PolicyDocument"]["Statement"]
+            if s["Action"] == "rds-db:connect"
+        ]
+        assert {"Fn::GetAtt": [instance, "DbiResourceId"]} in connect["Resource"]["Fn::Join"][1]

@@ -8,20 +8,40 @@ import pytest
 from tests.support import Synthesized
 
 
-@pytest.mark.parametrize("kind", ["primary", "secondary"])
-def test_health_check_probes_the_regions_alb_health_path_every_10_seconds(
-    synth: Synthesized, kind: str
+@pytest.mark.parametrize(("kind", "region"), [("primary", "us-east-1"), ("secondary", "us-west-2")])
+def test_health_check_probes_the_regions_health_path_over_https_every_10_seconds(
+    synth: Synthesized, kind: str, region: str
 ) -> None:
+    """Over HTTPS with SNI on the regional name, which the region's certificate carries
+    (EnableSNI sends FullyQualifiedDomainName in the client hello:
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-route53-healthcheck-healthcheckconfig.html)."""
     config = synth.one(kind, "AWS::Route53::HealthCheck", "FailoverHealthCheck")["Properties"][
         "HealthCheckConfig"
     ]
-    lb_id = next(iter(synth.resources(kind, "AWS::ElasticLoadBalancingV2::LoadBalancer")))
-    assert config["Type"] == "HTTP"
-    assert config["Port"] == 80
+    certificate = synth.one(kind, "AWS::CertificateManager::Certificate")["Properties"]
+    assert config["Type"] == "HTTPS"
+    assert config["Port"] == 443
+    assert config["EnableSNI"] is True
+    assert config["FullyQualifiedDomainName"] == f"{region}.app.tapstack.example.com"
+    assert config["FullyQualifiedDomainName"] in certificate["SubjectAlternativeNames"]
     assert config["ResourcePath"] == "/health"
     assert config["RequestInterval"] == 10
     assert config["FailureThreshold"] == 3
+
+
+@pytest.mark.parametrize("kind", ["primary", "secondary"])
+def test_with_https_off_the_health_check_probes_the_load_balancer_over_http(
+    synth_http_only: Synthesized, kind: str
+) -> None:
+    config = synth_http_only.one(kind, "AWS::Route53::HealthCheck", "FailoverHealthCheck")[
+        "Properties"
+    ]["HealthCheckConfig"]
+    lb_id = next(iter(synth_http_only.resources(kind, "AWS::ElasticLoadBalancingV2::LoadBalancer")))
+    assert (config["Type"], config["Port"]) == ("HTTP", 80)
+    assert "EnableSNI" not in config
     assert config["FullyQualifiedDomainName"] == {"Fn::GetAtt": [lb_id, "DNSName"]}
+    watch = synth_http_only.one("primary", "AWS::Route53::HealthCheck", "OtherRegionWatch")
+    assert watch["Properties"]["HealthCheckConfig"]["Type"] == "HTTP"
 
 
 @pytest.mark.parametrize(("kind", "role"), [("primary", "PRIMARY"), ("secondary", "SECONDARY")])
@@ -57,11 +77,16 @@ def test_set_identifiers_differ_between_regions(synth: Synthesized) -> None:
     assert ids == {"tapstack-prod-primary-us-east-1", "tapstack-prod-standby-us-west-2"}
 
 
-def test_https_health_check_when_the_alb_serves_tls(synth_variant: Synthesized) -> None:
+def test_a_region_with_a_certificate_the_user_brings_is_checked_over_https_too(
+    synth_variant: Synthesized,
+) -> None:
+    """Route 53 does not validate the certificate; with SNI on a name the brought
+    certificate lacks, its checkers retry the handshake without SNI."""
     config = synth_variant.one("primary", "AWS::Route53::HealthCheck", "FailoverHealthCheck")[
         "Properties"
     ]["HealthCheckConfig"]
-    assert (config["Type"], config["Port"]) == ("HTTPS", 443)
+    assert (config["Type"], config["Port"], config["EnableSNI"]) == ("HTTPS", 443, True)
+    assert config["FullyQualifiedDomainName"] == "us-east-1.app.tapstack.example.com"
 
 
 @pytest.mark.parametrize(("kind", "region"), [("primary", "us-east-1"), ("secondary", "us-west-2")])
@@ -82,6 +107,8 @@ def test_us_east_1_stack_watches_the_other_region_by_its_regional_name(
     config = watch["HealthCheckConfig"]
     assert config["FullyQualifiedDomainName"] == "us-west-2.app.tapstack.example.com"
     assert config["ResourcePath"] == "/health"
+    # The other region serves HTTPS with this name on its certificate.
+    assert (config["Type"], config["Port"], config["EnableSNI"]) == ("HTTPS", 443, True)
     assert synth.resources("secondary", "AWS::Route53::HealthCheck").keys() == {
         k
         for k in synth.resources("secondary", "AWS::Route53::HealthCheck")

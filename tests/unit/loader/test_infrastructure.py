@@ -63,6 +63,7 @@ def test_function_connects_with_iam_auth_and_no_password_anywhere(
 ) -> None:
     env = _function(synth, kind)["Environment"]["Variables"]
     assert env["DB_USER"] == "tapstack_loader"
+    assert env["DB_READ_USER"] == "tapstack_reader", "bootstrap creates the web tier's reader"
     assert env["DB_HOST"] == {"Fn::GetAtt": ["DatabaseInstanceAA8A5FDE", "Endpoint.Address"]}
     assert not any("PASSWORD" in name or "SECRET_VALUE" in name for name in env)
     connect = [s for s in _loader_statements(synth, kind) if s.get("Sid") == "ConnectAsLoaderUser"]
