@@ -131,6 +131,17 @@ class VarChar:
         return f"VARCHAR({self.length}){collation}"
 
     def to_sql(self, value: Any) -> str:
+        if (
+            type(value) is str
+            and 0 < len(value) <= self.length
+            and value.isprintable()
+            and not (self.trimmed and value.strip() != value)
+        ):
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return self._checked_to_sql(value)
+
+    def _checked_to_sql(self, value: Any) -> str:
+        """``to_sql`` one check at a time, to say which one fails."""
         if type(value) is not str:
             raise RecordError(f"must be a string, got {json_type_name(value)}")
         if not value:
@@ -285,6 +296,18 @@ class Table:
         if not record.keys() <= self._names:
             unknown = sorted(set(record) - self._names)
             raise RecordError("unknown field(s): " + ", ".join(unknown))
+        if len(record) == len(self._plan):
+            # Every column is present (the usual case): one pass without the bookkeeping
+            # below, which runs again to name the column when a value does not fit.
+            try:
+                return (
+                    "(" + ",".join([to_sql(record[name]) for name, to_sql, _ in self._plan]) + ")"
+                )
+            except RecordError:
+                pass
+        return self._encode_columns(record)
+
+    def _encode_columns(self, record: dict[str, Any]) -> str:
         parts = []
         for name, to_sql, default_sql in self._plan:
             value = record.get(name, _MISSING)
