@@ -316,14 +316,16 @@ class _Lines:
             self._decode_one_by_one(block, items)
             return
         limit = self.max_record_bytes
+        quarter = limit // 4  # a line of at most this many characters is within the limit
         parse = self.decoder.line
         number = self.number
+        append = items.append
         for text in lines:
             number += 1
-            if _line_bytes(text, limit) > limit:
-                items.append((number, self.too_long, _preview(text.encode(), self.preview)))
+            if len(text) > quarter and _line_bytes(text, limit) > limit:
+                append((number, self.too_long, _preview(text.encode(), self.preview)))
             elif text and not text.isspace():
-                items.append((number, parse(text), text))
+                append((number, parse(text), text))
         self.number = number
 
     def _decode_one_by_one(self, block: bytes, items: list[tuple[int, Any, str]]) -> None:
