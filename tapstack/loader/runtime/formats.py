@@ -216,6 +216,11 @@ class _Decoder:
             encoded = _orjson.dumps(value)  # type: ignore[union-attr]
         except (ValueError, TypeError):  # orjson's errors subclass them
             return self._line_exact(text)
+        if encoded == text.encode():
+            # The line is the compact encoding of its value (the usual case for machine-
+            # written lines): every key in it is a distinct key of the value, every number
+            # reads back as written. A tenth of the cost of the tests below.
+            return value
         if text.count(":") != encoded.count(b":") or b"e+" in encoded or "\\u003" in text:
             return self._line_exact(text)
         return value
