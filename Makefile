@@ -42,7 +42,7 @@ LOADER_VENV := .venv-loader
 WEB_VENV    := .venv-web
 runtime-venvs: $(VENV)/.installed
 	@$(PYTHON) scripts/runtime_venv.py --venv $(LOADER_VENV) --python 3.14 --python 3.13 \
-	  pytest pytest-xdist pymysql boto3 moto aws-lambda-powertools hypothesis
+	  pytest pytest-xdist pymysql boto3 moto aws-lambda-powertools orjson hypothesis
 	@$(PYTHON) scripts/runtime_venv.py --venv $(WEB_VENV) --python 3.9 pytest==8.4.2 pymysql
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed

@@ -156,6 +156,7 @@ class Measurement:
     seconds: float
     peak_rss_growth: int  # bytes
     traced_peak: int | None = None  # bytes, tracemalloc
+    cpu_seconds: float = 0.0  # this process, every thread
 
     @property
     def rows_per_second(self) -> float:
@@ -171,14 +172,15 @@ def _measured(run: Callable[[], int], *, trace: bool = False) -> Measurement:
     baseline = _status_kb("VmRSS")
     if trace:
         tracemalloc.start()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     rows = run()
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu
     traced = tracemalloc.get_traced_memory()[1] if trace else None
     if trace:
         tracemalloc.stop()
     growth = (_status_kb("VmHWM") - baseline) * 1024
-    return Measurement(rows, seconds, growth, traced)
+    return Measurement(rows, seconds, growth, traced, cpu_seconds)
 
 
 # ------------------------------------------------- methods (child processes)
@@ -389,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         help="runs of (b) and (c); the median run is reported (default 3)",
     )
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -397,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
 
     from tapstack.loader.runtime.bootstrap import PasswordAuthentication, bootstrap_database
+    from tapstack.loader.runtime.formats import JSON_BACKEND
     from tapstack.loader.runtime.loader import DEFAULT_BATCH_SIZE
     from tapstack_lab.mariadb import LocalMariaDB
 
@@ -495,6 +499,13 @@ def main(argv: list[str] | None = None) -> int:
         "MariaDB 10.11 (private, innodb_flush_log_at_trx_commit=1, buffer pool "
         f"{args.buffer_pool}); S3 = moto_server in a separate process"
     )
+    print(f"loader JSON parser: {JSON_BACKEND}; Python {sys.version.split()[0]}")
+    load_end = os.getloadavg()
+    print(
+        f"machine: {os.cpu_count()} CPUs; load average (1, 5, 15 min) "
+        f"{', '.join(f'{x:.2f}' for x in load_start)} at the start, "
+        f"{', '.join(f'{x:.2f}' for x in load_end)} at the end"
+    )
     print()
     header = f"{'method':<52}{'rows':>11}{'seconds':>9}{'rows/s':>11}{'peak memory':>14}"
     print(header)
@@ -510,6 +521,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{mib(m.peak_rss_growth):>14}"
         )
     print("  peak memory = growth of the process's peak RSS during the load")
+    print(
+        f"  (b) CPU of the loader's process: {ours.cpu_seconds / max(1, ours.rows) * 1e6:.1f} "
+        "microseconds per record (every thread: S3 reads, parsing, encoding, sending)"
+    )
     if args.repeat > 1:
         print(
             f"  (b) and (c): median of {args.repeat} runs; rows/s of every run: "
@@ -534,8 +549,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     targets = [
-        (f"b >= 20x a ({b_over_a:,.1f}x)", b_over_a >= 20),
-        (f"b >= 50% of c ({b_over_c:.0%})", b_over_c >= 0.5),
+        (f"b >= 30x a ({b_over_a:,.1f}x)", b_over_a >= 30),
+        (f"b >= 75% of c ({b_over_c:.0%})", b_over_c >= 0.75),
         (
             f"loader peak memory within 20% for a 10x larger file "
             f"(RSS x{rss_ratio:.2f}, heap x{traced_ratio:.2f})",

@@ -620,7 +620,7 @@ class LoaderConfig(_Frozen):
         '("decreases account\'s UnreservedConcurrentExecution below its minimum value"). '
         "`tapstack preflight` checks the headroom when it is set.",
     )
-    batch_size: Annotated[int, Field(ge=100, le=100000)] = 5000
+    batch_size: Annotated[int, Field(ge=100, le=100000)] = 10000
     database_user: str = "tapstack_loader"
 
     @field_validator("database_user")

@@ -64,6 +64,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+try:  # bundled into the function package (see formats); the standard library otherwise
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised by monkeypatching _orjson to None
+    _orjson = None  # type: ignore[assignment]
+
 __all__ = [
     "EVENTS",
     "MANIFEST_TABLE",
@@ -159,10 +164,11 @@ def _fast_json_encoder() -> Callable[[Any], str]:
 _encode_json = _fast_json_encoder()
 _fromisoformat = datetime.fromisoformat
 # Matched only after fromisoformat accepted the text (which checks month and day ranges).
-_CANONICAL_UTC = re.compile(
+_EXTENDED = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}"
-    r"(?:Z|\+00:00)"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})"
 ).fullmatch
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(60))
 
 
 class VarChar:
@@ -177,6 +183,17 @@ class VarChar:
         return f"VARCHAR({self.length}){collation}"
 
     def to_sql(self, value: Any) -> str:
+        if (
+            type(value) is str
+            and 0 < len(value) <= self.length
+            and value.isprintable()
+            and not (self.trimmed and value.strip() != value)
+        ):
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return self._checked_to_sql(value)
+
+    def _checked_to_sql(self, value: Any) -> str:
+        """``to_sql`` one check at a time, to say which one fails."""
         if type(value) is not str:
             raise RecordError(f"must be a string, got {json_type_name(value)}")
         if not value:
@@ -212,20 +229,36 @@ class Timestamp:
             raise RecordError("has no timezone (add Z or an offset such as +02:00)")
         if moment.year < 1000:
             raise RecordError("is before the year 1000 (outside the DATETIME range)")
-        if _CANONICAL_UTC(value) is not None:
-            # Fast path for the canonical UTC forms (2024-05-01T12:00:00.123456Z or
-            # ...+00:00): the SQL text is a slice. Only this exact shape qualifies -
-            # fromisoformat also accepts week dates, basic format, any separator, a comma
-            # before the fraction... whose text MySQL would refuse, so everything else is
-            # formatted from the parsed value below.
-            return "'" + value[:10] + " " + value[11:26] + "'"
+        if _EXTENDED(value) is not None:
+            # Fast path for the extended form with microseconds (2024-05-01T12:00:00.123456
+            # and Z or an offset), the SQL text is made from slices of it; formatting the
+            # parsed value costs about as much as the rest of the record together. Only this
+            # exact shape qualifies - fromisoformat also accepts week dates, basic format, any
+            # separator, a comma before the fraction... whose text MySQL would refuse, so
+            # everything else is formatted from the parsed value below.
+            offset = moment.utcoffset()
+            if not offset:
+                return "'" + value[:10] + " " + value[11:26] + "'"
+            minutes = moment.hour * 60 + moment.minute - offset.days * 1440 - offset.seconds // 60
+            if 0 <= minutes < 1440:  # the same day in UTC (the offset is whole minutes)
+                hour, minute = divmod(minutes, 60)
+                return (
+                    "'"
+                    + value[:10]
+                    + " "
+                    + _TWO_DIGITS[hour]
+                    + ":"
+                    + _TWO_DIGITS[minute]
+                    + value[16:26]
+                    + "'"
+                )
         try:
             utc = moment.astimezone(UTC)
         except OverflowError:
             raise RecordError("is outside the supported range") from None
         if utc.year < 1000:
             raise RecordError("is before the year 1000 (outside the DATETIME range)")
-        return "'" + utc.isoformat(" ")[:-6] + "'"  # drop the "+00:00" suffix
+        return "'" + utc.isoformat(" ", "microseconds")[:-6] + "'"  # drop "+00:00"
 
 
 def _check_json_limits(value: Any, max_nesting: int) -> None:
@@ -275,6 +308,18 @@ class JsonObject:
     def to_sql(self, value: Any) -> str:
         if type(value) is not dict:
             raise RecordError(f"must be a JSON object, got {json_type_name(value)}")
+        if _orjson is not None:
+            # A fifth of the standard encoder's cost. orjson refuses surrogates and integers
+            # beyond 64 bits and writes NaN and infinities as null: those (and any payload
+            # with a null, or "null" in a string) go the standard encoder's way, which
+            # reports them. Either way the text ends in literal(), which holds both
+            # servers' limits (nesting, 64-bit integers, key sizes).
+            try:
+                encoded = _orjson.dumps(value)
+            except TypeError:  # orjson.JSONEncodeError
+                encoded = b"null"
+            if b"null" not in encoded:
+                return self.literal(value, encoded.decode())
         try:
             text = _encode_json(value)
         except ValueError:  # 1e999 decodes to inf, which is not valid JSON
@@ -357,6 +402,18 @@ class Table:
         if not record.keys() <= self._names:
             unknown = sorted(set(record) - self._names)
             raise RecordError("unknown field(s): " + ", ".join(unknown))
+        if len(record) == len(self._plan):
+            # Every column is present (the usual case): one pass without the bookkeeping
+            # below, which runs again to name the column when a value does not fit.
+            try:
+                return (
+                    "(" + ",".join([to_sql(record[name]) for name, to_sql, _ in self._plan]) + ")"
+                )
+            except RecordError:
+                pass
+        return self._encode_columns(record)
+
+    def _encode_columns(self, record: dict[str, Any]) -> str:
         parts = []
         for name, to_sql, default_sql in self._plan:
             value = record.get(name, _MISSING)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import random
 
+import orjson
 import pytest
 
+from tapstack.loader.runtime import formats
 from tapstack.loader.runtime.events import EventError, IgnoredRecord, ObjectRef, parse_event
 from tapstack.loader.runtime.formats import (
     MalformedObject,
@@ -26,6 +29,14 @@ ARRAY = [
     [],
     1e3,
 ]
+
+
+@pytest.fixture(params=["orjson", "json"])
+def backend(request, monkeypatch) -> str:
+    """Every reader test runs with orjson (the function package's parser) and without it
+    (the pure-Python fallback): both must give the same items."""
+    monkeypatch.setattr(formats, "_orjson", orjson if request.param == "orjson" else None)
+    return request.param
 
 
 def read_array(data: bytes, **options) -> list:
@@ -86,10 +97,16 @@ def test_broken_arrays_raise_malformed_object(data, reason, chunk_size):
     assert reason in error.value.reason
 
 
-def test_a_broken_array_record_longer_than_the_limit_is_reported_as_such():
+@pytest.mark.parametrize("chunk_size", [1, 64, 4096])
+def test_a_broken_array_record_longer_than_the_limit_is_reported_from_its_first_bytes(chunk_size):
     data = b"[" + b'{"a": "' + b"x" * 500 + b'" ' + b"y" * 500 + b"}]"
-    with pytest.raises(MalformedObject, match="or it is longer than 100 bytes"):
-        read_array(data, chunk_size=64, max_record_bytes=100)
+    with pytest.raises(MalformedObject) as error:
+        read_array(data, chunk_size=chunk_size, max_record_bytes=100)
+
+    assert error.value.reason == (
+        "record 1 is not a complete JSON value within 100 bytes "
+        "(Unterminated string starting at character 7), the limit per record"
+    )
 
 
 @pytest.mark.parametrize("chunk_size", [1, 2, 5, 11, 4096])
@@ -209,3 +226,225 @@ def test_eventbridge_keys_are_taken_as_they_are_not_url_decoded():
         "v1",
         "e1",
     )
+
+
+# ------------------------------------------------ limits, exact and independent of chunking
+LIMIT = 40
+
+
+def record_of(size: int, char: str) -> bytes:
+    """A JSON object of exactly ``size`` bytes in UTF-8, made mostly of ``char``."""
+    frame = b'{"s":"' + b'"}'
+    width = len(char.encode())
+    count = (size - len(frame)) // width
+    text = char * count + "x" * (size - len(frame) - count * width)
+    record = b'{"s":"' + text.encode() + b'"}'
+    assert len(record) == size
+    return record
+
+
+MULTI_BYTE = ["\u00e9", "\u4e2d", "\U0001f600"]  # 2, 3 and 4 bytes in UTF-8
+
+
+@pytest.mark.parametrize("char", MULTI_BYTE)
+def test_json_lines_at_the_byte_limit_load_and_one_byte_more_fails_wherever_chunks_cut(
+    backend, char
+):
+    exact, over = record_of(LIMIT, char), record_of(LIMIT + 1, char)
+    data = (
+        b'{"ok":1}\n'
+        + exact
+        + b"\n"
+        + over
+        + b"\n"
+        + exact
+        + b"\r\n"
+        + over
+        + b"\r\n"
+        + b"\xef\xbb\xbf" * 0
+        + exact
+        + b"\n"
+        + over  # the last line has no line break
+    )
+    too_long = ParseFailure(f"line is longer than {LIMIT} bytes")
+    expected = [
+        (1, {"ok": 1}),
+        (2, json.loads(exact)),
+        (3, too_long),
+        (4, json.loads(exact)),
+        (5, too_long),
+        (6, json.loads(exact)),
+        (7, too_long),
+    ]
+    previews = set()
+    for chunk_size in range(1, len(data) + 2):
+        items = read_lines(data, chunk_size=chunk_size, max_record_bytes=LIMIT)
+
+        assert [(number, value) for number, value, _ in items] == expected, chunk_size
+        previews.update(text for _, value, text in items if value == too_long)
+    # The preview of an over-long line is its first LIMIT + 1 bytes, cut before a split
+    # character, whatever the chunks.
+    assert previews == {over[: LIMIT + 1].decode("utf-8", "ignore")}
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 4096])
+def test_a_byte_order_mark_does_not_count_towards_the_first_lines_limit(backend, chunk_size):
+    exact = record_of(LIMIT, "\u00e9")
+    data = b"\xef\xbb\xbf" + exact + b"\n" + exact
+
+    items = read_lines(data, chunk_size=chunk_size, max_record_bytes=LIMIT)
+
+    assert [value for _, value, _ in items] == [json.loads(exact)] * 2
+
+
+@pytest.mark.parametrize("char", MULTI_BYTE)
+def test_array_elements_at_the_byte_limit_load_wherever_chunks_cut(char):
+    exact = record_of(LIMIT, char)
+    data = b"[" + exact + b",\n " + exact + b" ," + exact + b"]"
+
+    for chunk_size in range(1, len(data) + 2):
+        values = read_array(data, chunk_size=chunk_size, max_record_bytes=LIMIT)
+
+        assert values == [json.loads(exact)] * 3, chunk_size
+
+
+@pytest.mark.parametrize("char", MULTI_BYTE)
+def test_an_array_element_one_byte_over_the_limit_fails_alike_wherever_chunks_cut(char):
+    exact, over = record_of(LIMIT, char), record_of(LIMIT + 1, char)
+    data = b"[" + exact + b"," + over + b"," + exact + b"]"
+
+    reasons = set()
+    for chunk_size in range(1, len(data) + 2):
+        with pytest.raises(MalformedObject) as error:
+            read_array(data, chunk_size=chunk_size, max_record_bytes=LIMIT)
+        reasons.add(error.value.reason)
+
+    # One reason, read from the record's first LIMIT bytes (which end just before its
+    # closing brace), whatever the chunks.
+    assert len(reasons) == 1
+    [reason] = reasons
+    assert reason.startswith(f"record 2 is not a complete JSON value within {LIMIT} bytes (")
+    assert reason.endswith("), the limit per record")
+
+
+def test_an_endless_number_in_an_array_is_stopped_at_the_limit():
+    data = b"[1, " + b"9" * 10_000 + b"]"
+
+    for chunk_size in (1, 7, 64, 100_000):
+        with pytest.raises(MalformedObject) as error:
+            read_array(data, chunk_size=chunk_size, max_record_bytes=LIMIT)
+        assert error.value.reason == (
+            f"record 2 is not a complete JSON value within {LIMIT} bytes, the limit per record"
+        )
+
+
+# -------------------------------------------------------------------- duplicate keys
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('{"a": 1, "a": 2}', "a"),
+        ('{"a": 1, "a": 1}', "a"),  # the same value twice is still two statements
+        ('{"p": {"x": 1, "y": {"z": [{"k": 1, "k": 2}]}}}', "k"),
+        ('[{"k": 1}, [{"k": 1, "j": 2, "k": 3}]]', "k"),
+        ('{"a" :1, "a"\t:2}', "a"),  # whitespace before the colons
+        ('{"a": 1, "\\u0061": 2}', "a"),  # the same key, escaped
+        ('{"a": "\\u003a", "a": ":"}', "a"),  # colons hidden in escapes
+        ('{"a\\u003a": 1, "a:": 2}', "a:"),
+        ('{"": 1, "": 2}', ""),
+        ('{"n": 123456789012345678901234567890, "n": 1}', "n"),
+    ],
+)
+def test_json_lines_with_a_duplicate_key_are_rejected_with_the_key(backend, line, key):
+    [(number, value, text)] = read_lines(b"\n" + line.encode() + b"\n")
+
+    assert (number, value, text) == (2, ParseFailure(f"duplicate key {key!r}"), line)
+
+
+def test_a_long_duplicate_key_is_shortened_in_the_reason(backend):
+    key = "k" * 500
+    [(_, value, _)] = read_lines(json.dumps({key: 1}).replace("}", f', "{key}": 2}}').encode())
+
+    assert value == ParseFailure(f"duplicate key {'k' * 100 + '...'!r}")
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5, 4096])
+def test_array_records_with_a_duplicate_key_are_rejected_and_the_others_kept(chunk_size):
+    data = b'[{"a": 1}, {"b": 1, "b": 2}, {"c": [{"d": 1, "d": 2}]}, {"e": ":", "f": "e:"}]'
+
+    items = [
+        item for items in iter_json_array(io.BytesIO(data), chunk_size=chunk_size) for item in items
+    ]
+
+    assert items == [
+        (1, {"a": 1}, None),
+        (2, ParseFailure("duplicate key 'b'"), '{"b": 1, "b": 2}'),
+        (3, ParseFailure("duplicate key 'd'"), '{"c": [{"d": 1, "d": 2}]}'),
+        (4, {"e": ":", "f": "e:"}, None),
+    ]
+
+
+# ------------------------------------------- orjson and the standard library agree
+AGREEING_LINES = [
+    '{"id": "a", "n": 12345678901234567890, "m": -9223372036854775808}',
+    '{"big": 123456789012345678901234567890, "neg": -18446744073709551616}',
+    '{"huge": 1e400}',
+    '{"f": [1.5e300, 1e16, 1e-7, -0.0, 0.1, 5e-324]}',
+    '{"s": "\\ud800"}',  # a lone surrogate escape: decoded, rejected later by the schema
+    '{"s": "\\ud83d\\ude00 \\u00e9 \\n \\" \\\\ \\/"}',
+    '{"time": "12:00:00", "url": "https://x/?a=b:c", "k:": ":v"}',
+    '  {"padded": true}  \r',
+    "NaN",
+    '{"a": Infinity}',
+    "[" * 1100 + "]" * 1100,
+    '{"a": 1} {"b": 2}',
+    '{"a": 1,}',
+    '"\u2028\u00a0"',
+    "\ufeff{}",
+]
+
+
+@pytest.mark.parametrize("line", AGREEING_LINES)
+def test_orjson_and_the_standard_library_read_every_line_the_same(monkeypatch, line):
+    def read(parser):
+        monkeypatch.setattr(formats, "_orjson", parser)
+        return read_lines(line.encode("utf-8", "surrogatepass"))
+
+    fast, exact = read(orjson), read(None)
+
+    assert repr(fast) == repr(exact)  # repr: types count (an int is not a float) and nan
+    assert fast
+
+
+def test_orjson_and_the_standard_library_agree_on_generated_lines_with_repeated_keys(
+    monkeypatch,
+):
+    """Lines built from keys and strings full of colons, quotes and escapes, some with a key
+    repeated at some depth: the fast path's cheap test must never let a repeat through."""
+    rng = random.Random(13)
+    atoms = ["a", "b", ":", "a:", '\\"', "\\u003a", "\\u0061", " : ", "\\\\", 'x\\":']
+
+    def string() -> str:
+        return '"' + "".join(rng.choice(atoms) for _ in range(rng.randint(0, 3))) + '"'
+
+    def value(depth: int) -> str:
+        kind = rng.random()
+        if depth > 3 or kind < 0.4:
+            return rng.choice([string(), "1", "-2.5e-7", "123456789012345678901", "null"])
+        if kind < 0.6:
+            return "[" + ",".join(value(depth + 1) for _ in range(rng.randint(0, 3))) + "]"
+        keys = [string() for _ in range(rng.randint(0, 4))]
+        if keys and rng.random() < 0.3:
+            keys.append(rng.choice(keys))
+        colon = rng.choice([":", " :", ":\t"])
+        comma = rng.choice([",", ", "])  # "," and ":": compact lines, as machines write them
+        return "{" + comma.join(k + colon + value(depth + 1) for k in keys) + "}"
+
+    lines = "\n".join(value(0) for _ in range(3000)).encode()
+    monkeypatch.setattr(formats, "_orjson", orjson)
+    fast = read_lines(lines)
+    monkeypatch.setattr(formats, "_orjson", None)
+    exact = read_lines(lines)
+
+    assert repr(fast) == repr(exact)
+    duplicates = [v for _, v, _ in exact if isinstance(v, ParseFailure) and "duplicate" in v.reason]
+    assert len(duplicates) > 100

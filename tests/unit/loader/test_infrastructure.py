@@ -248,13 +248,17 @@ def test_a_bucket_of_an_earlier_stack_triggers_the_loader_through_eventbridge(
     }
 
 
-def test_function_package_holds_the_runtime_the_driver_and_the_rds_ca_bundle(
+def test_function_package_holds_the_runtime_the_driver_orjson_and_the_rds_ca_bundle(
     synth: Synthesized,
 ) -> None:
     code = _function(synth, "primary")["Code"]
     asset = synth.outdir / f"asset.{code['S3Key'].removesuffix('.zip')}"
     assert (asset / "loader" / "handler.py").is_file()
     assert (asset / "pymysql" / "connections.py").is_file()
+    # orjson's compiled module for the function's platform (arm64, Python 3.14)
+    assert [p.name for p in (asset / "orjson").glob("*.so")] == [
+        "orjson.cpython-314-aarch64-linux-gnu.so"
+    ]
     bundle = next((asset / "loader" / "certs").glob("*.pem"))
     assert bundle.read_text().count("BEGIN CERTIFICATE") >= 10
     assert not list(Path(asset).rglob("__pycache__"))
