@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from tapstack.config import TapStackConfig
 
 
 @dataclass(frozen=True)
@@ -105,3 +109,41 @@ def read_cloud_assembly(cdk_out: str | os.PathLike[str]) -> list[AssemblyStack]:
             )
         )
     return assembled
+
+
+_Stack = TypeVar("_Stack", "StackSummary", "AssemblyStack")
+
+
+class ForeignAssembly(ValueError):
+    """An assembly synthesized from another configuration than the one given."""
+
+
+def assembly_mismatch(config: TapStackConfig, stacks: list[tuple[str, str]]) -> str:
+    """Why a cloud assembly's ``(stack, region)`` pairs are not the app ``config`` builds,
+    or "" when they are."""
+    from tapstack.naming import stack_name  # naming imports config: keep this module light
+
+    expected = {stack_name(config, "secondary-storage"): config.secondary.region}
+    expected[stack_name(config, "primary")] = config.primary.region
+    expected[stack_name(config, "secondary")] = config.secondary.region
+    if config.dns.hosted_zone_id is None:
+        expected[stack_name(config, "dns")] = config.primary.region
+    found = dict(stacks)
+    if found == expected:
+        return ""
+    return "it holds " + ", ".join(f"{name} ({region})" for name, region in sorted(found.items()))
+
+
+def read_matching_assembly(
+    read: Callable[[Path], list[_Stack]], cdk_out: Path, config: TapStackConfig, config_path: object
+) -> list[_Stack]:
+    """``read(cdk_out)``, refused with ``ForeignAssembly`` when it was not synthesized from
+    ``config`` (read from ``config_path``); ``FileNotFoundError`` when there is none."""
+    stacks = read(cdk_out)
+    foreign = assembly_mismatch(config, [(s.name, s.region) for s in stacks])
+    if foreign:
+        raise ForeignAssembly(
+            f"{cdk_out} was not synthesized from {config_path} ({foreign}): "
+            f"run `make synth CONFIG={config_path}`"
+        )
+    return stacks

@@ -40,11 +40,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tapstack.assembly import StackSummary, read_assembly
+from tapstack.assembly import (
+    ForeignAssembly,
+    StackSummary,
+    read_assembly,
+    read_matching_assembly,
+)
 from tapstack.cdk_cli import DEFAULT_OUTPUTS_FILE, VENV_BIN
 from tapstack.config import DEFAULT_CONFIG_PATH, TapStackConfig, locate_config
 from tapstack.failover.model import FailoverModel
-from tapstack.naming import Names, stack_name, writer_region
+from tapstack.naming import Names, writer_region
 from tapstack.reporting import load_config_or_report
 
 
@@ -78,18 +83,9 @@ def cmd_summary(args: argparse.Namespace, console: Console) -> int:
     if config is None:
         return 2
     try:
-        stacks = read_assembly(args.cdk_out)
-    except FileNotFoundError as exc:
+        stacks = read_matching_assembly(read_assembly, args.cdk_out, config, args.config)
+    except (FileNotFoundError, ForeignAssembly) as exc:
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
-        return 1
-    foreign = assembly_mismatch(config, [(s.name, s.region) for s in stacks])
-    if foreign:
-        console.print(
-            f"[bold red]error:[/] {args.cdk_out} was not synthesized from {args.config} "
-            f"({foreign}): run `make synth CONFIG={args.config}`",
-            soft_wrap=True,
-            highlight=False,
-        )
         return 1
     if args.json:
         print(json.dumps(summary_document(config, stacks), indent=2))
@@ -144,20 +140,6 @@ def summary_document(config: TapStackConfig, stacks: list[StackSummary]) -> dict
             for figure, value, source in FailoverModel.from_config(config).rows()
         ],
     }
-
-
-def assembly_mismatch(config: TapStackConfig, stacks: list[tuple[str, str]]) -> str:
-    """Why a cloud assembly's ``(stack, region)`` pairs are not the app ``config`` builds,
-    or "" when they are."""
-    expected = {stack_name(config, "secondary-storage"): config.secondary.region}
-    expected[stack_name(config, "primary")] = config.primary.region
-    expected[stack_name(config, "secondary")] = config.secondary.region
-    if config.dns.hosted_zone_id is None:
-        expected[stack_name(config, "dns")] = config.primary.region
-    found = dict(stacks)
-    if found == expected:
-        return ""
-    return "it holds " + ", ".join(f"{name} ({region})" for name, region in sorted(found.items()))
 
 
 def _version() -> str:
@@ -540,7 +522,7 @@ def cmd_cost(args: argparse.Namespace, console: Console) -> int:
         return 2
     from tapstack.cost.command import run
 
-    return run(args, config, console, mismatch=assembly_mismatch)
+    return run(args, config, console)
 
 
 COMMANDS = {

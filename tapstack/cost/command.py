@@ -13,13 +13,17 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from tapstack.assembly import AssemblyStack, read_cloud_assembly
+from tapstack.assembly import (
+    AssemblyStack,
+    ForeignAssembly,
+    read_cloud_assembly,
+    read_matching_assembly,
+)
 from tapstack.config import TapStackConfig, TapStackConfigWarning
 from tapstack.cost.estimate import estimate
 from tapstack.cost.prices import PRICES_FILE, PriceBook
@@ -45,15 +49,9 @@ def add_parser(sub: Any) -> None:
     )
 
 
-def run(
-    args: argparse.Namespace,
-    config: TapStackConfig,
-    console: Console,
-    *,
-    mismatch: Callable[[TapStackConfig, list[tuple[str, str]]], str],
-) -> int:
-    """Print the estimate; 1 when the assembly cannot be read or is another configuration's
-    (``mismatch`` says why an assembly's ``(stack, region)`` pairs are not ``config``'s)."""
+def run(args: argparse.Namespace, config: TapStackConfig, console: Console) -> int:
+    """Print the estimate; 1 when the price file or the assembly cannot be read, or the
+    assembly is another configuration's."""
     try:
         prices = PriceBook.load(args.prices)
     except (OSError, ValueError, KeyError) as exc:
@@ -63,15 +61,13 @@ def run(
         stacks = synthesize(config)
     else:
         try:
-            stacks = read_cloud_assembly(args.cdk_out)
+            stacks = read_matching_assembly(read_cloud_assembly, args.cdk_out, config, args.config)
         except FileNotFoundError as exc:
             console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
             return 1
-        foreign = mismatch(config, [(s.name, s.region) for s in stacks])
-        if foreign:
+        except ForeignAssembly as exc:
             console.print(
-                f"[bold red]error:[/] {args.cdk_out} was not synthesized from {args.config} "
-                f"({foreign}): run `make synth CONFIG={args.config}`, or leave out --cdk-out",
+                f"[bold red]error:[/] {exc}, or leave out --cdk-out",
                 soft_wrap=True,
                 highlight=False,
             )

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from tapstack import cli
+from tapstack.assembly import assembly_mismatch
 from tapstack.config import parse_config
 from tests.support import default_config_data
 
@@ -97,11 +98,34 @@ def test_an_assembly_of_another_configuration_is_named_as_such() -> None:
         ("tapstack-prod-primary", "us-east-1"),
         ("tapstack-prod-secondary", "us-west-2"),
     ]
-    assert cli.assembly_mismatch(config, ours) == ""
+    assert assembly_mismatch(config, ours) == ""
     staging = [(name.replace("prod", "staging"), region) for name, region in ours]
-    assert cli.assembly_mismatch(config, staging).startswith(
+    assert assembly_mismatch(config, staging).startswith(
         "it holds tapstack-staging-dns (us-east-1)"
     )
+
+
+def test_summary_refuses_an_assembly_of_another_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = {
+        "artifacts": {
+            "tapstack-staging-dns": {
+                "type": "aws:cloudformation:stack",
+                "environment": "aws://123456789012/us-east-1",
+                "properties": {"templateFile": "dns.template.json"},
+            }
+        }
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "dns.template.json").write_text(json.dumps({"Resources": {}}))
+
+    code = cli.main(["summary", "--cdk-out", str(tmp_path)])
+
+    assert code == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"{tmp_path} was not synthesized from" in out
+    assert "it holds tapstack-staging-dns (us-east-1)" in out
 
 
 def test_check_config_json_prints_the_validated_configuration_with_defaults(
