@@ -8,17 +8,15 @@ the instant below (tests/unit/web/test_rds_auth_token.py computes them again wit
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-SERVER_PATH = Path(__file__).resolve().parents[3] / "tapstack" / "web" / "runtime" / "server.py"
+from tests.runtime.web.instance_server import server
+
 HOST = "tapstack-writer.abcdefghijkl.eu-west-1.rds.amazonaws.com"
 ACCESS_KEY, SECRET_KEY = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE/token+with=chars"
@@ -36,20 +34,6 @@ WITHOUT_SESSION_TOKEN = (
     f"{HOST}:3306/?{QUERY}"
     "&X-Amz-Signature=02a6faefd38c75ba21297808f9e6d0cc2ea345573c69e52eb7741cdfc9b3593c"
 )
-
-
-def _load_server_module():
-    name = "tapstack_instance_server"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SERVER_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-server = _load_server_module()
 
 
 def token(session_token: str, at: datetime = AT) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import importlib.util
 import json
 import os
 import signal
@@ -25,19 +24,9 @@ from pathlib import Path
 
 import pytest
 
-SERVER_PATH = Path(__file__).resolve().parents[3] / "tapstack" / "web" / "runtime" / "server.py"
+from tests.runtime.web.instance_server import SERVER_PATH, server
+
 INSTANCE_ID = "i-0123456789abcdef0"
-
-
-def _load_server_module():
-    spec = importlib.util.spec_from_file_location("tapstack_instance_server", SERVER_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look the module up while building Settings
-    spec.loader.exec_module(module)
-    return module
-
-
-server = _load_server_module()
 
 
 # --------------------------------------------------------------------------- helpers

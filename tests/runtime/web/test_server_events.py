@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import importlib.util
 import json
 import socket
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from tapstack_lab.mariadb import LocalMariaDB
+from tests.runtime.web.instance_server import SERVER_PATH, server
 
-SERVER_PATH = Path(__file__).resolve().parents[3] / "tapstack" / "web" / "runtime" / "server.py"
 DATABASE = "tapstack"
 READER, READER_PASSWORD = "tapstack_reader", "reader-secret-1"
 # tapstack.loader.runtime.schema.EVENTS.ddl(), which this interpreter (3.9) cannot import;
@@ -40,20 +38,6 @@ ROWS = [
     ("evt-3", "2024-05-01 12:00:05.250000", "order", '{"note": "same instant as evt-2"}'),
     ("evt/é 4", "2024-04-30 23:59:59.999999", "refund", "{}"),
 ]
-
-
-def _load_server_module():
-    name = "tapstack_instance_server"
-    if name in sys.modules:  # another test module loaded it already
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SERVER_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-server = _load_server_module()
 
 
 @pytest.fixture(scope="module")

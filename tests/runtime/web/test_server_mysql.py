@@ -10,34 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import importlib.util
 import json
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tapstack_lab.mariadb import LocalMariaDB
+from tests.runtime.web.instance_server import server
 
-SERVER_PATH = Path(__file__).resolve().parents[3] / "tapstack" / "web" / "runtime" / "server.py"
 PROBE_USER = "tapstack_health"
-
-
-def _load_server_module():
-    name = "tapstack_instance_server"
-    if name in sys.modules:  # test_server.py loaded it already
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SERVER_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-server = _load_server_module()
 
 
 @pytest.fixture(scope="module")
