@@ -198,7 +198,7 @@ def failover(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Failover]:
         create_table(pair, WRITER)
         load = InsertLoad(lambda: pair.connect(WRITER), table=TABLE, rate=200)
         with load:
-            wait_for_acknowledged(load, 100)
+            wait_for_acknowledged(load, 200)  # as many as the old 1 s at 200 a second
             pair.kill(WRITER)  # mid-load: an unplanned region loss
         seen = Failover(pair=pair, acknowledged=set(load.acknowledged))
         seen.writers_after_kill = pair.writers()
