@@ -7,7 +7,7 @@ error whose code is in ``DATA_ERRORS``, as opposed to the connection, a lock or 
 itself, which fail the object as before - ``isolate_refused`` finds the records at fault by
 bisection over the batch's already encoded rows, without reading the object again:
 
-* inside the batch's transaction, each half is tried as one ``INSERT`` under a savepoint;
+* inside the batch's transaction, each half is tried as one upsert under a savepoint;
   a half that fails is rolled back to the savepoint and split again, down to single rows;
 * a single row that fails is refused with the server's error as its reason; every other
   row is written, in the batch's order (so a later record of the same id still wins).
@@ -30,7 +30,7 @@ https://dev.mysql.com/doc/c-api/8.4/en/mysql-info.html
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["DATA_ERRORS", "is_data_error", "isolate_refused", "refusal_reason", "upsert_counts"]
@@ -107,29 +107,27 @@ def upsert_counts(conn: Any, affected: int, rows: int) -> tuple[int, int]:
 
 
 def isolate_refused(
-    conn: Any,
-    cursor: Any,
-    statement: Callable[[Sequence[str]], bytes],
-    rows: Sequence[str],
+    cursor: Any, write: Callable[[int, int], tuple[int, int]], rows: int
 ) -> tuple[list[tuple[int, str]], int, int]:
-    """Write every row of a batch whose ``INSERT`` failed with a data error, except those the
+    """Write every row of a batch whose upsert failed with a data error, except those the
     database refuses, in the open transaction (the caller commits).
 
-    ``statement(rows)`` builds the upsert of some rows. Returns ``(refused, inserted,
-    updated)``: ``refused`` lists ``(index in rows, reason)`` in order. Errors that are not
-    data errors propagate (the caller rolls the transaction back).
+    ``write(low, high)`` upserts rows ``low`` to ``high - 1`` of the ``rows`` rows and
+    returns (inserted, updated). Returns ``(refused, inserted, updated)``: ``refused`` lists
+    ``(row index, reason)`` in order. Errors that are not data errors propagate (the caller
+    rolls the transaction back).
     """
     refused: list[tuple[int, str]] = []
     inserted = updated = 0
-    middle = len(rows) // 2
-    pending = [(middle, len(rows)), (0, middle)] if len(rows) > 1 else [(0, len(rows))]
+    middle = rows // 2
+    pending = [(middle, rows), (0, middle)] if rows > 1 else [(0, rows)]
     while pending:
         low, high = pending.pop()
         if low >= high:
             continue
         cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
         try:
-            affected = cursor.execute(statement(rows[low:high]))
+            new, changed = write(low, high)
         except Exception as error:
             if not is_data_error(error):
                 raise
@@ -140,7 +138,6 @@ def isolate_refused(
                 middle = (low + high) // 2
                 pending += [(middle, high), (low, middle)]  # the first half runs first
             continue
-        new, changed = upsert_counts(conn, affected, high - low)
         inserted += new
         updated += changed
     return refused, inserted, updated

@@ -1,9 +1,11 @@
-"""Target tables, declared once: DDL, record validation and SQL encoding come from here.
+"""Target tables, declared once: DDL, record validation and row encoding come from here.
 
 A ``Table`` is a list of ``Column``s. Each column type knows its DDL and how to turn a JSON
-value into a SQL literal, raising ``RecordError`` with a human-readable reason when the value
-does not fit. ``Table.encode_row`` validates one decoded JSON record and returns the
-``(...)`` tuple literal used in a multi-row ``INSERT``.
+value into the parameter the server receives, raising ``RecordError`` with a human-readable
+reason when the value does not fit. ``Table.encode_row`` validates one decoded JSON record and
+returns its row of parameters for the prepared multi-row upsert (``database.PreparedUpsert``):
+each column's value as UTF-8 text after its length, the binary protocol's string parameter.
+Nothing is escaped or quoted, and the server parses no literal.
 
 Rules for the default ``events`` table (one JSON object per record):
 
@@ -13,7 +15,7 @@ Rules for the default ``events`` table (one JSON object per record):
 * ``occurred_at``: ISO-8601 timestamp string with a timezone (``Z`` or ``±HH:MM``), in any
   form ``datetime.fromisoformat`` accepts (so also basic format ``20240501T120000Z`` and week
   dates ``2024-W18-3T12:00:00Z``), converted to UTC and stored as ``DATETIME(6)``; years
-  1000-9999 (the ``DATETIME`` range). The SQL literal is always the canonical
+  1000-9999 (the ``DATETIME`` range). The parameter is always the canonical
   ``YYYY-MM-DD HH:MM:SS.ffffff`` text of the parsed instant, so the server never sees a
   value it could refuse.
 * ``type``: non-empty string of at most 64 printable characters.
@@ -50,14 +52,17 @@ https://mariadb.com/kb/en/json-data-type/ (a ``JSON`` column is ``LONGTEXT`` wit
 No record content raises anything but ``RecordError`` from ``Table.encode_row``: values
 nested too deeply for the C encoder, numbers, code points and sizes all end as a reason.
 
-Literals are escaped for the server's default ``sql_mode`` (backslash escapes); the loader
-sets its session ``sql_mode`` explicitly so ``NO_BACKSLASH_ESCAPES`` can never be in effect.
+Parameters are sent as ``MYSQL_TYPE_STRING`` in the connection's character set (utf8mb4), so
+the server converts them exactly as it would the same text in a literal, under the same
+strict ``sql_mode``: ``DATETIME(6)`` from the canonical text, ``JSON`` from the document.
+https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_stmt_execute.html
 """
 
 from __future__ import annotations
 
 import json
 import json.encoder
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -107,8 +112,8 @@ _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_RUN = b"0" * 19
 
 
-def _has_long_digit_run(text: str) -> bool:
-    return _LONG_RUN in text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO)
+def _has_long_digit_run(data: bytes) -> bool:
+    return _LONG_RUN in data.translate(_DIGITS_TO_ZERO)
 
 
 _JSON_TYPE_NAMES = {
@@ -124,11 +129,6 @@ _JSON_TYPE_NAMES = {
 
 def json_type_name(value: Any) -> str:
     return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
-
-
-def _quote(text: str) -> str:
-    """A single-quoted SQL string literal (backslash-escape mode)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _public_json_encoder() -> Callable[[Any], str]:
@@ -168,7 +168,35 @@ _EXTENDED = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}"
     r"(?:Z|[+-][0-9]{2}:[0-9]{2})"
 ).fullmatch
-_TWO_DIGITS = tuple(f"{n:02d}" for n in range(60))
+_TIMESTAMP_LENGTH = chr(26)  # the length byte of "YYYY-MM-DD HH:MM:SS.ffffff", as text
+# "HH:MM" of every minute of a day, and back; the minutes east of UTC of every offset
+# fromisoformat accepts in the extended form (below 24 hours).
+_CLOCK_TEXT = tuple(f"{m // 60:02d}:{m % 60:02d}" for m in range(1440))
+_CLOCK_MINUTES = {text: m for m, text in enumerate(_CLOCK_TEXT)}
+_OFFSET_MINUTES = {"Z": 0} | {
+    sign + text: m * (1 if sign == "+" else -1)
+    for sign in "+-"
+    for m, text in enumerate(_CLOCK_TEXT)
+}
+# A binary-protocol string parameter is its length (a length-encoded integer) and its bytes.
+_SHORT_LENGTHS = tuple(bytes((n,)) for n in range(251))
+
+
+def length_prefix(size: int) -> bytes:
+    """The length-encoded integer ``size`` (one byte below 251)."""
+    if size < 251:
+        return _SHORT_LENGTHS[size]
+    if size < 1 << 16:
+        return b"\xfc" + size.to_bytes(2, "little")
+    if size < 1 << 24:
+        return b"\xfd" + size.to_bytes(3, "little")
+    return b"\xfe" + size.to_bytes(8, "little")
+
+
+def _param(data: bytes) -> bytes:
+    """``data`` as a string parameter: its length, then the bytes."""
+    size = len(data)
+    return (_SHORT_LENGTHS[size] if size < 251 else length_prefix(size)) + data
 
 
 class VarChar:
@@ -182,18 +210,21 @@ class VarChar:
         collation = " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" if key else ""
         return f"VARCHAR({self.length}){collation}"
 
-    def to_sql(self, value: Any) -> str:
+    def to_param(self, value: Any) -> bytes:
         if (
             type(value) is str
             and 0 < len(value) <= self.length
             and value.isprintable()
             and not (self.trimmed and value.strip() != value)
         ):
-            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-        return self._checked_to_sql(value)
+            # isprintable() is False for unpaired surrogates: the text encodes as UTF-8.
+            data = value.encode()
+            size = len(data)
+            return (_SHORT_LENGTHS[size] if size < 251 else length_prefix(size)) + data
+        return self._checked_to_param(value)
 
-    def _checked_to_sql(self, value: Any) -> str:
-        """``to_sql`` one check at a time, to say which one fails."""
+    def _checked_to_param(self, value: Any) -> bytes:
+        """``to_param`` one check at a time, to say which one fails."""
         if type(value) is not str:
             raise RecordError(f"must be a string, got {json_type_name(value)}")
         if not value:
@@ -206,7 +237,7 @@ class VarChar:
             raise RecordError("contains control or non-printable characters")
         if self.trimmed and value.strip() != value:
             raise RecordError("must not start or end with whitespace")
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return _param(value.encode())
 
 
 class Timestamp:
@@ -218,7 +249,7 @@ class Timestamp:
     def ddl(self, *, key: bool = False) -> str:
         return f"DATETIME({self.precision})"
 
-    def to_sql(self, value: Any) -> str:
+    def to_param(self, value: Any) -> bytes:
         if type(value) is not str:
             raise RecordError(f"must be an ISO-8601 timestamp string, got {json_type_name(value)}")
         try:
@@ -231,34 +262,28 @@ class Timestamp:
             raise RecordError("is before the year 1000 (outside the DATETIME range)")
         if _EXTENDED(value) is not None:
             # Fast path for the extended form with microseconds (2024-05-01T12:00:00.123456
-            # and Z or an offset), the SQL text is made from slices of it; formatting the
+            # and Z or an offset), the parameter is made from slices of it; formatting the
             # parsed value costs about as much as the rest of the record together. Only this
             # exact shape qualifies - fromisoformat also accepts week dates, basic format, any
             # separator, a comma before the fraction... whose text MySQL would refuse, so
             # everything else is formatted from the parsed value below.
-            offset = moment.utcoffset()
-            if not offset:
-                return "'" + value[:10] + " " + value[11:26] + "'"
-            minutes = moment.hour * 60 + moment.minute - offset.days * 1440 - offset.seconds // 60
-            if 0 <= minutes < 1440:  # the same day in UTC (the offset is whole minutes)
-                hour, minute = divmod(minutes, 60)
-                return (
-                    "'"
-                    + value[:10]
-                    + " "
-                    + _TWO_DIGITS[hour]
-                    + ":"
-                    + _TWO_DIGITS[minute]
-                    + value[16:26]
-                    + "'"
-                )
+            # The text is ASCII (the pattern), 26 characters: one length byte.
+            offset = _OFFSET_MINUTES.get(value[26:])
+            if offset == 0:
+                return (_TIMESTAMP_LENGTH + value[:10] + " " + value[11:26]).encode()
+            if offset is not None:
+                minutes = _CLOCK_MINUTES[value[11:16]] - offset
+                if 0 <= minutes < 1440:  # the same day in UTC
+                    return (
+                        _TIMESTAMP_LENGTH + value[:10] + " " + _CLOCK_TEXT[minutes] + value[16:26]
+                    ).encode()
         try:
             utc = moment.astimezone(UTC)
         except OverflowError:
             raise RecordError("is outside the supported range") from None
         if utc.year < 1000:
             raise RecordError("is before the year 1000 (outside the DATETIME range)")
-        return "'" + utc.isoformat(" ", "microseconds")[:-6] + "'"  # drop "+00:00"
+        return _param(utc.isoformat(" ", "microseconds")[:-6].encode())  # drop "+00:00"
 
 
 def _check_json_limits(value: Any, max_nesting: int) -> None:
@@ -305,21 +330,23 @@ class JsonObject:
     def ddl(self, *, key: bool = False) -> str:
         return "JSON"
 
-    def to_sql(self, value: Any) -> str:
+    def to_param(self, value: Any) -> bytes:
         if type(value) is not dict:
             raise RecordError(f"must be a JSON object, got {json_type_name(value)}")
         if _orjson is not None:
-            # A fifth of the standard encoder's cost. orjson refuses surrogates and integers
-            # beyond 64 bits and writes NaN and infinities as null: those (and any payload
-            # with a null, or "null" in a string) go the standard encoder's way, which
-            # reports them. Either way the text ends in literal(), which holds both
-            # servers' limits (nesting, 64-bit integers, key sizes).
+            # A fifth of the standard encoder's cost, and already UTF-8. orjson refuses
+            # surrogates and integers beyond 64 bits and writes NaN and infinities as null:
+            # those (and any payload with a null, or "null" in a string) go the standard
+            # encoder's way, which reports them. Either way the document ends in checked(),
+            # which holds both servers' limits (nesting, 64-bit integers, key sizes).
             try:
                 encoded = _orjson.dumps(value)
             except TypeError:  # orjson.JSONEncodeError
                 encoded = b"null"
             if b"null" not in encoded:
-                return self.literal(value, encoded.decode())
+                # orjson encodes exactly the integers of -2**63..2**64-1 (TypeError beyond),
+                # the range both servers store exactly: only nesting and keys are left.
+                return self.checked(value, encoded, integers_checked=True)
         try:
             text = _encode_json(value)
         except ValueError:  # 1e999 decodes to inf, which is not valid JSON
@@ -328,27 +355,32 @@ class JsonObject:
             raise RecordError(
                 f"nests objects and arrays more than {self.max_nesting} levels deep"
             ) from None
-        return self.literal(value, text)
+        try:
+            encoded = text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RecordError("contains an unpaired UTF-16 surrogate escape") from None
+        return self.checked(value, encoded)
 
-    def literal(self, value: dict[str, Any], text: str) -> str:
-        """The SQL literal of ``value`` encoded as ``text``, once both servers' limits are
-        checked: every way of encoding a payload ends here."""
+    def checked(
+        self, value: dict[str, Any], document: bytes, *, integers_checked: bool = False
+    ) -> bytes:
+        """The parameter of ``value`` encoded as ``document`` (UTF-8 JSON), once both
+        servers' limits are checked: every way of encoding a payload ends here. The walk
+        runs only when a check on the bytes cannot rule a limit out: fewer brackets than
+        the nesting limit, no key longer than the whole document, no run of 19 digits
+        (unless the encoder already refused integers outside the range)."""
         if (
-            text.count("{") + text.count("[") > self.max_nesting
-            or len(text) > MAX_JSON_KEY_BYTES // 4
-            or _has_long_digit_run(text)
+            document.count(b"{") + document.count(b"[") > self.max_nesting
+            or len(document) > MAX_JSON_KEY_BYTES
+            or (not integers_checked and _has_long_digit_run(document))
         ):
             _check_json_limits(value, self.max_nesting)
-        if not text.isascii():
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                raise RecordError("contains an unpaired UTF-16 surrogate escape") from None
-        return _quote(text)
+        return _param(document)
 
 
 ColumnType = VarChar | Timestamp | JsonObject
 _MISSING = object()
+_call = operator.call
 
 
 @dataclass(frozen=True)
@@ -367,7 +399,7 @@ class Column:
 
 
 class Table:
-    """A target table: its columns, DDL and the record-to-SQL encoder."""
+    """A target table: its columns, DDL and the record-to-parameters encoder."""
 
     def __init__(self, name: str, columns: Sequence[Column]) -> None:
         self.name = name
@@ -380,11 +412,24 @@ class Table:
         self._plan = tuple(
             (
                 column.name,
-                column.type.to_sql,
-                None if column.required else column.type.to_sql(column.default),
+                column.type.to_param,
+                None if column.required else column.type.to_param(column.default),
             )
             for column in self.columns
         )
+        # A record with every column, encoded by C loops: the values in column order
+        # (itemgetter) through each column's encoder (map with operator.call).
+        self._values_in_order: Callable[[dict[str, Any]], Any] = operator.itemgetter(
+            *self.column_names
+        )
+        if len(self.columns) == 1:  # itemgetter of one name returns the value, not a tuple
+            only = self.column_names[0]
+
+            def one_value(record: dict[str, Any]) -> tuple[Any]:
+                return (record[only],)
+
+            self._values_in_order = one_value
+        self._encoders = tuple(column.type.to_param for column in self.columns)
 
     def ddl(self) -> str:
         lines = [column.ddl() for column in self.columns]
@@ -395,8 +440,9 @@ class Table:
             " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         )
 
-    def encode_row(self, record: Any) -> str:
-        """Validate one decoded record and return its ``(...)`` SQL tuple literal."""
+    def encode_row(self, record: Any) -> bytes:
+        """Validate one decoded record and return its row of parameters: each column's
+        value, in column order, as a binary-protocol string parameter (length, bytes)."""
         if type(record) is not dict:
             raise RecordError(f"record must be a JSON object, got {json_type_name(record)}")
         if not record.keys() <= self._names:
@@ -406,27 +452,25 @@ class Table:
             # Every column is present (the usual case): one pass without the bookkeeping
             # below, which runs again to name the column when a value does not fit.
             try:
-                return (
-                    "(" + ",".join([to_sql(record[name]) for name, to_sql, _ in self._plan]) + ")"
-                )
+                return b"".join(map(_call, self._encoders, self._values_in_order(record)))
             except RecordError:
                 pass
         return self._encode_columns(record)
 
-    def _encode_columns(self, record: dict[str, Any]) -> str:
+    def _encode_columns(self, record: dict[str, Any]) -> bytes:
         parts = []
-        for name, to_sql, default_sql in self._plan:
+        for name, to_param, default in self._plan:
             value = record.get(name, _MISSING)
             if value is _MISSING:
-                if default_sql is None:
+                if default is None:
                     raise RecordError(f"{name}: required field is missing")
-                parts.append(default_sql)
+                parts.append(default)
                 continue
             try:
-                parts.append(to_sql(value))
+                parts.append(to_param(value))
             except RecordError as error:
                 raise RecordError(f"{name}: {error}") from None
-        return "(" + ",".join(parts) + ")"
+        return b"".join(parts)
 
 
 EVENTS = Table(

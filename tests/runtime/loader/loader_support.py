@@ -241,8 +241,12 @@ class MotoServer:
         return boto3.client("s3", region_name=REGION, endpoint_url=self.endpoint)
 
 
+COM_STMT_EXECUTE = 0x17  # the command that runs a prepared upsert (database.PreparedUpsert)
+
+
 class CommitFailsOnBatch:
-    """A connection that is lost while committing its ``fail_on``-th batch."""
+    """A connection that is lost while committing its ``fail_on``-th batch (a batch: the
+    prepared upserts run since the last commit or rollback)."""
 
     def __init__(self, conn, fail_on):
         self._conn = conn
@@ -250,8 +254,10 @@ class CommitFailsOnBatch:
         self._batches = 0
         self._insert_pending = False
 
-    def cursor(self):
-        return WatchingCursor(self._conn.cursor(), self)
+    def _execute_command(self, command, sql):
+        if command == COM_STMT_EXECUTE:
+            self._insert_pending = True
+        return self._conn._execute_command(command, sql)
 
     def commit(self):
         if self._insert_pending:
@@ -261,25 +267,19 @@ class CommitFailsOnBatch:
                 raise pymysql.err.OperationalError(2013, "Lost connection (injected at commit)")
         self._conn.commit()
 
+    def rollback(self):
+        self._insert_pending = False
+        self._conn.rollback()
+
     def __getattr__(self, name):
         return getattr(self._conn, name)
 
 
-class WatchingCursor:
-    def __init__(self, cursor, owner):
-        self._cursor = cursor
-        self._owner = owner
-
-    def execute(self, query, args=None):
-        if isinstance(query, bytes) and query.startswith(b"INSERT INTO `events`"):
-            self._owner._insert_pending = True
-        return self._cursor.execute(query, args)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._cursor.close()
-
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
+def parameter_value(parameter: bytes) -> bytes:
+    """The bytes of one binary-protocol string parameter, checking its length prefix."""
+    first = parameter[0]
+    size = {0xFC: 2, 0xFD: 3, 0xFE: 8}.get(first, 0)  # bytes of length after the first
+    length = int.from_bytes(parameter[1 : 1 + size], "little") if size else first
+    value = parameter[1 + size :]
+    assert len(value) == length, f"prefix says {length} bytes, {len(value)} follow"
+    return value

@@ -1,5 +1,5 @@
 """Row encoding: the fast paths (timestamps from slices of their text, payloads through
-orjson) give exactly what the general paths give."""
+orjson) give exactly what the general paths give, as binary-protocol string parameters."""
 
 from __future__ import annotations
 
@@ -11,13 +11,21 @@ import orjson
 import pytest
 
 from tapstack.loader.runtime import schema
-from tapstack.loader.runtime.schema import JsonObject, RecordError, Timestamp
+from tapstack.loader.runtime.schema import (
+    EVENTS,
+    JsonObject,
+    RecordError,
+    Timestamp,
+    VarChar,
+    length_prefix,
+)
+from tests.runtime.loader.loader_support import parameter_value
 
 
-def reference_literal(text: str) -> str:
-    """The UTC literal computed the slow, obvious way."""
+def reference_text(text: str) -> bytes:
+    """The UTC instant computed the slow, obvious way."""
     utc = datetime.fromisoformat(text).astimezone(UTC)
-    return utc.strftime("'%Y-%m-%d %H:%M:%S.%f'")
+    return utc.strftime("%Y-%m-%d %H:%M:%S.%f").encode()
 
 
 def generated_timestamps(count: int) -> list[str]:
@@ -45,7 +53,7 @@ EDGES = [
 
 @pytest.mark.parametrize("text", EDGES + generated_timestamps(2000))
 def test_timestamps_with_offsets_encode_as_their_utc_instant(text):
-    assert Timestamp(6).to_sql(text) == reference_literal(text)
+    assert parameter_value(Timestamp(6).to_param(text)) == reference_text(text)
 
 
 @pytest.mark.parametrize(
@@ -57,7 +65,7 @@ def test_timestamps_with_offsets_encode_as_their_utc_instant(text):
 )
 def test_timestamps_that_leave_the_datetime_range_in_utc_are_refused(text, reason):
     with pytest.raises(RecordError, match=reason):
-        Timestamp(6).to_sql(text)
+        Timestamp(6).to_param(text)
 
 
 PAYLOADS = [
@@ -72,21 +80,63 @@ PAYLOADS = [
 @pytest.fixture(params=["orjson", "json"])
 def encoder(request, monkeypatch):
     monkeypatch.setattr(schema, "_orjson", orjson if request.param == "orjson" else None)
-    return JsonObject().to_sql
+    return JsonObject().to_param
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
-def test_payloads_encode_to_the_same_sql_with_or_without_orjson(monkeypatch, payload):
+def test_payloads_encode_to_the_same_parameter_with_or_without_orjson(monkeypatch, payload):
     monkeypatch.setattr(schema, "_orjson", orjson)
-    fast = JsonObject().to_sql(payload)
+    fast = JsonObject().to_param(payload)
     monkeypatch.setattr(schema, "_orjson", None)
-    exact = JsonObject().to_sql(payload)
+    exact = JsonObject().to_param(payload)
 
     assert fast == exact
 
 
-def test_payload_literals_are_escaped_for_sql(encoder):
-    assert encoder({"s": "it's \\"}) == '\'{"s":"it\\\'s \\\\\\\\"}\''
+def test_payload_parameters_are_the_documents_utf8_with_nothing_escaped_for_sql(encoder):
+    document = parameter_value(encoder({"s": "it's \\ é", "q": "'); DROP TABLE events; --"}))
+
+    assert document == '{"s":"it\'s \\\\ é","q":"\'); DROP TABLE events; --"}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("size", "prefix"),
+    [
+        (0, b"\x00"),
+        (250, b"\xfa"),
+        (251, b"\xfc\xfb\x00"),
+        (65535, b"\xfc\xff\xff"),
+        (65536, b"\xfd\x00\x00\x01"),
+        (2**24 - 1, b"\xfd\xff\xff\xff"),
+        (2**24, b"\xfe\x00\x00\x00\x01\x00\x00\x00\x00"),
+    ],
+)
+def test_parameter_lengths_are_length_encoded_integers_at_every_boundary(size, prefix):
+    # https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_basic_dt_integers.html
+    assert length_prefix(size) == prefix
+
+
+@pytest.mark.parametrize("length", [1, 250, 251, 70_000])
+def test_payloads_of_any_length_carry_their_exact_byte_count(encoder, length):
+    payload = {"s": "é" * length}
+
+    assert parameter_value(encoder(payload)) == ('{"s":"' + "é" * length + '"}').encode()
+
+
+def test_a_row_is_its_columns_parameters_in_column_order_with_defaults_filled_in():
+    row = EVENTS.encode_row(
+        {"type": "click", "id": "évt-1", "occurred_at": "2024-05-01T12:00:00.000000+02:00"}
+    )
+
+    assert row == b"".join(
+        [
+            length_prefix(len("évt-1".encode())) + "évt-1".encode(),
+            b"\x1a2024-05-01 10:00:00.000000",
+            b"\x05click",
+            b"\x02{}",
+        ]
+    )
+    assert parameter_value(VarChar(64).to_param("x" * 64)) == b"x" * 64
 
 
 @pytest.mark.parametrize(
@@ -103,9 +153,9 @@ def test_payloads_json_cannot_hold_are_refused_with_or_without_orjson(encoder, p
 
 
 def test_the_64_bit_integer_range_is_stored_exactly(encoder):
-    literal = encoder(json.loads('{"min": -9223372036854775808, "max": 18446744073709551615}'))
+    parameter = encoder(json.loads('{"min": -9223372036854775808, "max": 18446744073709551615}'))
 
-    assert literal == '\'{"min":-9223372036854775808,"max":18446744073709551615}\''
+    assert parameter_value(parameter) == b'{"min":-9223372036854775808,"max":18446744073709551615}'
 
 
 @pytest.mark.parametrize("number", ["123456789012345678901234567890", "-9223372036854775809"])

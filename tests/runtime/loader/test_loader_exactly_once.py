@@ -23,10 +23,10 @@ from tapstack.loader.runtime.database import LockTimeout
 from tapstack.loader.runtime.loader import Loader
 from tests.runtime.loader.loader_support import (
     BUCKET,
+    COM_STMT_EXECUTE,
     LOADER_PASSWORD,
     LOADER_USER,
     CommitFailsOnBatch,
-    WatchingCursor,
     jsonl,
     put,
     record,
@@ -187,28 +187,22 @@ CHILD = textwrap.dedent(
                                  ssl_context=None)
 
     class DiesInsideBatch:
-        # Executes the INSERT of batch {kill_on} and dies before committing it.
+        # Runs the first upsert of batch {kill_on} and dies before committing it.
         def __init__(self, conn):
-            self.conn, self.inserts = conn, 0
-        def cursor(self):
-            outer = self
-            class Cursor:
-                def __init__(self, cursor):
-                    self.cursor = cursor
-                def execute(self, query, args=None):
-                    result = self.cursor.execute(query, args)
-                    if isinstance(query, bytes) and query.startswith(b"INSERT INTO `events`"):
-                        outer.inserts += 1
-                        if outer.inserts == {kill_on}:
-                            os.kill(os.getpid(), signal.SIGKILL)
-                    return result
-                def __enter__(self):
-                    return self
-                def __exit__(self, *exc):
-                    self.cursor.close()
-                def __getattr__(self, name):
-                    return getattr(self.cursor, name)
-            return Cursor(self.conn.cursor())
+            self.conn, self.batches, self.pending = conn, 0, False
+        def _execute_command(self, command, sql):
+            self.conn._execute_command(command, sql)
+            if command == 0x17 and not self.pending:  # COM_STMT_EXECUTE: a batch begins
+                self.pending = True
+                self.batches += 1
+        def _read_query_result(self, *args, **kwargs):
+            result = self.conn._read_query_result(*args, **kwargs)
+            if self.pending and self.batches == {kill_on}:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return result
+        def commit(self):
+            self.pending = False
+            self.conn.commit()
         def __getattr__(self, name):
             return getattr(self.conn, name)
 
@@ -412,27 +406,22 @@ def test_a_version_that_disappears_before_anything_was_committed_is_skipped(
 
 
 class DeadlocksOnInserts(CommitFailsOnBatch):
-    """A connection whose ``deadlock_on``-th INSERTs (1-based) fail as InnoDB deadlock victims."""
+    """A connection whose ``deadlock_on``-th batch attempts (1-based) fail as InnoDB deadlock
+    victims at their first upsert."""
 
     def __init__(self, conn, deadlock_on):
         super().__init__(conn, fail_on=0)
         self._deadlock_on = set(deadlock_on)
-        self._inserts = 0
+        self._attempts = 0
 
-    def cursor(self):
-        owner = self
-
-        class Cursor(WatchingCursor):
-            def execute(self, query, args=None):
-                if isinstance(query, bytes) and query.startswith(b"INSERT INTO `events`"):
-                    owner._inserts += 1
-                    if owner._inserts in owner._deadlock_on:
-                        raise pymysql.err.OperationalError(
-                            1213, "Deadlock found when trying to get lock; try restarting"
-                        )
-                return super().execute(query, args)
-
-        return Cursor(self._conn.cursor(), self)
+    def _execute_command(self, command, sql):
+        if command == COM_STMT_EXECUTE and not self._insert_pending:
+            self._attempts += 1
+            if self._attempts in self._deadlock_on:
+                raise pymysql.err.OperationalError(
+                    1213, "Deadlock found when trying to get lock; try restarting"
+                )
+        return super()._execute_command(command, sql)
 
 
 def test_a_batch_chosen_as_a_deadlock_victim_is_run_again_once_and_written_once(

@@ -14,7 +14,7 @@ import json
 import pymysql
 import pytest
 
-from tapstack.loader.runtime.database import BatchRows
+from tapstack.loader.runtime.database import PreparedUpsert, prepare_session
 from tapstack.loader.runtime.isolation import DATA_ERRORS, is_data_error
 from tapstack.loader.runtime.schema import (
     EVENTS,
@@ -29,6 +29,7 @@ from tests.runtime.loader.loader_support import (
     CommitFailsOnBatch,
     jsonl,
     keys,
+    parameter_value,
     put,
     read_jsonl,
     record,
@@ -104,6 +105,23 @@ def test_refusals_across_a_batch_boundary_and_several_in_one_batch_are_each_reje
     assert sorted(refusing.events()) == [f"evt-{i:06d}" for i in range(1, 21) if i not in refused]
     [warning] = [line for line in loader.logs() if "refused records" in line["message"]]
     assert (warning["records_refused"], warning["batches"]) == (5, 3)
+
+
+def test_refusals_in_any_statement_of_a_batch_of_several_statements_are_each_rejected(
+    make_loader, s3, refusing
+):
+    # A batch of 2,345 rows is 14 statements (2 x 1,000, 3 x 100, 4 x 10, 5 x 1): refusals in
+    # the first, a middle and the last one roll back the statements before them, too.
+    refused = {1, 1500, 2101, 2345}
+    event = put(s3, "incoming/statements.jsonl", jsonl(records_refusing(2345, refused)))
+
+    result = make_loader(batch_size=2345).handle_event(event)["objects"][0]
+
+    assert (result["rows_inserted"], result["records_rejected"]) == (2341, 4)
+    assert [line["line"] for line in rejected_lines(s3, "statements.jsonl")] == sorted(refused)
+    assert len(refusing.events()) == 2341
+    [entry] = refusing.manifest()
+    assert (entry["status"], entry["rows_inserted"], entry["last_record"]) == ("loaded", 2341, 2345)
 
 
 def test_validation_rejects_and_database_refusals_share_one_report(make_loader, s3, refusing):
@@ -302,9 +320,9 @@ def test_the_nesting_limit_is_exactly_mariadbs(make_loader, s3, database):
     assert list(database.events()) == ["evt-000031"]
     [line] = rejected_lines(s3, "levels.jsonl")
     assert (line["line"], "error 4025" in line["reason"]) == (2, True)
-    assert EVENTS.columns[3].type.to_sql(nested_payload(31))
+    assert EVENTS.columns[3].type.to_param(nested_payload(31))
     with pytest.raises(RecordError, match="more than 31 levels deep"):
-        EVENTS.columns[3].type.to_sql(nested_payload(32))
+        EVENTS.columns[3].type.to_param(nested_payload(32))
 
 
 @pytest.mark.parametrize(
@@ -322,20 +340,66 @@ def test_the_nesting_limit_is_exactly_mariadbs(make_loader, s3, database):
 def test_payload_limits_of_mysql_84_are_checked_before_the_database_sees_them(payload, reason):
     payload_type = EVENTS.columns[3].type
     if reason is None:
-        assert payload_type.to_sql(payload).startswith("'{")
+        assert parameter_value(payload_type.to_param(payload)).startswith(b"{")
     else:
         with pytest.raises(RecordError, match=reason):
-            payload_type.to_sql(payload)
+            payload_type.to_param(payload)
 
 
-def test_a_batchs_rows_are_cut_back_out_of_its_statement_exactly():
-    rows = ["('a,b','x')", "('é😀','),(')", "('','')"]
-    starts, size = [], 0
-    for row in rows:
-        starts.append(size)
-        size += len(row)
-    parts = BatchRows(
-        "INSERT INTO `t` VALUES ", " ON DUPLICATE KEY UPDATE x = 1", starts, [4, 7, 9]
-    )
+def upsert_rows(count, *, start=0):
+    """``count`` encoded rows with multi-byte ids and types, and where each row ends."""
+    values, ends = bytearray(), []
+    for i in range(start, start + count):
+        values += EVENTS.encode_row(record(i, type="tÿpe-😀", id=f"évt-{i:06d}"))
+        ends.append(len(values))
+    return values, ends
 
-    assert parts.rows(parts.statement(rows)) == rows
+
+def test_a_batch_is_written_by_statements_of_1000_100_10_and_1_rows_prepared_once(database):
+    conn = database.loader_connect()()
+    try:
+        upsert = PreparedUpsert(conn, EVENTS, prepare_session(conn))
+        values, ends = upsert_rows(2345)
+
+        assert upsert.write(values, ends, 0, 2345) == (2345, 0)
+        assert upsert.statements_executed == 2 + 3 + 4 + 5
+        assert upsert.statements_prepared == 4
+        assert upsert.write(values, ends, 0, 2345) == (0, 0)  # the same values change nothing
+        assert upsert.statements_prepared == 4
+        conn.commit()
+    finally:
+        conn.close()
+    assert len(database.events()) == 2345
+    assert database.query("SELECT type FROM events WHERE id = 'évt-002344'") == [("tÿpe-😀",)]
+
+
+def test_rows_are_cut_out_of_a_batch_at_their_exact_bytes_for_any_range(database):
+    conn = database.loader_connect()()
+    try:
+        upsert = PreparedUpsert(conn, EVENTS, prepare_session(conn))
+        values, ends = upsert_rows(30)
+        changed, _ = upsert_rows(30)
+        changed = changed.replace("tÿpe-😀".encode(), "tÿpe-😁".encode())
+
+        assert upsert.write(values, ends, 7, 19) == (12, 0)
+        assert upsert.write(changed, ends, 0, 30) == (18, 12)
+        conn.commit()
+    finally:
+        conn.close()
+    assert sorted(database.events()) == [f"évt-{i:06d}" for i in range(30)]
+    assert database.query("SELECT DISTINCT type FROM events") == [("tÿpe-😁",)]
+
+
+def test_statement_sizes_that_would_pass_the_placeholder_limit_are_left_out(database):
+    conn = database.loader_connect()()
+    try:
+        wide = Table(
+            "wide",
+            [Column("id", VarChar(8), primary_key=True)]
+            + [Column(f"c{i}", VarChar(8)) for i in range(99)],
+        )
+        upsert = PreparedUpsert(conn, wide, prepare_session(conn))
+    finally:
+        conn.close()
+
+    assert upsert.sizes == (100, 10, 1)  # 1,000 rows of 100 columns: 100,000 placeholders
