@@ -92,7 +92,7 @@ class Settings:
     master_secret_id: str | None = setting(ENV_DB_MASTER_SECRET_ID, None)
     #: Records per transaction.
     batch_size: int = setting(ENV_BATCH_SIZE, DEFAULT_BATCH_SIZE, minimum=1)
-    #: Also flush a batch at this many bytes of SQL.
+    #: Also flush a batch at this many bytes of encoded rows (a statement holds at most a batch).
     batch_max_bytes: int = setting(ENV_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_BYTES, minimum=1024)
     #: Longest accepted line / array element, in bytes.
     max_record_bytes: int = setting(ENV_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_BYTES, minimum=64)

@@ -505,8 +505,9 @@ class PreparedUpsert:
     is still ``isolation``'s to resolve.
 
     pymysql has no prepared statements; the packets are sent and read through its
-    connection's ``_execute_command``, ``_read_packet`` and ``_read_query_result`` (pymysql
-    2.2; the loader's tests run every path against MariaDB).
+    connection's ``_execute_command``, ``_read_packet`` and ``_read_query_result`` (PyMySQL
+    1.2.4, pinned in pyproject.toml and bundled; the loader's tests run every path against
+    MariaDB with that version).
     https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_stmt_prepare.html
     https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_stmt_execute.html
     """
