@@ -2,7 +2,7 @@
 
 The loader validates every record before it writes it (``schema``), but the server has the
 last word: a ``CHECK`` constraint or a trigger the loader does not know, a limit of another
-server version. When a batch's multi-row ``INSERT`` fails because of its data - a server
+server version. When a batch's upserts fail because of its data - a server
 error whose code is in ``DATA_ERRORS``, as opposed to the connection, a lock or the server
 itself, which fail the object as before - ``isolate_refused`` finds the records at fault by
 bisection over the batch's already encoded rows, without reading the object again:
@@ -12,8 +12,9 @@ bisection over the batch's already encoded rows, without reading the object agai
 * a single row that fails is refused with the server's error as its reason; every other
   row is written, in the batch's order (so a later record of the same id still wins).
 
-For ``k`` refused rows among ``n``, that is about ``2 k log2(n)`` statements over about
-``k log2(n)`` batch sizes of rows, and at most ``2 n`` statements when every row fails.
+For ``k`` refused rows among ``n``, that is about ``2 k log2(n)`` upserts over about
+``k log2(n)`` batch sizes of rows, and at most ``2 n`` upserts when every row fails (each
+upsert is one prepared statement per size it holds: ``database.PreparedUpsert``).
 The caller commits the written rows, the refusals (``tapstack_load_refused``) and the
 manifest checkpoint in that same transaction, so a crash or a retry sees the batch either
 entirely done, refusals included, or not at all: exactly once, as for any batch.
@@ -22,7 +23,8 @@ Counts (``upsert_counts``) follow MySQL's affected-rows rules for
 ``INSERT ... ON DUPLICATE KEY UPDATE``: 1 per row inserted, 2 per existing row changed,
 0 per existing row left as it was (1 with ``CLIENT_FOUND_ROWS``); the statement's info
 string (``Records: n  Duplicates: d``) gives the number of rows that matched an existing
-one, so inserted and updated rows are told apart exactly.
+one, so inserted and updated rows are told apart exactly. The server sends it in the OK
+packet of a prepared statement's execution as of a text query's (tested on MariaDB).
 https://dev.mysql.com/doc/refman/8.4/en/insert-on-duplicate.html
 https://dev.mysql.com/doc/c-api/8.4/en/mysql-info.html
 """
