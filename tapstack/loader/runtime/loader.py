@@ -111,6 +111,7 @@ UPDATE`` and fail loudly in strict mode.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import hashlib
 import json
@@ -246,6 +247,39 @@ def _tuned_for_loading() -> Iterator[None]:
             if _tuning_users == 0:
                 gc.set_threshold(*_saved_tuning[0])
                 sys.setswitchinterval(_saved_tuning[1])
+
+
+#: glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (mallopt), and the value given to both.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_ALLOCATOR_THRESHOLD = 128 << 10
+_allocator_tuned: bool | None = None
+
+
+def tune_allocator() -> bool:
+    """Fix glibc's mmap and trim thresholds at 128 KiB for this process; once, idempotent.
+    Returns whether glibc took them (False elsewhere: another C library, or no mallopt).
+
+    By default glibc raises its mmap threshold each time a large block is freed (up to
+    32 MiB), so after the first batch the batch buffers and statement packets (hundreds of
+    KiB to a few MiB) come from the heap instead of their own mappings and stay there,
+    fragmented. With the thresholds fixed they are mapped and returned whole. Measured with
+    ``bench/loader.py``'s records, peak RSS growth of the loading process for 100,000 and
+    1,000,000 records, runs alternated: 16.4/22.2 and 16.8/20.6 MiB by default, 12.7/15.4
+    and 13.8/15.4 MiB with both thresholds at 128 KiB (and no slower: 55,000-67,000 rows/s
+    by default, 67,000-75,000 tuned, in the same minutes).
+    https://man7.org/linux/man-pages/man3/mallopt.3.html
+    """
+    global _allocator_tuned
+    if _allocator_tuned is None:
+        try:
+            mallopt = ctypes.CDLL(None).mallopt
+            _allocator_tuned = bool(
+                mallopt(_M_MMAP_THRESHOLD, _ALLOCATOR_THRESHOLD)
+                and mallopt(_M_TRIM_THRESHOLD, _ALLOCATOR_THRESHOLD)
+            )
+        except (OSError, AttributeError):  # not glibc
+            _allocator_tuned = False
+    return _allocator_tuned
 
 
 class ObjectGone(Exception):
@@ -393,6 +427,7 @@ class Loader:
         ping_timeout: float = PING_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        tune_allocator()
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if role not in ROLES:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import platform
 import tracemalloc
 
 import pytest
 
-from tapstack.loader.runtime.loader import Loader
+from tapstack.loader.runtime.loader import Loader, tune_allocator
 from tapstack.loader.runtime.observability import loader_logger
 from tests.runtime.loader.loader_support import BUCKET, REGION, jsonl, put, record
 
@@ -74,3 +75,12 @@ def test_peak_memory_stays_flat_for_a_ten_times_larger_object(database, served_s
     assert large_peak <= small_peak * 1.25, (small_peak, large_peak)
     decompressed = len(plain(small_n * 10))
     assert large_peak < decompressed / 4, (large_peak, decompressed)
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
+    reason="mallopt thresholds are glibc's (Lambda's Amazon Linux and this machine use glibc)",
+)
+def test_the_loader_fixes_glibcs_mmap_and_trim_thresholds_once():
+    assert tune_allocator() is True
+    assert tune_allocator() is True  # idempotent
