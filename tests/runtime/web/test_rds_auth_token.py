@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
-from tests.runtime.web.instance_server import server
+from tests.runtime.web.instance_server import QuietHandler, server
 
 HOST = "tapstack-writer.abcdefghijkl.eu-west-1.rds.amazonaws.com"
 ACCESS_KEY, SECRET_KEY = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -58,7 +58,7 @@ def test_another_instant_signs_differently():
     assert token(SESSION_TOKEN, AT + timedelta(seconds=1)) != WITH_SESSION_TOKEN
 
 
-class FakeCredentials(BaseHTTPRequestHandler):
+class FakeCredentials(QuietHandler):
     """IMDSv2's role credentials: the role's name, then its keys, each with the session token."""
 
     expiration = "2026-12-02T05:40:05Z"
@@ -80,16 +80,6 @@ class FakeCredentials(BaseHTTPRequestHandler):
             self._reply(200, json.dumps(keys))
         else:
             self._reply(404, "")
-
-    def _reply(self, code: int, text: str):
-        body = text.encode()
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture

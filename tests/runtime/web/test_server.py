@@ -19,12 +19,13 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.runtime.web.instance_server import SERVER_PATH, server
+from tests.runtime.web import instance_server
+from tests.runtime.web.instance_server import SERVER_PATH, QuietHandler, server
 
 INSTANCE_ID = "i-0123456789abcdef0"
 
@@ -72,16 +73,9 @@ def serving(settings, instance_id: str | None = INSTANCE_ID, clock=None):
     The server probes the database once before it handles the first request; this waits
     for that (with a GET /livez), so a test can change the database right away.
     """
-    srv = server.make_server(settings, instance_id, clock or time.monotonic)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02})
-    thread.start()
-    try:
+    with instance_server.serving(settings, instance_id, clock) as srv:
         call(srv.server_port, "GET", "/livez")
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -223,7 +217,7 @@ class FakeClock:
         self.now += seconds
 
 
-class FakeMetadata(BaseHTTPRequestHandler):
+class FakeMetadata(QuietHandler):
     """IMDSv2: PUT /latest/api/token, then GET the instance id with that token."""
 
     token = "fake-imds-token"
@@ -243,16 +237,6 @@ class FakeMetadata(BaseHTTPRequestHandler):
             self._reply(200, "i-0fedcba9876543210")
         else:
             self._reply(404, "not found")
-
-    def _reply(self, code: int, text: str):
-        body = text.encode()
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture

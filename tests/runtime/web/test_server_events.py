@@ -8,17 +8,16 @@ refused without TLS below.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tapstack_lab.mariadb import LocalMariaDB
+from tests.runtime.web import instance_server
 from tests.runtime.web.instance_server import SERVER_PATH, server
 
 DATABASE = "tapstack"
@@ -86,17 +85,8 @@ def read_settings(db: LocalMariaDB, password_file: Path, **changes):
     return server.Settings(**values)
 
 
-@contextlib.contextmanager
-def serving(settings) -> Iterator:
-    srv = server.make_server(settings, "i-events")
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02})
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
+def serving(settings):
+    return instance_server.serving(settings, "i-events")
 
 
 def get(srv, path: str, headers: dict | None = None) -> tuple[int, http.client.HTTPMessage, dict]:

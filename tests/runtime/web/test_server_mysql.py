@@ -8,16 +8,15 @@ ends with COM_QUIT is not.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from tapstack_lab.mariadb import LocalMariaDB
+from tests.runtime.web import instance_server
 from tests.runtime.web.instance_server import server
 
 PROBE_USER = "tapstack_health"
@@ -82,17 +81,8 @@ def test_probe_as_an_unknown_account_is_refused_but_counts_the_server_as_reachab
     assert result["server_message"].startswith("1045 Access denied for user 'no_such_account'")
 
 
-@contextlib.contextmanager
 def serving(settings):
-    srv = server.make_server(settings, "i-mariadb")
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02})
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
+    return instance_server.serving(settings, "i-mariadb")
 
 
 def test_health_reports_a_real_server_and_the_probe_login(mariadb, tmp_path):
