@@ -218,9 +218,7 @@ class VarChar:
             and not (self.trimmed and value.strip() != value)
         ):
             # isprintable() is False for unpaired surrogates: the text encodes as UTF-8.
-            data = value.encode()
-            size = len(data)
-            return (_SHORT_LENGTHS[size] if size < 251 else length_prefix(size)) + data
+            return _param(value.encode())
         return self._checked_to_param(value)
 
     def _checked_to_param(self, value: Any) -> bytes:
@@ -429,7 +427,7 @@ class Table:
                 return (record[only],)
 
             self._values_in_order = one_value
-        self._encoders = tuple(column.type.to_param for column in self.columns)
+        self._encoders = tuple(to_param for _, to_param, _ in self._plan)
 
     def ddl(self) -> str:
         lines = [column.ddl() for column in self.columns]
