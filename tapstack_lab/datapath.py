@@ -108,6 +108,19 @@ def s3_event(
     }
 
 
+def stored_object_event(s3: Any, *, bucket: str, key: str, region: str) -> dict[str, Any]:
+    """``s3_event`` for the object as stored now: its size, ETag and version from HEAD."""
+    head = s3.head_object(Bucket=bucket, Key=key)
+    return s3_event(
+        bucket=bucket,
+        key=key,
+        region=region,
+        size=int(head["ContentLength"]),
+        etag=head["ETag"],
+        version_id=head.get("VersionId"),
+    )
+
+
 def run_data_path(
     s3: Any,
     *,
@@ -128,15 +141,7 @@ def run_data_path(
     lines = sample_records()
     key = SAMPLE_KEY.format(stamp=datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
     s3.put_object(Bucket=bucket, Key=key, Body=("\n".join(lines) + "\n").encode())
-    head = s3.head_object(Bucket=bucket, Key=key)
-    event = s3_event(
-        bucket=bucket,
-        key=key,
-        region=region,
-        size=int(head["ContentLength"]),
-        etag=head["ETag"],
-        version_id=head.get("VersionId"),
-    )
+    event = stored_object_event(s3, bucket=bucket, key=key, region=region)
     log = io.StringIO()
     password = secrets.token_urlsafe(18)
     with LocalMariaDB() as db:

@@ -38,7 +38,7 @@ from tapstack.loader.redrive import object_created_events
 from tapstack.loader.runtime.connections import connection_factory
 from tapstack.loader.runtime.loader import Loader
 from tapstack.loader.runtime.observability import loader_logger
-from tapstack_lab.datapath import s3_event
+from tapstack_lab.datapath import stored_object_event
 
 #: MariaDB's error for a write refused by read_only (ER_OPTION_PREVENTS_STATEMENT).
 READ_ONLY_ERROR = 1290
@@ -407,13 +407,5 @@ class Buckets:
 
     def _notify(self, region: str, key: str) -> None:
         client, bucket = self.s3(region), self.names[region]
-        head = client.head_object(Bucket=bucket, Key=key)
-        event = s3_event(
-            bucket=bucket,
-            key=key,
-            region=region,
-            size=int(head["ContentLength"]),
-            etag=head["ETag"],
-            version_id=head.get("VersionId"),
-        )
+        event = stored_object_event(client, bucket=bucket, key=key, region=region)
         self.loaders[region].invoke_async(event)
