@@ -6,7 +6,9 @@ the chunk size plus the largest record, never to the object:
 
 * ``number`` is the 1-based line number (JSON Lines) or record number (JSON array);
 * ``value`` is the decoded JSON value, or a ``ParseFailure`` for a record that cannot be
-  loaded as read (not JSON, not UTF-8, too long, or an object with a duplicate key);
+  loaded as read (not JSON, not UTF-8, too long, or an object with a duplicate key); for a
+  JSON Lines line that the optional ``encode_line`` takes (``schema.Table.encode_line``), the
+  row it returns (``bytes``, which no decoded value is), without decoding the line;
 * ``text`` is the line as read (JSON Lines; used for reject reports); for arrays, a preview of
   the element when ``value`` is a ``ParseFailure``, else ``None``.
 
@@ -231,9 +233,14 @@ def iter_json_lines(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    encode_line: Callable[[str], bytes | None] | None = None,
 ) -> Iterator[list[tuple[int, Any, str]]]:
-    """Yield ``(line_number, value_or_ParseFailure, line_text)`` items, one list per chunk."""
-    lines = _Lines(_Decoder(), max_record_bytes)
+    """Yield ``(line_number, value_or_ParseFailure, line_text)`` items, one list per chunk.
+
+    With ``encode_line`` (``schema.Table.encode_line``), a line it returns a row for is
+    yielded with that row (``bytes``, which no decoded JSON value is) instead of its value.
+    """
+    lines = _Lines(_Decoder(), max_record_bytes, encode_line)
     chunks = _without_bom(stream, chunk_size)
     for overlong, block in _line_blocks(chunks, max_record_bytes):
         items: list[tuple[int, Any, str]] = []
@@ -304,8 +311,14 @@ def _line_blocks(
 class _Lines:
     """Decodes blocks of whole lines into items, numbering the lines."""
 
-    def __init__(self, decoder: _Decoder, max_record_bytes: int) -> None:
+    def __init__(
+        self,
+        decoder: _Decoder,
+        max_record_bytes: int,
+        encode_line: Callable[[str], bytes | None] | None = None,
+    ) -> None:
         self.decoder = decoder
+        self.encode_line = encode_line
         self.max_record_bytes = max_record_bytes
         self.too_long = ParseFailure(f"line is longer than {max_record_bytes} bytes")
         # An over-long line has at least max_record_bytes + 1 bytes before its line break,
@@ -325,10 +338,13 @@ class _Lines:
         parse = self.decoder.line
         number = self.number
         append = items.append
+        encode = self.encode_line
         for text in lines:
             number += 1
             if len(text) > quarter and _line_bytes(text, limit) > limit:
                 append((number, self.too_long, _preview(text.encode(), self.preview)))
+            elif encode is not None and (row := encode(text)) is not None:
+                append((number, row, text))
             elif text and not text.isspace():
                 append((number, parse(text), text))
         self.number = number

@@ -830,8 +830,13 @@ class Loader:
         add = batches.add
         number = 0
         parsed = 0
-        for items in self._records(ref, gzip_checked):
+        for items in self._records(ref, gzip_checked, self.table.encode_line):
             for number, value, text in items:
+                if type(value) is bytes:  # the row of a compact line (Table.encode_line)
+                    parsed += 1
+                    if number > resume_after:
+                        add(number, value)
+                    continue
                 if type(value) is ParseFailure:
                     spool.add(number, value.reason, text=text)
                     continue
@@ -850,16 +855,30 @@ class Loader:
         return number, parsed
 
     # --------------------------------------------------------------- S3
-    def _records(self, ref: ObjectRef, gzip_checked: bool) -> Iterator[list[tuple[int, Any, Any]]]:
+    def _records(
+        self,
+        ref: ObjectRef,
+        gzip_checked: bool,
+        encode_line: Callable[[str], bytes | None] | None = None,
+    ) -> Iterator[list[tuple[int, Any, Any]]]:
+        """The object's records (``formats``); with ``encode_line``, the JSON Lines lines it
+        takes come as their rows (``bytes``) instead of their values."""
         body = self._open(ref)
         if isinstance(body, _Decompressed) and not gzip_checked:
             body.close()
             raise _UncheckedGzip(ref.uri)
         try:
-            reader = iter_json_lines if ref.format == "jsonl" else iter_json_array
-            yield from reader(
-                body, chunk_size=self.chunk_size, max_record_bytes=self.max_record_bytes
-            )
+            if ref.format == "jsonl":
+                yield from iter_json_lines(
+                    body,
+                    chunk_size=self.chunk_size,
+                    max_record_bytes=self.max_record_bytes,
+                    encode_line=encode_line,
+                )
+            else:
+                yield from iter_json_array(
+                    body, chunk_size=self.chunk_size, max_record_bytes=self.max_record_bytes
+                )
         finally:
             body.close()
 

@@ -93,8 +93,11 @@ records = st.fixed_dictionaries(
 )
 
 
-def encoded(value: Any, ascii_only: bool) -> bytes:
-    return json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+def encoded(value: Any, form: str) -> bytes:
+    """``value`` as JSON: ASCII only, as UTF-8, or compact (what ``Table.encode_line`` takes)."""
+    separators = (",", ":") if form == "compact" else None
+    text = json.dumps(value, ensure_ascii=form == "ascii", separators=separators)
+    return text.encode("utf-8", "surrogatepass")
 
 
 def raw(record_id: str, tail: bytes) -> bytes:
@@ -119,7 +122,9 @@ raw_lines = st.sampled_from(
         b"",
     ]
 )
-record_texts = st.tuples(records, st.booleans()).map(lambda pair: encoded(*pair))
+record_texts = st.tuples(records, st.sampled_from(["ascii", "utf8", "compact"])).map(
+    lambda pair: encoded(*pair)
+)
 lines = st.lists(record_texts | raw_lines, min_size=1, max_size=12)
 element_texts = record_texts | raw_lines.filter(bytes.strip)
 
