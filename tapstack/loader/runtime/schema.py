@@ -265,6 +265,30 @@ def _next_day(day: str, days: int) -> str | None:
     return shifted.isoformat() if shifted.year >= 1000 else None
 
 
+def _extended_param(value: str) -> bytes | None:
+    """The parameter of a valid timestamp in the extended form with microseconds
+    (``2024-05-01T12:00:00.123456`` and ``Z`` or an offset: ``_EXTENDED``), made from slices
+    of it, or ``None`` for an offset or a date outside the tables (the caller formats the
+    parsed value then). Formatting the parsed value costs about as much as the rest of the
+    record together. Only this exact shape qualifies - fromisoformat also accepts week dates,
+    basic format, any separator, a comma before the fraction... whose text MySQL would
+    refuse. The text is ASCII (the pattern), 26 characters: one length byte."""
+    offset = _OFFSET_MINUTES.get(value[26:])
+    if offset == 0:
+        return (_TIMESTAMP_LENGTH + value[:10] + " " + value[11:26]).encode()
+    if offset is None:
+        return None
+    minutes = _CLOCK_MINUTES[value[11:16]] - offset
+    day: str | None = value[:10]
+    if minutes < 0:
+        day, minutes = _next_day(value[:10], -1), minutes + 1440
+    elif minutes >= 1440:
+        day, minutes = _next_day(value[:10], 1), minutes - 1440
+    if day is None:
+        return None
+    return (_TIMESTAMP_LENGTH + day + " " + _CLOCK_TEXT[minutes] + value[16:26]).encode()
+
+
 class Timestamp:
     """``DATETIME(precision)`` in UTC, from an ISO-8601 string that has a timezone."""
 
@@ -275,7 +299,16 @@ class Timestamp:
 
     def from_raw(self, text: str) -> bytes:
         """``to_param`` of the raw text of a JSON string without escapes, which is its value
-        unless it holds a control character (which JSON has no raw form for)."""
+        unless it holds a control character (which JSON has no raw form for).
+
+        The extended form with a year from 1000 is taken without ``to_param``'s checks, which
+        it passes by its shape: it is printable, has a timezone, and ``fromisoformat``
+        (called for the month's days, which the pattern does not check) accepts it."""
+        if _EXTENDED(text) is not None and text[0] != "0":
+            _fromisoformat(text)  # raises ValueError: the full path then says why
+            param = _extended_param(text)
+            if param is not None:
+                return param
         if not text.isprintable():
             raise _NotCanonical
         return self.to_param(text)
@@ -295,27 +328,9 @@ class Timestamp:
         if moment.year < 1000:
             raise RecordError("is before the year 1000 (outside the DATETIME range)")
         if _EXTENDED(value) is not None:
-            # Fast path for the extended form with microseconds (2024-05-01T12:00:00.123456
-            # and Z or an offset), the parameter is made from slices of it; formatting the
-            # parsed value costs about as much as the rest of the record together. Only this
-            # exact shape qualifies - fromisoformat also accepts week dates, basic format, any
-            # separator, a comma before the fraction... whose text MySQL would refuse, so
-            # everything else is formatted from the parsed value below.
-            # The text is ASCII (the pattern), 26 characters: one length byte.
-            offset = _OFFSET_MINUTES.get(value[26:])
-            if offset == 0:
-                return (_TIMESTAMP_LENGTH + value[:10] + " " + value[11:26]).encode()
-            if offset is not None:
-                minutes = _CLOCK_MINUTES[value[11:16]] - offset
-                day: str | None = value[:10]
-                if minutes < 0:
-                    day, minutes = _next_day(day, -1), minutes + 1440
-                elif minutes >= 1440:
-                    day, minutes = _next_day(day, 1), minutes - 1440
-                if day is not None:
-                    return (
-                        _TIMESTAMP_LENGTH + day + " " + _CLOCK_TEXT[minutes] + value[16:26]
-                    ).encode()
+            param = _extended_param(value)
+            if param is not None:
+                return param
         try:
             utc = moment.astimezone(UTC)
         except OverflowError:

@@ -76,7 +76,22 @@ ids = (
     st.text(alphabet=string.ascii_letters + string.digits + "-_ é😀", min_size=1, max_size=66)
     | odd_texts
 )
-timestamps = moments | odd_texts | st.sampled_from(["2024-05-01T12:00:00Z", "2024-W18-3T12:00Z"])
+# The extended form's shape with any year, month, day and offset digits: invalid dates,
+# years before 1000, offsets of 24 hours and more.
+shaped = st.builds(
+    "{:04d}-{:02d}-{:02d}T{:02d}:30:00.000000{}".format,
+    st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 23),
+    st.sampled_from(["Z", "+00:00", "+23:59", "+24:00", "-05:60", "+05:30", "-12:00"]),
+)
+timestamps = (
+    moments
+    | shaped
+    | odd_texts
+    | st.sampled_from(["2024-05-01T12:00:00Z", "2024-W18-3T12:00Z", "2024-05-01 12:00:00Z"])
+)
 types = st.text(alphabet=string.printable + "é", min_size=0, max_size=66) | odd_texts
 scalars = (
     st.none()
@@ -107,7 +122,7 @@ any_records = st.fixed_dictionaries(
 fitting_records = st.fixed_dictionaries(
     {
         "id": st.text(alphabet=string.ascii_letters + "-é😀", min_size=1, max_size=64),
-        "occurred_at": moments,
+        "occurred_at": moments | shaped,
         "type": st.text(alphabet=string.ascii_letters + " é", min_size=1, max_size=64),
         "payload": payloads,
     }
