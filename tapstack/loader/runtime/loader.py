@@ -88,6 +88,20 @@ loads nothing by construction.
 Record numbers in ``rejected/`` are line numbers (JSON Lines; blank lines count) or
 1-based element numbers (JSON arrays).
 
+Decoding
+--------
+A JSON Lines line in the form producers write - the compact JSON of a record with every
+column, in column order, as orjson or ``json.dumps(separators=(",", ":"))`` writes it - is
+encoded into its row from the fields' raw text (``schema.Table.encode_line``): the strings
+as they stand and the payload checked by one orjson round trip, without decoding the record
+into a dictionary first. Every other line (other key order, whitespace, escapes in a string
+field, a missing payload, anything invalid) is decoded and validated in full, which also
+gives each rejected line its reason; the shortcut returns the very row the full path would,
+or nothing (``test_loader_compact_lines`` checks it on generated lines). Measured on
+``bench/loader.py``'s 200,000 records through ``_validate_records`` without a database (CPU
+time, best of five alternated runs): 6.9 microseconds per record with the shortcut, 8.2
+without it.
+
 Writing
 -------
 Each batch of up to ``batch_size`` rows (10,000) is one transaction: its rows are upserted

@@ -547,9 +547,8 @@ class Table:
 
         The fields' raw text goes through the same column encoders as ``encode_row``, so
         whenever a row is returned it is the row ``encode_row`` returns for the decoded
-        record (``test_loader_properties`` checks it on generated lines). For the default
-        table it costs about a third of decoding and encoding the record (see
-        ``bench/loader.py``).
+        record (``test_loader_compact_lines`` checks it on generated lines). What it saves
+        is measured in the ``loader`` module's docstring ("Decoding").
         """
         match = self._compact_line(line)
         if match is None:

@@ -11,10 +11,12 @@ import gzip
 import io
 import json
 import platform
+import threading
 import tracemalloc
 
 import pytest
 
+from tapstack.loader.runtime.database import BatchWriter, PreparedBatch
 from tapstack.loader.runtime.loader import Loader, tune_allocator
 from tapstack.loader.runtime.observability import loader_logger
 from tests.runtime.loader.loader_support import BUCKET, REGION, jsonl, put, record
@@ -84,3 +86,59 @@ def test_peak_memory_stays_flat_for_a_ten_times_larger_object(database, served_s
 def test_the_loader_fixes_glibcs_mmap_and_trim_thresholds_once():
     assert tune_allocator() is True
     assert tune_allocator() is True  # idempotent
+
+
+class _Cursor:
+    def __enter__(self) -> _Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def execute(self, sql: str, args: object = None) -> None:
+        return None
+
+
+class _Connection:
+    def cursor(self) -> _Cursor:
+        return _Cursor()
+
+    def commit(self) -> None:
+        return None
+
+
+class _HeldUpsert:
+    """Writes each batch only when the test lets it (``release``)."""
+
+    def __init__(self) -> None:
+        self.conn = _Connection()
+        self.writing = threading.Event()
+        self.release = threading.Event()
+        self.written: list[int] = []
+
+    def write(self, values: bytes, ends: list[int], low: int, high: int) -> tuple[int, int]:
+        self.writing.set()
+        assert self.release.wait(10)
+        self.written.append(ends[-1])
+        return high - low, 0
+
+
+def test_at_most_two_batches_are_alive_the_one_written_and_the_one_handed_over():
+    upsert = _HeldUpsert()
+    writer = BatchWriter(upsert, "UPDATE checkpoint").start()  # type: ignore[arg-type]
+    try:
+        writer.submit(PreparedBatch(b"a", [1], 1, 0))  # taken by the writer
+        assert upsert.writing.wait(10)
+        handing = threading.Thread(target=writer.submit, args=(PreparedBatch(b"bb", [2], 2, 0),))
+        handing.start()
+        handing.join(0.5)
+        # The decoder waits with the second batch instead of starting a third.
+        assert handing.is_alive()
+        upsert.release.set()
+        handing.join(10)
+        assert not handing.is_alive()
+    finally:
+        upsert.release.set()
+        writer.close()
+    assert upsert.written == [1, 2]
+    assert writer.batches_committed == 2
