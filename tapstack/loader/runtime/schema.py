@@ -220,7 +220,6 @@ class VarChar:
     def __init__(self, length: int, *, trimmed: bool = False) -> None:
         self.length = length
         self.trimmed = trimmed
-        self.from_raw = self.to_param  # the raw text of a string without escapes is its value
 
     def ddl(self, *, key: bool = False) -> str:
         collation = " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" if key else ""
@@ -236,6 +235,8 @@ class VarChar:
             # isprintable() is False for unpaired surrogates: the text encodes as UTF-8.
             return _param(value.encode())
         return self._checked_to_param(value)
+
+    from_raw = to_param  # the raw text of a string without escapes is its value
 
     def _checked_to_param(self, value: Any) -> bytes:
         """``to_param`` one check at a time, to say which one fails."""
@@ -281,9 +282,9 @@ def _extended_param(value: str) -> bytes | None:
     minutes = _CLOCK_MINUTES[value[11:16]] - offset
     day: str | None = value[:10]
     if minutes < 0:
-        day, minutes = _next_day(value[:10], -1), minutes + 1440
+        day, minutes = _next_day(day, -1), minutes + 1440
     elif minutes >= 1440:
-        day, minutes = _next_day(value[:10], 1), minutes - 1440
+        day, minutes = _next_day(day, 1), minutes - 1440
     if day is None:
         return None
     return (_TIMESTAMP_LENGTH + day + " " + _CLOCK_TEXT[minutes] + value[16:26]).encode()

@@ -109,10 +109,10 @@ payloads = st.recursive(
 
 def deep(levels: int) -> dict[str, Any]:
     """An object nesting ``levels`` objects and arrays, alternately, around a number."""
-    value: Any = 1
-    for level in reversed(range(levels)):
-        value = [value] if level % 2 else {"d": value}
-    return value  # type: ignore[no-any-return]
+    inner: Any = 1
+    for level in reversed(range(1, levels)):
+        inner = [inner] if level % 2 else {"d": inner}
+    return {"d": inner}
 
 
 any_records = st.fixed_dictionaries(

@@ -125,7 +125,7 @@ class _HeldUpsert:
 
 def test_at_most_two_batches_are_alive_the_one_written_and_the_one_handed_over():
     upsert = _HeldUpsert()
-    writer = BatchWriter(upsert, "UPDATE checkpoint").start()  # type: ignore[arg-type]
+    writer = BatchWriter(upsert, "UPDATE checkpoint").start()
     try:
         writer.submit(PreparedBatch(b"a", [1], 1, 0))  # taken by the writer
         assert upsert.writing.wait(10)
